@@ -1,1 +1,13 @@
+//! Library shared by the pipeline's Lambda functions.
+//!
+//! Pure modules (naming, settings, events, deployment records) hold the
+//! rules; `aws` holds the adapters that talk to AWS.
 
+pub mod aws;
+pub mod deployment;
+pub mod env;
+pub mod image_uri;
+pub mod naming;
+pub mod s3_event;
+pub mod settings;
+pub mod tags;

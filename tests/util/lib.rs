@@ -1,1 +1,116 @@
+//! Shared pieces of the integration tests: clients pointed at the local AWS
+//! emulator (through the standard `AWS_ENDPOINT_URL`), unique names so
+//! tests can run in parallel against one emulator, event fixtures from
+//! `events/`, and the emulator's control API.
 
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub mod fixtures;
+
+/// The emulator's base URL; the tests cannot run without it.
+pub fn emulator_url() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "integration tests need the local AWS emulator: run the README's test command \
+             (scripts/test), or `scripts/emulator start` and export AWS_ENDPOINT_URL, \
+             AWS_REGION and dummy AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        )
+    })
+}
+
+/// A name no other test in this run uses: `<label>-<pid>-<n>`.
+pub fn unique(label: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{label}-{}-{n}", std::process::id() % 100_000)
+}
+
+/// Repository root, for reading `events/`.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Loads a JSON file from `events/`.
+pub fn event_file(name: &str) -> Value {
+    let path = repo_root().join("events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// SDK clients built exactly as the functions build them.
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub sagemaker: aws_sdk_sagemaker::Client,
+    pub region: String,
+}
+
+impl Clients {
+    pub async fn new() -> Self {
+        emulator_url();
+        let config = shared::aws::load_sdk_config().await;
+        Clients {
+            s3: aws_sdk_s3::Client::new(&config),
+            sagemaker: aws_sdk_sagemaker::Client::new(&config),
+            region: config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
+        }
+    }
+
+    /// A fresh versioned bucket.
+    pub async fn versioned_bucket(&self, label: &str) -> String {
+        let bucket = unique(label).to_ascii_lowercase();
+        self.s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+        self.s3
+            .put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            )
+            .send()
+            .await
+            .expect("enable versioning");
+        bucket
+    }
+
+    /// Uploads an object; returns (version id, ETag without quotes).
+    pub async fn put(&self, bucket: &str, key: &str, body: &[u8], metadata: &[(&str, &str)]) -> (String, String) {
+        let mut request = self.s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body.to_vec()));
+        for (name, value) in metadata {
+            request = request.metadata(*name, *value);
+        }
+        let out = request.send().await.expect("put object");
+        (
+            out.version_id().unwrap_or_default().to_string(),
+            out.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+        )
+    }
+}
+
+/// Calls the emulator's control API (`POST /_emulator/...`) with a JSON body.
+pub fn emulator_post(path: &str, body: &Value) -> Value {
+    let url = emulator_url();
+    let host_port = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(host_port).expect("connect to emulator");
+    let payload = body.to_string();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host_port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    )
+    .expect("write request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "emulator control call {path} failed: {head}\n{body}");
+    serde_json::from_str(body.trim()).unwrap_or(Value::Null)
+}
+
+/// Moves an endpoint to `status` as if SageMaker had finished its work.
+pub fn set_endpoint_status(endpoint: &str, status: &str) {
+    emulator_post(&format!("/_emulator/endpoints/{endpoint}/status"), &serde_json::json!({ "status": status }));
+}

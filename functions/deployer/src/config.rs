@@ -1,0 +1,118 @@
+//! The deployer's configuration, read once at start-up from its environment.
+
+use shared::env::{self, EnvError};
+use shared::settings::SettingsLayer;
+
+/// Superseded model/config pairs kept per endpoint for rollback.
+pub const DEFAULT_KEEP_SUPERSEDED: usize = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployerConfig {
+    /// Region the endpoints are created in (the function's own).
+    pub region: String,
+    /// Role SageMaker assumes to pull the artifact and image.
+    pub execution_role_arn: String,
+    /// Keys below this prefix are deployed; the first folder below it names
+    /// the endpoint. Ends with `/`, or is empty for the whole bucket.
+    pub models_prefix: String,
+    /// The lowest-precedence settings layer.
+    pub defaults: SettingsLayer,
+    pub keep_superseded: usize,
+}
+
+impl DeployerConfig {
+    /// Reads `EXECUTION_ROLE_ARN`, `MODELS_PREFIX`, `KEEP_SUPERSEDED` and the
+    /// `DEFAULT_*` settings. Bad values stop the function at start-up, where
+    /// the error is visible in the init logs, rather than on every event.
+    pub fn from_env(region: Option<String>) -> Result<Self, EnvError> {
+        let region = region.ok_or_else(|| EnvError::Missing {
+            name: "AWS_REGION".into(),
+            why: "endpoints are created in the function's Region".into(),
+        })?;
+        let execution_role_arn = env::required(
+            "EXECUTION_ROLE_ARN",
+            "the IAM role SageMaker uses to read the artifact and pull the image",
+        )?;
+        if !execution_role_arn.starts_with("arn:") || !execution_role_arn.contains(":role/") {
+            return Err(EnvError::Invalid {
+                name: "EXECUTION_ROLE_ARN".into(),
+                value: execution_role_arn,
+                expected: "an IAM role ARN, arn:aws:iam::<account>:role/<name>".into(),
+            });
+        }
+        let defaults = SettingsLayer {
+            image_uri: env::optional("DEFAULT_IMAGE_URI"),
+            framework: env::optional("DEFAULT_FRAMEWORK"),
+            framework_version: env::optional("DEFAULT_FRAMEWORK_VERSION"),
+            memory_size_mb: env::parsed("DEFAULT_MEMORY_SIZE_MB", "one of 1024, 2048, ..., 6144")?,
+            max_concurrency: env::parsed("DEFAULT_MAX_CONCURRENCY", "a number from 1 to 200")?,
+            provisioned_concurrency: env::parsed(
+                "DEFAULT_PROVISIONED_CONCURRENCY",
+                "a number from 1 to the max concurrency",
+            )?,
+            ..SettingsLayer::default()
+        };
+        Ok(DeployerConfig {
+            region,
+            execution_role_arn,
+            models_prefix: normalize_prefix(&env::optional("MODELS_PREFIX").unwrap_or_else(|| "models/".into())),
+            defaults,
+            keep_superseded: env::parsed("KEEP_SUPERSEDED", "a whole number (0 or more)")?
+                .unwrap_or(DEFAULT_KEEP_SUPERSEDED),
+        })
+    }
+
+    /// `Some(rest)` when `key` is below the models prefix.
+    pub fn below_prefix<'k>(&self, key: &'k str) -> Option<&'k str> {
+        key.strip_prefix(&self.models_prefix)
+    }
+
+    /// The endpoint name a key implies: the first folder below the prefix.
+    pub fn folder_endpoint_name<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let rest = self.below_prefix(key)?;
+        let (first, _) = rest.split_once('/')?;
+        (!first.is_empty()).then_some(first)
+    }
+}
+
+fn normalize_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("{trimmed}/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(prefix: &str) -> DeployerConfig {
+        DeployerConfig {
+            region: "us-east-1".into(),
+            execution_role_arn: "arn:aws:iam::123456789012:role/x".into(),
+            models_prefix: normalize_prefix(prefix),
+            defaults: SettingsLayer::default(),
+            keep_superseded: 2,
+        }
+    }
+
+    #[test]
+    fn endpoint_name_is_the_first_folder_below_the_prefix() {
+        let c = config("models");
+        assert_eq!(c.folder_endpoint_name("models/fraud-detector/v3/model.tar.gz"), Some("fraud-detector"));
+        assert_eq!(c.folder_endpoint_name("models/fraud/model.tar.gz"), Some("fraud"));
+        assert_eq!(c.folder_endpoint_name("models/model.tar.gz"), None);
+        assert_eq!(c.folder_endpoint_name("other/fraud/model.tar.gz"), None);
+        let root = config("");
+        assert_eq!(root.folder_endpoint_name("fraud/v1/model.tar.gz"), Some("fraud"));
+    }
+
+    #[test]
+    fn prefixes_are_normalized() {
+        assert_eq!(normalize_prefix("/models/"), "models/");
+        assert_eq!(normalize_prefix("a/b"), "a/b/");
+        assert_eq!(normalize_prefix("/"), "");
+    }
+}

@@ -1,0 +1,376 @@
+//! One S3 record, start to finish: read settings, observe SageMaker,
+//! decide, act, tidy up.
+
+use crate::cleanup;
+use crate::config::DeployerConfig;
+use crate::outcome::{DeployError, RecordOutcome, Status};
+use crate::plan::{decide, Decision, Observed};
+use shared::aws::s3::{ArtifactStore, ObjectInfo, MAX_SETTINGS_BYTES};
+use shared::aws::sagemaker::{Created, SageMaker, ServerlessSpec};
+use shared::deployment::{ArtifactRef, DeploymentRecord, PREVIOUS_CONFIG_TAG};
+use shared::naming::{revision_hash, revision_name};
+use shared::s3_event::{parse_record, ObjectCreated, ObjectRole, ARTIFACT_FILE, SIDECAR_FILE};
+use shared::settings::{resolve, DeploySettings, SettingsLayer};
+use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
+use std::collections::BTreeMap;
+use tracing::{info, warn};
+
+/// Everything a deploy needs, built once per Lambda instance.
+#[derive(Clone, Debug)]
+pub struct Deployer {
+    pub sagemaker: SageMaker,
+    pub store: ArtifactStore,
+    pub config: DeployerConfig,
+}
+
+/// A deploy that went through, or was correctly not needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    pub status: Status,
+    pub endpoint: Option<String>,
+    pub model: Option<String>,
+    pub config: Option<String>,
+    pub message: String,
+}
+
+impl Done {
+    fn skipped(message: impl Into<String>) -> Self {
+        Done { status: Status::Skipped, endpoint: None, model: None, config: None, message: message.into() }
+    }
+}
+
+/// The artifact to deploy and the settings sources found next to it.
+struct Located {
+    artifact: ArtifactRef,
+    head: ObjectInfo,
+}
+
+impl Deployer {
+    /// Handles record `index` of an event; never panics, never returns early
+    /// for the other records.
+    pub async fn handle_record(&self, index: usize, raw: &serde_json::Value) -> RecordOutcome {
+        let parsed = parse_record(index, raw);
+        let object = parsed.as_ref().ok().map(|o| format!("s3://{}/{}", o.bucket, o.key));
+        let result = match parsed {
+            Ok(object) => self.deploy(&object).await,
+            Err(e) => Err(DeployError::from(e)),
+        };
+        match result {
+            Ok(done) => {
+                info!(record = index, status = ?done.status, endpoint = ?done.endpoint, model = ?done.model,
+                      endpoint_config = ?done.config, "{}", done.message);
+                RecordOutcome {
+                    record: index,
+                    status: done.status,
+                    object,
+                    endpoint: done.endpoint,
+                    model: done.model,
+                    endpoint_config: done.config,
+                    message: done.message,
+                    retryable: None,
+                }
+            }
+            Err(error) => {
+                let retryable = error.is_retryable();
+                warn!(record = index, retryable, error = %error, "deploy failed");
+                RecordOutcome {
+                    record: index,
+                    status: Status::Failed,
+                    object,
+                    endpoint: None,
+                    model: None,
+                    endpoint_config: None,
+                    message: error.to_string(),
+                    retryable: Some(retryable),
+                }
+            }
+        }
+    }
+
+    /// Deploys what one `ObjectCreated` record points at.
+    pub async fn deploy(&self, object: &ObjectCreated) -> Result<Done, DeployError> {
+        let Some(role) = object.role() else {
+            return Ok(Done::skipped(format!(
+                "s3://{}/{} is not a model artifact ({ARTIFACT_FILE}) or settings file ({SIDECAR_FILE})",
+                object.bucket, object.key
+            )));
+        };
+        if self.config.below_prefix(&object.key).is_none() {
+            return Ok(Done::skipped(format!(
+                "s3://{}/{} is outside the models prefix {:?}",
+                object.bucket, object.key, self.config.models_prefix
+            )));
+        }
+        let Some(located) = self.locate_artifact(object, role).await? else {
+            return Ok(Done::skipped(match role {
+                ObjectRole::Sidecar => format!(
+                    "no {ARTIFACT_FILE} next to s3://{}/{} yet; these settings apply when it is uploaded",
+                    object.bucket, object.key
+                ),
+                ObjectRole::Artifact => format!(
+                    "s3://{}/{} no longer exists (deleted after upload)",
+                    object.bucket, object.key
+                ),
+            }));
+        };
+        let (settings, settings_version) = self.settings_for(&located).await?;
+        let desired = self.desired_record(&settings, &located.artifact, settings_version);
+        let observed = self.observe(&settings.endpoint_name).await?;
+        let decision = decide(&desired, &observed);
+        info!(endpoint = %settings.endpoint_name, decision = ?decision, "planned");
+        let done = self.apply(decision, desired, &settings).await?;
+        if matches!(done.status, Status::Created | Status::Updated) {
+            cleanup::prune(&self.sagemaker, &settings.endpoint_name, self.config.keep_superseded).await;
+        }
+        Ok(done)
+    }
+
+    async fn locate_artifact(&self, object: &ObjectCreated, role: ObjectRole) -> Result<Option<Located>, DeployError> {
+        let located = match role {
+            ObjectRole::Artifact => {
+                let Some(head) = self.store.head(&object.bucket, &object.key, object.version_id.as_deref()).await? else {
+                    return Ok(None);
+                };
+                let version = object
+                    .version_id
+                    .clone()
+                    .or_else(|| object.etag.clone())
+                    .or_else(|| head.version().map(str::to_string))
+                    .unwrap_or_default();
+                Located {
+                    artifact: ArtifactRef {
+                        bucket: object.bucket.clone(),
+                        key: object.key.clone(),
+                        version,
+                        time: object.event_time,
+                        sequencer: object.sequencer.clone(),
+                    },
+                    head,
+                }
+            }
+            ObjectRole::Sidecar => {
+                // New settings redeploy the newest artifact in the folder.
+                let key = format!("{}{ARTIFACT_FILE}", object.folder());
+                let Some(head) = self.store.head(&object.bucket, &key, None).await? else {
+                    return Ok(None);
+                };
+                Located {
+                    artifact: ArtifactRef {
+                        bucket: object.bucket.clone(),
+                        key,
+                        version: head.version().unwrap_or_default().to_string(),
+                        time: head.last_modified.unwrap_or(object.event_time),
+                        sequencer: None,
+                    },
+                    head,
+                }
+            }
+        };
+        Ok(Some(located))
+    }
+
+    /// Settings by precedence: deploy.json, then metadata, then defaults.
+    async fn settings_for(&self, located: &Located) -> Result<(DeploySettings, Option<String>), DeployError> {
+        let artifact = &located.artifact;
+        let folder = shared::s3_event::folder_of(&artifact.key);
+        let sidecar_key = format!("{folder}{SIDECAR_FILE}");
+        let sidecar = self.store.get_small(&artifact.bucket, &sidecar_key, MAX_SETTINGS_BYTES).await?;
+        let (sidecar_layer, settings_version) = match sidecar {
+            Some(object) => (SettingsLayer::from_deploy_json(&object.bytes)?, object.version),
+            None => (SettingsLayer::default(), None),
+        };
+        let (metadata_layer, ignored) = SettingsLayer::from_metadata(&located.head.metadata)?;
+        if !ignored.is_empty() {
+            info!(metadata = ?ignored, "object metadata not used for settings");
+        }
+        let settings = resolve(
+            &[&sidecar_layer, &metadata_layer, &self.config.defaults],
+            self.config.folder_endpoint_name(&artifact.key),
+            &self.config.region,
+        )?;
+        Ok((settings, settings_version))
+    }
+
+    /// Names are hashes of everything that shapes the resource, so the same
+    /// artifact and settings always give the same names (idempotence), and
+    /// any change gives new ones (no resource is ever modified in place).
+    fn desired_record(&self, settings: &DeploySettings, artifact: &ArtifactRef, settings_version: Option<String>) -> DeploymentRecord {
+        let environment = serde_json::to_string(&settings.environment).unwrap_or_default();
+        let model_name = revision_name(
+            &settings.endpoint_name,
+            &revision_hash(&[
+                &settings.endpoint_name,
+                &artifact.bucket,
+                &artifact.key,
+                &artifact.version,
+                &settings.container.image_uri,
+                &environment,
+                &self.config.execution_role_arn,
+            ]),
+        );
+        let config_name = revision_name(
+            &settings.endpoint_name,
+            &revision_hash(&[
+                &model_name,
+                &settings.memory_size_mb.to_string(),
+                &settings.max_concurrency.to_string(),
+                &settings.provisioned_concurrency.map(|p| p.to_string()).unwrap_or_default(),
+            ]),
+        );
+        DeploymentRecord {
+            endpoint_name: settings.endpoint_name.clone(),
+            model_name,
+            config_name,
+            artifact: artifact.clone(),
+            settings_version,
+            replaces_config: None,
+        }
+    }
+
+    /// Reads the endpoint, the config it runs (or is moving to) and that
+    /// config's deployment record.
+    pub async fn observe(&self, endpoint_name: &str) -> Result<Observed, DeployError> {
+        let Some(endpoint) = self.sagemaker.describe_endpoint(endpoint_name).await? else {
+            return Ok(Observed { endpoint: None, config: None, record: None });
+        };
+        let live = endpoint.pending_config_name.clone().unwrap_or_else(|| endpoint.config_name.clone());
+        let config = self.sagemaker.describe_endpoint_config(&live).await?;
+        let record = match &config {
+            Some(c) => DeploymentRecord::from_tags(&c.name, &self.sagemaker.list_tags(&c.arn).await?),
+            None => None,
+        };
+        Ok(Observed { endpoint: Some(endpoint), config, record })
+    }
+
+    async fn apply(&self, decision: Decision, mut desired: DeploymentRecord, settings: &DeploySettings) -> Result<Done, DeployError> {
+        let endpoint = settings.endpoint_name.clone();
+        let done = |status, message: String, desired: &DeploymentRecord| Done {
+            status,
+            endpoint: Some(endpoint.clone()),
+            model: Some(desired.model_name.clone()),
+            config: Some(desired.config_name.clone()),
+            message,
+        };
+        match decision {
+            Decision::AlreadyCurrent { status } => Ok(done(
+                Status::Unchanged,
+                format!("endpoint already runs this deployment ({status})"),
+                &desired,
+            )),
+            Decision::SkipStale { why } => Ok(done(Status::Skipped, format!("stale event: {why}"), &desired)),
+            Decision::Refuse(refusal) => Err(DeployError::Refused { endpoint, refusal }),
+            Decision::Create => {
+                let created = self.create_resources(&desired, settings).await?;
+                let endpoint_tags = self.endpoint_tags(settings, None);
+                let result = self.sagemaker.create_endpoint(&endpoint, &desired.config_name, &endpoint_tags).await;
+                match result {
+                    Ok(Created::New) => Ok(done(Status::Created, format!("creating endpoint with {} MB, max concurrency {}", settings.memory_size_mb, settings.max_concurrency), &desired)),
+                    Ok(Created::AlreadyExisted) => self.after_race(&desired, done(Status::Unchanged, "a concurrent delivery of this event created the endpoint".into(), &desired)).await,
+                    Err(e) => {
+                        if !e.is_retryable() {
+                            self.undo(&desired, created).await;
+                        }
+                        Err(e.into())
+                    }
+                }
+            }
+            Decision::Update { previous_config } => {
+                desired.replaces_config = Some(previous_config.clone());
+                let created = self.create_resources(&desired, settings).await?;
+                match self.sagemaker.update_endpoint(&endpoint, &desired.config_name).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind == shared::aws::AwsErrorKind::InProgress => {
+                        return self.after_race(&desired, done(Status::Unchanged, "a concurrent delivery of this event is updating the endpoint".into(), &desired)).await;
+                    }
+                    Err(e) => {
+                        if !e.is_retryable() {
+                            self.undo(&desired, created).await;
+                        }
+                        return Err(e.into());
+                    }
+                }
+                // The endpoint ARN is stable; describe gives it without guessing the partition.
+                if let Some(info) = self.sagemaker.describe_endpoint(&endpoint).await? {
+                    let tags = self.endpoint_tags(settings, Some(&previous_config));
+                    self.sagemaker.add_tags(&info.arn, &tags).await?;
+                }
+                Ok(done(Status::Updated, format!("updating endpoint from {previous_config}"), &desired))
+            }
+        }
+    }
+
+    /// Creates the model and the config; "already exists" is success since
+    /// the names pin down the content.
+    async fn create_resources(&self, desired: &DeploymentRecord, settings: &DeploySettings) -> Result<(Created, Created), DeployError> {
+        let mut model_tags = settings.tags.clone();
+        model_tags.insert(MANAGED_BY_KEY.into(), MANAGED_BY_VALUE.into());
+        model_tags.insert(shared::deployment::ENDPOINT_TAG.into(), desired.endpoint_name.clone());
+        let model = self
+            .sagemaker
+            .create_model(
+                &desired.model_name,
+                &settings.container.image_uri,
+                &desired.artifact.s3_url(),
+                &settings.environment,
+                &self.config.execution_role_arn,
+                &model_tags,
+            )
+            .await?;
+        let mut config_tags = settings.tags.clone();
+        config_tags.extend(desired.to_tags()?);
+        let spec = ServerlessSpec {
+            memory_size_mb: settings.memory_size_mb,
+            max_concurrency: settings.max_concurrency,
+            provisioned_concurrency: settings.provisioned_concurrency,
+        };
+        match self.sagemaker.create_serverless_config(&desired.config_name, &desired.model_name, &spec, &config_tags).await {
+            Ok(config) => Ok((model, config)),
+            Err(e) => {
+                if !e.is_retryable() {
+                    self.undo(desired, (model, Created::AlreadyExisted)).await;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    fn endpoint_tags(&self, settings: &DeploySettings, previous_config: Option<&str>) -> BTreeMap<String, String> {
+        let mut tags = settings.tags.clone();
+        tags.insert(MANAGED_BY_KEY.into(), MANAGED_BY_VALUE.into());
+        if let Some(previous) = previous_config {
+            tags.insert(PREVIOUS_CONFIG_TAG.into(), previous.into());
+        }
+        tags
+    }
+
+    /// After losing a race: success if the winner deployed the same config.
+    async fn after_race(&self, desired: &DeploymentRecord, same: Done) -> Result<Done, DeployError> {
+        let observed = self.observe(&desired.endpoint_name).await?;
+        let live = observed
+            .endpoint
+            .as_ref()
+            .map(|e| e.pending_config_name.clone().unwrap_or_else(|| e.config_name.clone()))
+            .unwrap_or_default();
+        if live == desired.config_name {
+            Ok(same)
+        } else {
+            Err(DeployError::LostRace { endpoint: desired.endpoint_name.clone(), config: live })
+        }
+    }
+
+    /// Removes what this attempt created when the deploy cannot succeed, so
+    /// a refused deploy leaves nothing behind. Best effort: cleanup::prune
+    /// removes leftovers on a later deploy.
+    async fn undo(&self, desired: &DeploymentRecord, created: (Created, Created)) {
+        if created.1 == Created::New {
+            if let Err(e) = self.sagemaker.delete_endpoint_config(&desired.config_name).await {
+                warn!(error = %e, config = %desired.config_name, "could not remove endpoint config after a failed deploy");
+            }
+        }
+        if created.0 == Created::New {
+            if let Err(e) = self.sagemaker.delete_model(&desired.model_name).await {
+                warn!(error = %e, model = %desired.model_name, "could not remove model after a failed deploy");
+            }
+        }
+    }
+}

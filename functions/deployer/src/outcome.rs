@@ -1,0 +1,143 @@
+//! What the deployer reports: one outcome per record, and the error Lambda
+//! sees when any record failed (so its retries and on-failure destination
+//! still work).
+
+use crate::plan::Refusal;
+use serde::Serialize;
+use shared::aws::AwsError;
+use shared::deployment::KeyTooLong;
+use shared::s3_event::EventError;
+use shared::settings::SettingsError;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Created,
+    Updated,
+    Unchanged,
+    Skipped,
+    Failed,
+}
+
+/// The result of one S3 record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordOutcome {
+    pub record: usize,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_config: Option<String>,
+    /// Why it was skipped, unchanged or failed; what happened otherwise.
+    pub message: String,
+    /// For failures: whether a retry can succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+}
+
+/// The whole invocation's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeployReport {
+    pub results: Vec<RecordOutcome>,
+}
+
+impl DeployReport {
+    pub fn failures(&self) -> impl Iterator<Item = &RecordOutcome> {
+        self.results.iter().filter(|r| r.status == Status::Failed)
+    }
+}
+
+/// Why one record's deploy did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("invalid deployment settings: {0}")]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    KeyTooLong(#[from] KeyTooLong),
+    #[error("{0}")]
+    Aws(#[from] AwsError),
+    #[error("endpoint {endpoint}: {}", describe_refusal(.refusal))]
+    Refused { endpoint: String, refusal: Refusal },
+    #[error("endpoint {endpoint} was changed by another deployment at the same time (it now uses {config}); retrying will deploy over it if this artifact is newer")]
+    LostRace { endpoint: String, config: String },
+}
+
+fn describe_refusal(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::InstanceBased { config } => format!(
+            "exists as an instance-based endpoint (config {config}); AWS does not allow updating a real-time endpoint to serverless, so it is left untouched. Deploy under another endpoint_name, or let the cost sweeper migrate it"
+        ),
+        Refusal::NotManaged { config } => format!(
+            "exists but was not created by this pipeline (its config {config} has no managed-by=sagemaker-serverless-pipeline record), so it is left untouched; choose another endpoint_name"
+        ),
+        Refusal::Busy { status } => format!(
+            "is {status}; SageMaker accepts no update until it finishes (retryable)"
+        ),
+        Refusal::Unusable { status, reason } => format!(
+            "is {status}{}; it cannot be updated. Delete it (aws sagemaker delete-endpoint --endpoint-name ...) and upload the artifact again",
+            reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+        ),
+    }
+}
+
+impl DeployError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            DeployError::Aws(e) => e.is_retryable(),
+            DeployError::Refused { refusal, .. } => refusal.is_retryable(),
+            DeployError::LostRace { .. } => true,
+            DeployError::Event(_) | DeployError::Settings(_) | DeployError::KeyTooLong(_) => false,
+        }
+    }
+}
+
+/// Returned to Lambda when any record failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployFailed {
+    pub report: DeployReport,
+}
+
+impl DeployFailed {
+    pub fn retryable(&self) -> bool {
+        self.report.failures().any(|f| f.retryable == Some(true))
+    }
+}
+
+impl fmt::Display for DeployFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let failures: Vec<String> = self
+            .report
+            .failures()
+            .map(|r| format!("record {}: {}", r.record, r.message))
+            .collect();
+        write!(
+            f,
+            "{} of {} records failed: {}",
+            failures.len(),
+            self.report.results.len(),
+            failures.join("; ")
+        )
+    }
+}
+
+impl std::error::Error for DeployFailed {}
+
+impl From<DeployFailed> for lambda_runtime::Diagnostic {
+    fn from(failed: DeployFailed) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: if failed.retryable() {
+                "Deploy.Retryable".into()
+            } else {
+                "Deploy.NonRetryable".into()
+            },
+            error_message: failed.to_string(),
+        }
+    }
+}

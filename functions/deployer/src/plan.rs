@@ -1,0 +1,130 @@
+//! Decide before acting: from what SageMaker shows now and what this
+//! artifact wants, choose one action. Pure code, so every case is a unit test.
+
+use shared::aws::sagemaker::{EndpointConfigInfo, EndpointInfo};
+use shared::deployment::{ArtifactRef, DeploymentRecord};
+use shared::s3_event::compare_sequencers;
+use std::cmp::Ordering;
+
+/// What SageMaker shows for the target endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub endpoint: Option<EndpointInfo>,
+    /// The config the endpoint runs, or is being updated to.
+    pub config: Option<EndpointConfigInfo>,
+    /// That config's deployment record; `None` when the pipeline did not create it.
+    pub record: Option<DeploymentRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// No endpoint yet: create model, config and endpoint.
+    Create,
+    /// A serverless endpoint the pipeline manages runs an older deployment.
+    Update { previous_config: String },
+    /// The endpoint already runs (or is moving to) exactly this config.
+    AlreadyCurrent { status: String },
+    /// The endpoint runs a newer artifact than this event carries.
+    SkipStale { why: String },
+    /// Acting would be wrong; the reason says what a person should do.
+    Refuse(Refusal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// AWS rejects UpdateEndpoint from an instance-based config to a serverless one.
+    InstanceBased { config: String },
+    /// A serverless endpoint someone else created.
+    NotManaged { config: String },
+    /// Being created or updated: retry later.
+    Busy { status: String },
+    /// In `Failed` (or another state UpdateEndpoint refuses).
+    Unusable { status: String, reason: Option<String> },
+}
+
+impl Refusal {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Refusal::Busy { .. })
+    }
+}
+
+/// Chooses what to do to deploy `desired` given `observed`.
+pub fn decide(desired: &DeploymentRecord, observed: &Observed) -> Decision {
+    let Some(endpoint) = &observed.endpoint else {
+        return Decision::Create;
+    };
+    let live_config = endpoint
+        .pending_config_name
+        .as_deref()
+        .unwrap_or(&endpoint.config_name);
+    if live_config == desired.config_name {
+        return Decision::AlreadyCurrent {
+            status: endpoint.status.clone(),
+        };
+    }
+    // A config that cannot be described (deleted by hand) is treated as
+    // unknown, which the checks below refuse rather than guess about.
+    let config_name = live_config.to_string();
+    match &observed.config {
+        Some(config) if !config.serverless => {
+            return Decision::Refuse(Refusal::InstanceBased { config: config_name })
+        }
+        Some(_) => {}
+        None => return Decision::Refuse(Refusal::NotManaged { config: config_name }),
+    }
+    let Some(current) = &observed.record else {
+        return Decision::Refuse(Refusal::NotManaged { config: config_name });
+    };
+    if let Some(why) = staleness(&desired.artifact, &current.artifact) {
+        return Decision::SkipStale { why };
+    }
+    if endpoint.is_busy() {
+        return Decision::Refuse(Refusal::Busy {
+            status: endpoint.status.clone(),
+        });
+    }
+    if endpoint.status != "InService" {
+        return Decision::Refuse(Refusal::Unusable {
+            status: endpoint.status.clone(),
+            reason: endpoint.failure_reason.clone(),
+        });
+    }
+    Decision::Update {
+        previous_config: config_name,
+    }
+}
+
+/// `Some(why)` when `incoming` is older than the artifact already deployed.
+///
+/// Same key: the S3 sequencer orders events when both sides have one;
+/// otherwise the same version is "not older" and a different version is
+/// ordered by time. Different keys: only time orders them.
+pub fn staleness(incoming: &ArtifactRef, deployed: &ArtifactRef) -> Option<String> {
+    let same_key = incoming.bucket == deployed.bucket && incoming.key == deployed.key;
+    if same_key {
+        if let (Some(a), Some(b)) = (&incoming.sequencer, &deployed.sequencer) {
+            return (compare_sequencers(a, b) == Ordering::Less).then(|| {
+                format!(
+                    "s3://{}/{} sequencer {a} is older than the deployed one ({b})",
+                    incoming.bucket, incoming.key
+                )
+            });
+        }
+        if incoming.version == deployed.version {
+            return None;
+        }
+    }
+    (incoming.time < deployed.time).then(|| {
+        format!(
+            "{} (stored {}) is older than the deployed {} (stored {})",
+            incoming.s3_url(),
+            incoming.time.to_rfc3339(),
+            deployed.s3_url(),
+            deployed.time.to_rfc3339()
+        )
+    })
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

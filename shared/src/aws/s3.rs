@@ -1,0 +1,135 @@
+//! The S3 calls the pipeline makes on the models bucket.
+
+use super::{AwsError, AwsErrorKind};
+use aws_sdk_s3::Client;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// Largest deploy.json the deployer reads; settings files are tiny, and a
+/// bound keeps a mistaken upload from eating the function's memory.
+pub const MAX_SETTINGS_BYTES: i64 = 64 * 1024;
+
+/// What HeadObject says about one object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub version_id: Option<String>,
+    /// Without quotes.
+    pub etag: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+    pub size: i64,
+    /// User metadata (`x-amz-meta-*`, prefix removed, names lower-case).
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl ObjectInfo {
+    /// The identity of this version: its version id, or its ETag when the
+    /// bucket is not versioned.
+    pub fn version(&self) -> Option<&str> {
+        self.version_id
+            .as_deref()
+            .filter(|v| *v != "null")
+            .or(self.etag.as_deref())
+    }
+}
+
+/// A small object read whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmallObject {
+    pub bytes: Vec<u8>,
+    pub version: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ArtifactStore {
+    client: Client,
+}
+
+fn strip_quotes(etag: &str) -> String {
+    etag.trim_matches('"').to_string()
+}
+
+impl ArtifactStore {
+    pub fn new(client: Client) -> Self {
+        ArtifactStore { client }
+    }
+
+    /// HeadObject; `None` when the object (or that version) does not exist.
+    pub async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectInfo>, AwsError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("HeadObject", e));
+        let out = match result {
+            Ok(out) => out,
+            Err(e) if e.kind == AwsErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(Some(ObjectInfo {
+            version_id: out.version_id().map(str::to_string),
+            etag: out.e_tag().map(strip_quotes),
+            last_modified: out
+                .last_modified()
+                .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+            size: out.content_length().unwrap_or_default(),
+            metadata: out
+                .metadata()
+                .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())
+                .unwrap_or_default(),
+        }))
+    }
+
+    /// Reads a small object whole (at most `max_bytes`); `None` when absent.
+    pub async fn get_small(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: i64,
+    ) -> Result<Option<SmallObject>, AwsError> {
+        let result = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetObject", e));
+        let out = match result {
+            Ok(out) => out,
+            Err(e) if e.kind == AwsErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if out.content_length().unwrap_or_default() > max_bytes {
+            return Err(AwsError {
+                operation: "GetObject",
+                kind: AwsErrorKind::Rejected,
+                code: None,
+                message: format!("s3://{bucket}/{key} is larger than {max_bytes} bytes"),
+            });
+        }
+        let version = out
+            .version_id()
+            .filter(|v| *v != "null")
+            .map(str::to_string)
+            .or_else(|| out.e_tag().map(strip_quotes));
+        let bytes = out.body.collect().await.map_err(|e| AwsError {
+            operation: "GetObject",
+            kind: AwsErrorKind::Transient,
+            code: None,
+            message: format!("reading s3://{bucket}/{key}: {e}"),
+        })?;
+        Ok(Some(SmallObject {
+            bytes: bytes.into_bytes().to_vec(),
+            version,
+        }))
+    }
+}

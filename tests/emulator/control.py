@@ -1,0 +1,128 @@
+"""Control API for test harnesses, served on the emulator's own port.
+
+    GET  /_emulator/health
+         -> 200 {"status": "ok", "moto_version": "...", "settle_seconds": "manual" | S}
+    GET  /_emulator/settle
+    POST /_emulator/settle            {"settle_seconds": 2.5 | "manual"}
+         -> 200 {"settle_seconds": ...}
+    GET  /_emulator/endpoints/<name>
+    POST /_emulator/endpoints/<name>/status
+         {"status": "InService" | "Failed" | "Creating" | "Updating" | any EndpointStatus,
+          "failure_reason": "..."}      (optional; Failed gets a default reason)
+         -> 200 {"EndpointName", "EndpointArn", "EndpointStatus", "FailureReason",
+                 "LastModifiedTime"}
+
+Endpoint routes act on account 123456789012, Region us-east-1 unless the JSON
+body or the query string gives "account_id" / "region". Errors answer
+{"error": "..."} with 400 (bad request) or 404 (unknown endpoint / route).
+Every other path goes to moto unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+from urllib.parse import unquote
+
+import moto
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
+from werkzeug.wrappers import Request, Response
+
+import sagemaker_patches as patches
+
+PREFIX = "/_emulator/"
+DEFAULT_REGION = "us-east-1"
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body, default=str), status=status, mimetype="application/json")
+
+
+def _endpoint_view(ep: Any) -> dict[str, Any]:
+    patches.settle(ep)
+    return {
+        "EndpointName": ep.endpoint_name,
+        "EndpointArn": ep.arn,
+        "EndpointConfigName": ep.endpoint_config_name,
+        "EndpointStatus": ep.endpoint_status,
+        "FailureReason": ep.failure_reason,
+        "LastModifiedTime": ep.last_modified_time.isoformat(),
+    }
+
+
+def parse_settle(value: Any) -> float | None:
+    """'manual' (or None) -> None; a number of seconds >= 0 -> float."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "manual"):
+        return None
+    seconds = float(value)
+    if seconds < 0 or seconds != seconds:
+        raise ValueError("settle_seconds must be >= 0 or 'manual'")
+    return seconds
+
+
+class ControlMiddleware:
+    def __init__(self, app: Callable[..., Any]):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not environ.get("PATH_INFO", "").startswith(PREFIX):
+            return self.app(environ, start_response)
+        request = Request(environ)
+        try:
+            response = self.handle(request)
+        except Exception as exc:  # never let the control API take the server down
+            response = _json(500, {"error": f"{type(exc).__name__}: {exc}"})
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        parts = [unquote(p) for p in request.path[len(PREFIX):].split("/") if p]
+        body: dict[str, Any] = {}
+        if request.method == "POST":
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+            except json.JSONDecodeError as exc:
+                return _json(400, {"error": f"invalid JSON body: {exc}"})
+            if not isinstance(body, dict):
+                return _json(400, {"error": "JSON body must be an object"})
+
+        if parts == ["health"] and request.method == "GET":
+            return _json(200, {
+                "status": "ok",
+                "moto_version": moto.__version__,
+                "settle_seconds": patches.SettlePolicy.describe(),
+            })
+        if parts == ["settle"]:
+            if request.method == "POST":
+                try:
+                    patches.SettlePolicy.seconds = parse_settle(body.get("settle_seconds"))
+                except (TypeError, ValueError) as exc:
+                    return _json(400, {"error": str(exc)})
+            return _json(200, {"settle_seconds": patches.SettlePolicy.describe()})
+        if len(parts) in (2, 3) and parts[0] == "endpoints":
+            return self.endpoint_route(request, parts, body)
+        return _json(404, {"error": f"no control route {request.method} {request.path}"})
+
+    def endpoint_route(self, request: Request, parts: list[str], body: dict[str, Any]) -> Response:
+        name = parts[1]
+        account = body.get("account_id") or request.args.get("account_id") or DEFAULT_ACCOUNT_ID
+        region = body.get("region") or request.args.get("region") or DEFAULT_REGION
+        backend = sagemaker_backends[account][region]
+        ep = backend.endpoints.get(name)
+        if ep is None:
+            return _json(404, {"error": f"endpoint {name!r} not found in {account}/{region}"})
+
+        if len(parts) == 2 and request.method == "GET":
+            return _json(200, _endpoint_view(ep))
+        if len(parts) == 3 and parts[2] == "status" and request.method == "POST":
+            status = body.get("status")
+            if status not in patches.ALL_STATUSES:
+                return _json(400, {
+                    "error": f"status must be one of {list(patches.ALL_STATUSES)}, got {status!r}"
+                })
+            reason = body.get("failure_reason")
+            if reason is not None and not isinstance(reason, str):
+                return _json(400, {"error": "failure_reason must be a string"})
+            patches.set_status(ep, status, reason)
+            return _json(200, _endpoint_view(ep))
+        return _json(404, {"error": f"no control route {request.method} {request.path}"})

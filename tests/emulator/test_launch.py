@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""Self-check of the SageMaker emulator against a running instance (no pytest).
+
+    .venv/bin/python tests/emulator/test_launch.py --endpoint http://127.0.0.1:5199
+
+Every check uses its own name prefix plus a per-run suffix, so the script can
+run repeatedly against one server. It runs in manual settle mode and restores
+the server's policy afterwards. Prints "N passed, M failed" and exits 1 when
+anything failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from selfcheck_support import (  # noqa: E402
+    CHECKS, PATTERN, ROLE, RUN, Ctx, arn, check, expect_error, n,
+)
+
+# ---------------------------------------------------------------------------
+@check
+def health(c: Ctx) -> None:
+    code, out = c.control("GET", "health")
+    assert code == 200 and out["status"] == "ok", out
+    assert out["moto_version"], out
+    code, out = c.control("GET", "nope")
+    assert code == 404, (code, out)
+
+
+@check
+def update_endpoint_errors(c: Ctx) -> None:
+    p = "upderr"
+    m = c.model(n(p, "m"))
+    cfg = c.instance_config(n(p, "c"), m)
+    ep = n(p, "e")
+    expect_error(c.sm.update_endpoint, f'Could not find endpoint "{arn("endpoint", ep)}".',
+                 EndpointName=ep, EndpointConfigName=cfg)
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg)
+    assert c.status(ep) == "Creating"
+    for status in ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"):
+        c.set_status(ep, status)
+        expect_error(c.sm.update_endpoint, f'Cannot update in-progress endpoint "{arn("endpoint", ep)}".',
+                     EndpointName=ep, EndpointConfigName=cfg)
+    c.set_status(ep, "InService")
+    missing = n(p, "missing")
+    expect_error(c.sm.update_endpoint,
+                 f'Could not find endpoint configuration "{arn("endpoint-config", missing)}".',
+                 EndpointName=ep, EndpointConfigName=missing)
+    sls = c.serverless_config(n(p, "sls"), m)
+    msg = expect_error(c.sm.update_endpoint, EndpointName=ep, EndpointConfigName=sls,
+                       contains="real-time endpoint to a serverless endpoint is not supported")
+    assert "serverless" in msg
+    d = c.sm.describe_endpoint(EndpointName=ep)
+    assert d["EndpointConfigName"] == cfg and d["EndpointStatus"] == "InService", d
+
+
+@check
+def update_endpoint_success(c: Ctx) -> None:
+    p = "updok"
+    m = c.model(n(p, "m"))
+    s1 = c.serverless_config(n(p, "s1"), m, mem=2048, mx=5)
+    s2 = c.serverless_config(n(p, "s2"), m, mem=4096, mx=10, prov=2)
+    inst = c.instance_config(n(p, "i"), m)
+    ep = n(p, "e")
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=s1)
+    c.set_status(ep, "InService")
+    before = c.sm.describe_endpoint(EndpointName=ep)
+    time.sleep(0.05)
+    out = c.sm.update_endpoint(EndpointName=ep, EndpointConfigName=s2,
+                               RetainAllVariantProperties=False,
+                               ExcludeRetainedVariantProperties=[{"VariantPropertyType": "DesiredWeight"}])
+    assert out["EndpointArn"] == arn("endpoint", ep), out
+    d = c.sm.describe_endpoint(EndpointName=ep)
+    assert d["EndpointStatus"] == "Updating", d
+    assert d["EndpointConfigName"] == s2, d
+    assert d["LastModifiedTime"] > before["LastModifiedTime"], (d, before)
+    assert d["CreationTime"] == before["CreationTime"]
+    sc = d["ProductionVariants"][0]["CurrentServerlessConfig"]
+    assert sc == {"MemorySizeInMB": 4096, "MaxConcurrency": 10, "ProvisionedConcurrency": 2}, sc
+    c.set_status(ep, "InService")
+    # serverless -> instance-based is allowed (one way)
+    c.sm.update_endpoint(EndpointName=ep, EndpointConfigName=inst)
+    d = c.sm.describe_endpoint(EndpointName=ep)
+    assert d["EndpointConfigName"] == inst and d["EndpointStatus"] == "Updating", d
+    assert "CurrentServerlessConfig" not in d["ProductionVariants"][0], d
+    assert d["ProductionVariants"][0]["CurrentInstanceCount"] == 1, d
+    # an endpoint that Failed can be updated again
+    c.set_status(ep, "Failed", "boom")
+    c.sm.update_endpoint(EndpointName=ep, EndpointConfigName=inst)
+    d = c.sm.describe_endpoint(EndpointName=ep)
+    assert d["EndpointStatus"] == "Updating" and "FailureReason" not in d, d
+
+
+@check
+def create_existing_fails(c: Ctx) -> None:
+    p = "dup"
+    m = c.model(n(p, "m"))
+    expect_error(c.model, f'Cannot create already existing model "{arn("model", m)}".', name=m)
+    cfg = c.instance_config(n(p, "c"), m)
+    expect_error(c.serverless_config,
+                 f'Cannot create already existing endpoint configuration "{arn("endpoint-config", cfg)}".',
+                 name=cfg, model=m)
+    # the original config was not overwritten
+    pv = c.sm.describe_endpoint_config(EndpointConfigName=cfg)["ProductionVariants"][0]
+    assert pv["InstanceType"] == "ml.m5.large", pv
+    ep = n(p, "e")
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg)
+    expect_error(c.sm.create_endpoint, f'Cannot create already existing endpoint "{arn("endpoint", ep)}".',
+                 EndpointName=ep, EndpointConfigName=cfg)
+    # after a delete the name is free again
+    c.sm.delete_endpoint(EndpointName=ep)
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg)
+
+
+@check
+def concurrent_create_endpoint(c: Ctx) -> None:
+    p = "race"
+    m = c.model(n(p, "m"))
+    cfg = c.instance_config(n(p, "c"), m)
+    ep = n(p, "e")
+    clients = [c.client() for _ in range(10)]
+    barrier = threading.Barrier(10)
+
+    def attempt(client: Any) -> str:
+        barrier.wait()
+        try:
+            client.create_endpoint(EndpointName=ep, EndpointConfigName=cfg)
+            return "ok"
+        except ClientError as err:
+            return err.response["Error"]["Message"]
+
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(attempt, clients))
+    assert results.count("ok") == 1, results
+    want = f'Cannot create already existing endpoint "{arn("endpoint", ep)}".'
+    assert all(r == want for r in results if r != "ok"), results
+
+
+@check
+def name_rules(c: Ctx) -> None:
+    p = "name"
+    m = c.model(n(p, "m"))
+    cfg = c.instance_config(n(p, "c"), m)
+
+    def err(value: str, path: str) -> str:
+        return (f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy "
+                f"constraint: Member must satisfy regular expression pattern: {PATTERN}")
+
+    for bad in ("bad_name", "-lead", "trail-", "dot.name", "sp ace", ""):
+        expect_error(c.model, err(bad, "modelName"), name=bad)
+        expect_error(c.instance_config, err(bad, "endpointConfigName"), name=bad, model=m)
+        expect_error(c.sm.create_endpoint, err(bad, "endpointName"), EndpointName=bad, EndpointConfigName=cfg)
+        expect_error(c.sm.describe_endpoint, err(bad, "endpointName"), EndpointName=bad)
+    long = "a" * 64
+    msg = expect_error(c.sm.create_endpoint, EndpointName=long, EndpointConfigName=cfg,
+                       contains="2 validation errors detected: ")
+    assert "Member must have length less than or equal to 63" in msg, msg
+    assert f"Member must satisfy regular expression pattern: {PATTERN}" in msg, msg
+    # valid edge cases
+    for good in ("a", f"a--{RUN}", ("b" + RUN + "x" * 63)[:63]):
+        c.sm.create_endpoint(EndpointName=good, EndpointConfigName=cfg)
+        c.sm.delete_endpoint(EndpointName=good)
+
+
+@check
+def serverless_ranges(c: Ctx) -> None:
+    p = "sls"
+    m = c.model(n(p, "m"))
+    path = "productionVariants.1.member.serverlessConfig"
+    cases = [
+        ({"MemorySizeInMB": 2048, "MaxConcurrency": 0}, f"Value '0' at '{path}.maxConcurrency' failed to satisfy constraint: Member must have value greater than or equal to 1"),
+        ({"MemorySizeInMB": 2048, "MaxConcurrency": 201}, f"Value '201' at '{path}.maxConcurrency' failed to satisfy constraint: Member must have value less than or equal to 200"),
+        ({"MemorySizeInMB": 2048, "MaxConcurrency": 5, "ProvisionedConcurrency": 0}, f"Value '0' at '{path}.provisionedConcurrency' failed to satisfy constraint: Member must have value greater than or equal to 1"),
+        ({"MemorySizeInMB": 2048, "MaxConcurrency": 200, "ProvisionedConcurrency": 201}, f"Value '201' at '{path}.provisionedConcurrency' failed to satisfy constraint: Member must have value less than or equal to 200"),
+        ({"MemorySizeInMB": 512, "MaxConcurrency": 5}, f"Value '512' at '{path}.memorySizeInMB' failed to satisfy constraint: Member must have value greater than or equal to 1024"),
+        ({"MemorySizeInMB": 7168, "MaxConcurrency": 5}, f"Value '7168' at '{path}.memorySizeInMB' failed to satisfy constraint: Member must have value less than or equal to 6144"),
+        ({"MemorySizeInMB": 2048}, f"Value null at '{path}.maxConcurrency' failed to satisfy constraint: Member must not be null"),
+    ]
+    for i, (sc, want) in enumerate(cases):
+        expect_error(c.sm.create_endpoint_config, "1 validation error detected: " + want,
+                     EndpointConfigName=n(p, f"r{i}"),
+                     ProductionVariants=[{"VariantName": "v", "ModelName": m, "ServerlessConfig": sc}])
+    expect_error(c.serverless_config, name=n(p, "mem"), model=m, mem=1500,
+                 message="Value '1500' at 'MemorySizeInMB' failed to satisfy constraint: Member must "
+                         "satisfy enum value set: [1024, 2048, 3072, 4096, 5120, 6144]")
+    expect_error(c.serverless_config, name=n(p, "pgtm"), model=m, mx=2, prov=3,
+                 contains="ProvisionedConcurrency (3) must be less than or equal to MaxConcurrency (2)")
+    sls_variant = {"VariantName": "a", "ModelName": m, "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 1}}
+    inst_variant = {"VariantName": "b", "ModelName": m, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+    expect_error(c.sm.create_endpoint_config, EndpointConfigName=n(p, "mix"),
+                 ProductionVariants=[sls_variant, inst_variant], contains="cannot be mixed")
+    expect_error(c.sm.create_endpoint_config, EndpointConfigName=n(p, "two"),
+                 ProductionVariants=[sls_variant, dict(sls_variant, VariantName="c")],
+                 contains="must have exactly one production variant")
+    for name in (n(p, "mix"), n(p, "two"), n(p, "pgtm"), n(p, "r0")):  # nothing was stored
+        expect_error(c.sm.describe_endpoint_config, EndpointConfigName=name, contains="Could not find")
+    # valid extremes
+    for i, (mem, mx, prov) in enumerate([(1024, 1, 1), (6144, 200, 200), (3072, 10, None)]):
+        cfg = c.serverless_config(n(p, f"ok{i}"), m, mem=mem, mx=mx, prov=prov)
+        sc = c.sm.describe_endpoint_config(EndpointConfigName=cfg)["ProductionVariants"][0]["ServerlessConfig"]
+        assert sc["MemorySizeInMB"] == mem and sc["MaxConcurrency"] == mx, sc
+    # two instance variants are still fine
+    c.sm.create_endpoint_config(EndpointConfigName=n(p, "inst2"),
+                                ProductionVariants=[inst_variant, dict(inst_variant, VariantName="c")])
+
+
+@check
+def lifecycle_manual(c: Ctx) -> None:
+    p = "life"
+    m = c.model(n(p, "m"))
+    cfg = c.instance_config(n(p, "c"), m)
+    ep = n(p, "e")
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg)
+    time.sleep(0.3)
+    assert c.status(ep) == "Creating"
+
+    def listed(status: str) -> list[str]:
+        pages = c.sm.get_paginator("list_endpoints").paginate(StatusEquals=status, NameContains=f"{p}-{RUN}")
+        return [e["EndpointName"] for page in pages for e in page["Endpoints"]]
+
+    assert listed("Creating") == [ep] and listed("InService") == [], (listed("Creating"), listed("InService"))
+    out = c.set_status(ep, "InService")
+    assert out["EndpointStatus"] == "InService", out
+    assert c.status(ep) == "InService" and listed("InService") == [ep] and listed("Creating") == []
+    c.set_status(ep, "Failed", "The primary container for production variant AllTraffic did not pass the ping health check.")
+    d = c.sm.describe_endpoint(EndpointName=ep)
+    assert d["EndpointStatus"] == "Failed", d
+    assert d["FailureReason"].startswith("The primary container"), d
+    assert listed("Failed") == [ep]
+    c.set_status(ep, "InService")
+    assert "FailureReason" not in c.sm.describe_endpoint(EndpointName=ep)
+    code, out = c.control("POST", f"endpoints/{ep}/status", {"status": "Sleeping"})
+    assert code == 400, (code, out)
+    code, out = c.control("POST", f"endpoints/{n(p, 'none')}/status", {"status": "InService"})
+    assert code == 404, (code, out)
+    code, out = c.control("GET", f"endpoints/{ep}")
+    assert code == 200 and out["EndpointStatus"] == "InService", out
+    # delete is immediate
+    c.sm.delete_endpoint(EndpointName=ep)
+    expect_error(c.sm.describe_endpoint, f'Could not find endpoint "{arn("endpoint", ep)}".', EndpointName=ep)
+    expect_error(c.sm.delete_endpoint, f'Could not find endpoint "{arn("endpoint", ep)}".', EndpointName=ep)
+
+
+@check
+def lifecycle_timed(c: Ctx) -> None:
+    p = "timed"
+    code, before = c.control("GET", "settle")
+    assert code == 200, before
+    try:
+        code, out = c.control("POST", "settle", {"settle_seconds": 0.6})
+        assert code == 200 and out["settle_seconds"] == 0.6, out
+        m = c.model(n(p, "m"))
+        cfg = c.instance_config(n(p, "c"), m)
+        cfg2 = c.instance_config(n(p, "c2"), m)
+        ep = n(p, "e")
+        c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg)
+        assert c.status(ep) == "Creating"
+        expect_error(c.sm.update_endpoint, contains="Cannot update in-progress endpoint",
+                     EndpointName=ep, EndpointConfigName=cfg2)
+        time.sleep(0.8)
+        listed = c.sm.list_endpoints(StatusEquals="InService", NameContains=f"{p}-{RUN}")["Endpoints"]
+        assert [e["EndpointName"] for e in listed] == [ep], listed
+        assert c.status(ep) == "InService"
+        c.sm.update_endpoint(EndpointName=ep, EndpointConfigName=cfg2)
+        assert c.status(ep) == "Updating"
+        time.sleep(0.8)
+        assert c.status(ep) == "InService"
+        code, out = c.control("POST", "settle", {"settle_seconds": "soon"})
+        assert code == 400, out
+    finally:
+        c.control("POST", "settle", {"settle_seconds": before["settle_seconds"]})
+
+
+@check
+def tags(c: Ctx) -> None:
+    p = "tag"
+    m = n(p, "m")
+    c.sm.create_model(ModelName=m, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "x"},
+                      Tags=[{"Key": "owner", "Value": "a"}])
+    cfg = c.instance_config(n(p, "c"), m)
+    ep = n(p, "e")
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg, Tags=[{"Key": "stage", "Value": "one"}])
+    for resource_arn, first in ((arn("model", m), {"owner": "a"}), (arn("endpoint", ep), {"stage": "one"})):
+        got = {t["Key"]: t["Value"] for t in c.sm.list_tags(ResourceArn=resource_arn)["Tags"]}
+        assert got == first, got
+        c.sm.add_tags(ResourceArn=resource_arn, Tags=[{"Key": "stage", "Value": "two"}, {"Key": "k", "Value": "v"}])
+        c.sm.add_tags(ResourceArn=resource_arn, Tags=[{"Key": "stage", "Value": "three"}])
+        tags_now = c.sm.list_tags(ResourceArn=resource_arn)["Tags"]
+        keys = [t["Key"] for t in tags_now]
+        assert sorted(keys) == sorted(set(keys)), tags_now  # no duplicate keys
+        got = {t["Key"]: t["Value"] for t in tags_now}
+        assert got == {**first, "stage": "three", "k": "v"}, got
+        c.sm.delete_tags(ResourceArn=resource_arn, TagKeys=["k", "stage"])
+        got = {t["Key"]: t["Value"] for t in c.sm.list_tags(ResourceArn=resource_arn)["Tags"]}
+        assert got == {k: v for k, v in first.items() if k != "stage"}, got
+    gone = arn("endpoint", n(p, "gone"))
+    expect_error(c.sm.add_tags, ResourceArn=gone, Tags=[{"Key": "a", "Value": "b"}], contains=gone)
+    expect_error(c.sm.list_tags, ResourceArn=gone, contains=gone)
+
+
+@check
+def list_order_and_pagination(c: Ctx) -> None:
+    p = "order"
+    m = c.model(n(p, "m"))
+    cfg = c.instance_config(n(p, "c"), m)
+    names = [n(p, f"e{i}") for i in range(4)]
+    for name in names:
+        c.sm.create_endpoint(EndpointName=name, EndpointConfigName=cfg)
+        time.sleep(0.01)
+    got = [e["EndpointName"] for e in c.sm.list_endpoints(NameContains=f"{p}-{RUN}")["Endpoints"]]
+    assert got == names[::-1], got
+    got = [e["EndpointName"] for e in
+           c.sm.list_endpoints(NameContains=f"{p}-{RUN}", SortOrder="Ascending")["Endpoints"]]
+    assert got == names, got
+    got = [e["EndpointName"] for e in
+           c.sm.list_endpoints(NameContains=f"{p}-{RUN}", SortBy="Name", SortOrder="Ascending")["Endpoints"]]
+    assert got == sorted(names), got
+    pages = c.sm.get_paginator("list_endpoints").paginate(NameContains=f"{p}-{RUN}", PaginationConfig={"PageSize": 3})
+    got = [e["EndpointName"] for page in pages for e in page["Endpoints"]]
+    assert got == names[::-1], got
+    cfg2 = c.instance_config(n(p, "c2"), m)
+    got = [e["EndpointConfigName"] for e in
+           c.sm.list_endpoint_configs(NameContains=f"{p}-{RUN}")["EndpointConfigs"]]
+    assert got == [cfg2, cfg], got
+
+
+@check
+def not_found_messages(c: Ctx) -> None:
+    p = "nf"
+    name = n(p, "x")
+    expect_error(c.sm.describe_model, f'Could not find model "{arn("model", name)}".', ModelName=name)
+    expect_error(c.sm.delete_model, f'Could not find model "{arn("model", name)}".', ModelName=name)
+    cfg_msg = f'Could not find endpoint configuration "{arn("endpoint-config", name)}".'
+    expect_error(c.sm.describe_endpoint_config, cfg_msg, EndpointConfigName=name)
+    expect_error(c.sm.delete_endpoint_config, cfg_msg, EndpointConfigName=name)
+    expect_error(c.sm.create_endpoint, cfg_msg, EndpointName=name, EndpointConfigName=name)
+    expect_error(c.instance_config, f'Could not find model "{arn("model", name)}".', name=name, model=name)
+    # a deleted model's name can be reused
+    m = c.model(n(p, "m"))
+    c.sm.delete_model(ModelName=m)
+    c.model(m)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5123"))
+    parser.add_argument("-k", "--only", help="run only checks whose name contains this")
+    args = parser.parse_args()
+    ctx = Ctx(args.endpoint)
+    try:
+        ctx.control("GET", "health")
+    except OSError as exc:
+        print(f"emulator not reachable at {ctx.url}: {exc}")
+        print("0 passed, 1 failed")
+        return 1
+    # The checks drive status through the control API: run them in manual mode
+    # and put back whatever settle policy the server was started with.
+    _, before = ctx.control("GET", "settle")
+    ctx.control("POST", "settle", {"settle_seconds": "manual"})
+    passed = failed = 0
+    try:
+        for name, fn in CHECKS:
+            if args.only and args.only not in name:
+                continue
+            try:
+                fn(ctx)
+            except Exception:
+                failed += 1
+                print(f"FAIL {name}")
+                traceback.print_exc()
+            else:
+                passed += 1
+                print(f"ok   {name}")
+    finally:
+        ctx.control("POST", "settle", {"settle_seconds": before.get("settle_seconds", "manual")})
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
