@@ -41,7 +41,11 @@ impl World {
             store: ArtifactStore::new(clients.s3.clone()),
             config,
         };
-        World { clients, bucket, deployer }
+        World {
+            clients,
+            bucket,
+            deployer,
+        }
     }
 
     fn sm(&self) -> &SageMakerClient {
@@ -49,7 +53,10 @@ impl World {
     }
 
     fn image(&self) -> String {
-        format!("123456789012.dkr.ecr.{}.amazonaws.com/test-model:1", self.clients.region)
+        format!(
+            "123456789012.dkr.ecr.{}.amazonaws.com/test-model:1",
+            self.clients.region
+        )
     }
 
     /// Uploads a file and returns the notification S3 would send for it.
@@ -68,7 +75,12 @@ impl World {
     async fn upload_artifact(&self, endpoint: &str, folder: &str) -> Upload {
         let key = format!("models/{endpoint}/{folder}model.tar.gz");
         let image = self.image();
-        self.upload(&key, unique("weights").as_bytes(), &[("image-uri", image.as_str())]).await
+        self.upload(
+            &key,
+            unique("weights").as_bytes(),
+            &[("image-uri", image.as_str())],
+        )
+        .await
     }
 
     async fn deploy(&self, event: Value) -> Result<DeployReport, DeployReport> {
@@ -78,21 +90,51 @@ impl World {
     }
 
     async fn deploy_ok(&self, uploads: &[Upload]) -> DeployReport {
-        self.deploy(s3_event(uploads)).await.unwrap_or_else(|r| panic!("deploy failed: {r:#?}"))
+        self.deploy(s3_event(uploads))
+            .await
+            .unwrap_or_else(|r| panic!("deploy failed: {r:#?}"))
     }
 
-    async fn endpoint(&self, name: &str) -> aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput {
-        self.sm().describe_endpoint().endpoint_name(name).send().await.expect("endpoint exists")
+    async fn endpoint(
+        &self,
+        name: &str,
+    ) -> aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput {
+        self.sm()
+            .describe_endpoint()
+            .endpoint_name(name)
+            .send()
+            .await
+            .expect("endpoint exists")
     }
 
     async fn names(&self, kind: &str, endpoint: &str) -> Vec<String> {
         let prefix = format!("{endpoint}-");
         let mut names: Vec<String> = if kind == "model" {
-            let out = self.sm().list_models().name_contains(endpoint).max_results(100).send().await.unwrap();
-            out.models().iter().filter_map(|m| m.model_name().map(str::to_string)).collect()
+            let out = self
+                .sm()
+                .list_models()
+                .name_contains(endpoint)
+                .max_results(100)
+                .send()
+                .await
+                .unwrap();
+            out.models()
+                .iter()
+                .filter_map(|m| m.model_name().map(str::to_string))
+                .collect()
         } else {
-            let out = self.sm().list_endpoint_configs().name_contains(endpoint).max_results(100).send().await.unwrap();
-            out.endpoint_configs().iter().filter_map(|c| c.endpoint_config_name().map(str::to_string)).collect()
+            let out = self
+                .sm()
+                .list_endpoint_configs()
+                .name_contains(endpoint)
+                .max_results(100)
+                .send()
+                .await
+                .unwrap();
+            out.endpoint_configs()
+                .iter()
+                .filter_map(|c| c.endpoint_config_name().map(str::to_string))
+                .collect()
         };
         names.retain(|n| n.starts_with(&prefix));
         names.sort();
@@ -100,8 +142,22 @@ impl World {
     }
 
     async fn tags(&self, arn: &str) -> std::collections::BTreeMap<String, String> {
-        let out = self.sm().list_tags().resource_arn(arn).send().await.unwrap();
-        out.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
+        let out = self
+            .sm()
+            .list_tags()
+            .resource_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        out.tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
     }
 }
 
@@ -126,27 +182,57 @@ async fn a_new_artifact_creates_model_config_and_endpoint() {
     assert_eq!(outcome.endpoint.as_deref(), Some(endpoint.as_str()));
 
     let described = world.endpoint(&endpoint).await;
-    assert_eq!(described.endpoint_status().map(|s| s.as_str()), Some("Creating"));
+    assert_eq!(
+        described.endpoint_status().map(|s| s.as_str()),
+        Some("Creating")
+    );
     let config_name = described.endpoint_config_name().unwrap();
     assert_eq!(Some(config_name), outcome.endpoint_config.as_deref());
-    let config = world.sm().describe_endpoint_config().endpoint_config_name(config_name).send().await.unwrap();
+    let config = world
+        .sm()
+        .describe_endpoint_config()
+        .endpoint_config_name(config_name)
+        .send()
+        .await
+        .unwrap();
     let variant = &config.production_variants()[0];
     assert_eq!(variant.variant_name(), Some("AllTraffic"));
     let serverless = variant.serverless_config().expect("serverless variant");
-    assert_eq!((serverless.memory_size_in_mb(), serverless.max_concurrency()), (Some(2048), Some(10)));
+    assert_eq!(
+        (serverless.memory_size_in_mb(), serverless.max_concurrency()),
+        (Some(2048), Some(10))
+    );
 
-    let model = world.sm().describe_model().model_name(variant.model_name().unwrap()).send().await.unwrap();
+    let model = world
+        .sm()
+        .describe_model()
+        .model_name(variant.model_name().unwrap())
+        .send()
+        .await
+        .unwrap();
     let container = model.primary_container().unwrap();
     assert_eq!(container.image(), Some(world.image().as_str()));
-    assert_eq!(container.model_data_url(), Some(format!("s3://{}/{}", world.bucket, upload.key).as_str()));
+    assert_eq!(
+        container.model_data_url(),
+        Some(format!("s3://{}/{}", world.bucket, upload.key).as_str())
+    );
     assert_eq!(model.execution_role_arn(), Some(ROLE));
 
     let endpoint_tags = world.tags(described.endpoint_arn().unwrap()).await;
-    assert_eq!(endpoint_tags.get("managed-by").map(String::as_str), Some("sagemaker-serverless-pipeline"));
+    assert_eq!(
+        endpoint_tags.get("managed-by").map(String::as_str),
+        Some("sagemaker-serverless-pipeline")
+    );
     let config_tags = world.tags(config.endpoint_config_arn().unwrap()).await;
     assert_eq!(config_tags.get("pipeline:artifact-key"), Some(&upload.key));
-    assert_eq!(config_tags.get("pipeline:artifact-version"), Some(&upload.version_id));
-    assert_eq!(config_tags.get("pipeline:s3-sequencer"), Some(&upload.sequencer));
+    assert_eq!(
+        config_tags.get("pipeline:artifact-version"),
+        Some(&upload.version_id)
+    );
+    assert_eq!(
+        config_tags.get("pipeline:s3-sequencer"),
+        Some(&upload.sequencer)
+    );
 }
 
 #[tokio::test]
@@ -154,11 +240,17 @@ async fn a_redelivered_event_changes_nothing() {
     let world = World::new().await;
     let endpoint = unique("dup");
     let upload = world.upload_artifact(&endpoint, "").await;
-    assert_eq!(only(&world.deploy_ok(&[upload.clone()]).await).status, Status::Created);
+    assert_eq!(
+        only(&world.deploy_ok(&[upload.clone()]).await).status,
+        Status::Created
+    );
     let again = world.deploy_ok(&[upload.clone()]).await;
     assert_eq!(only(&again).status, Status::Unchanged, "{again:#?}");
     set_endpoint_status(&endpoint, "InService");
-    assert_eq!(only(&world.deploy_ok(&[upload]).await).status, Status::Unchanged);
+    assert_eq!(
+        only(&world.deploy_ok(&[upload]).await).status,
+        Status::Unchanged
+    );
     assert_eq!(world.names("model", &endpoint).await.len(), 1);
     assert_eq!(world.names("config", &endpoint).await.len(), 1);
 }
@@ -176,8 +268,17 @@ async fn ten_concurrent_deliveries_make_one_of_each_and_no_error() {
         let report = report.unwrap_or_else(|r| panic!("a concurrent delivery failed: {r:#?}"));
         statuses.push(only(&report).status);
     }
-    assert_eq!(statuses.iter().filter(|s| **s == Status::Created).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| matches!(s, Status::Created | Status::Unchanged)), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == Status::Created).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| matches!(s, Status::Created | Status::Unchanged)),
+        "{statuses:?}"
+    );
     assert_eq!(world.names("model", &endpoint).await.len(), 1);
     assert_eq!(world.names("config", &endpoint).await.len(), 1);
 }
@@ -192,7 +293,10 @@ async fn a_newer_artifact_updates_a_serverless_endpoint_and_records_the_old_conf
 
     // While the endpoint is still Creating, a newer artifact must wait.
     let second = world.upload_artifact(&endpoint, "").await;
-    let busy = world.deploy(s3_event(&[second.clone()])).await.expect_err("busy endpoint");
+    let busy = world
+        .deploy(s3_event(&[second.clone()]))
+        .await
+        .expect_err("busy endpoint");
     let outcome = only(&busy);
     assert_eq!(outcome.retryable, Some(true), "{outcome:#?}");
     assert!(outcome.message.contains("Creating"), "{}", outcome.message);
@@ -202,8 +306,14 @@ async fn a_newer_artifact_updates_a_serverless_endpoint_and_records_the_old_conf
     let outcome = only(&updated);
     assert_eq!(outcome.status, Status::Updated, "{outcome:#?}");
     let described = world.endpoint(&endpoint).await;
-    assert_eq!(described.endpoint_config_name(), outcome.endpoint_config.as_deref());
-    assert_eq!(described.endpoint_status().map(|s| s.as_str()), Some("Updating"));
+    assert_eq!(
+        described.endpoint_config_name(),
+        outcome.endpoint_config.as_deref()
+    );
+    assert_eq!(
+        described.endpoint_status().map(|s| s.as_str()),
+        Some("Updating")
+    );
     let tags = world.tags(described.endpoint_arn().unwrap()).await;
     assert_eq!(tags.get("pipeline:previous-config"), Some(&old_config));
 
@@ -211,8 +321,15 @@ async fn a_newer_artifact_updates_a_serverless_endpoint_and_records_the_old_conf
     set_endpoint_status(&endpoint, "InService");
     let late = world.deploy_ok(&[first]).await;
     assert_eq!(only(&late).status, Status::Skipped, "{late:#?}");
-    assert!(only(&late).message.contains("sequencer"), "{}", only(&late).message);
-    assert_eq!(world.endpoint(&endpoint).await.endpoint_config_name(), described.endpoint_config_name());
+    assert!(
+        only(&late).message.contains("sequencer"),
+        "{}",
+        only(&late).message
+    );
+    assert_eq!(
+        world.endpoint(&endpoint).await.endpoint_config_name(),
+        described.endpoint_config_name()
+    );
 }
 
 #[tokio::test]
@@ -226,13 +343,24 @@ async fn an_older_artifact_under_another_key_is_skipped() {
     set_endpoint_status(&endpoint, "InService");
     let report = world.deploy_ok(&[older]).await;
     assert_eq!(only(&report).status, Status::Skipped, "{report:#?}");
-    let config = world.endpoint(&endpoint).await.endpoint_config_name().unwrap().to_string();
+    let config = world
+        .endpoint(&endpoint)
+        .await
+        .endpoint_config_name()
+        .unwrap()
+        .to_string();
     let tags = world.tags(&config_arn(&world, &config).await).await;
     assert_eq!(tags.get("pipeline:artifact-key"), Some(&newer.key));
 }
 
 async fn config_arn(world: &World, name: &str) -> String {
-    let out = world.sm().describe_endpoint_config().endpoint_config_name(name).send().await.unwrap();
+    let out = world
+        .sm()
+        .describe_endpoint_config()
+        .endpoint_config_name(name)
+        .send()
+        .await
+        .unwrap();
     out.endpoint_config_arn().unwrap().to_string()
 }
 
@@ -245,26 +373,64 @@ async fn deploy_json_sets_everything_and_a_change_to_it_redeploys() {
         "environment": {"SAGEMAKER_PROGRAM": "inference.py"}, "tags": {"team": "risk"},
         "smoke_test": {"content_type": "text/csv", "body": "1.0,2.0"}
     });
-    world.upload(&format!("models/{endpoint}/deploy.json"), settings.to_string().as_bytes(), &[]).await;
+    world
+        .upload(
+            &format!("models/{endpoint}/deploy.json"),
+            settings.to_string().as_bytes(),
+            &[],
+        )
+        .await;
     // Metadata loses to deploy.json.
     let artifact = world
-        .upload(&format!("models/{endpoint}/model.tar.gz"), b"weights", &[("memory-size-mb", "6144")])
+        .upload(
+            &format!("models/{endpoint}/model.tar.gz"),
+            b"weights",
+            &[("memory-size-mb", "6144")],
+        )
         .await;
     let report = world.deploy_ok(&[artifact]).await;
     let config = only(&report).endpoint_config.clone().unwrap();
-    let described = world.sm().describe_endpoint_config().endpoint_config_name(&config).send().await.unwrap();
-    let serverless = described.production_variants()[0].serverless_config().unwrap();
-    assert_eq!((serverless.memory_size_in_mb(), serverless.max_concurrency()), (Some(3072), Some(5)));
-    let model = world.sm().describe_model().model_name(only(&report).model.as_deref().unwrap()).send().await.unwrap();
+    let described = world
+        .sm()
+        .describe_endpoint_config()
+        .endpoint_config_name(&config)
+        .send()
+        .await
+        .unwrap();
+    let serverless = described.production_variants()[0]
+        .serverless_config()
+        .unwrap();
+    assert_eq!(
+        (serverless.memory_size_in_mb(), serverless.max_concurrency()),
+        (Some(3072), Some(5))
+    );
+    let model = world
+        .sm()
+        .describe_model()
+        .model_name(only(&report).model.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
     let env = model.primary_container().unwrap().environment().unwrap();
-    assert_eq!(env.get("SAGEMAKER_PROGRAM").map(String::as_str), Some("inference.py"));
-    let endpoint_tags = world.tags(world.endpoint(&endpoint).await.endpoint_arn().unwrap()).await;
+    assert_eq!(
+        env.get("SAGEMAKER_PROGRAM").map(String::as_str),
+        Some("inference.py")
+    );
+    let endpoint_tags = world
+        .tags(world.endpoint(&endpoint).await.endpoint_arn().unwrap())
+        .await;
     assert_eq!(endpoint_tags.get("team").map(String::as_str), Some("risk"));
 
     set_endpoint_status(&endpoint, "InService");
     let mut changed = settings.clone();
     changed["memory_size_mb"] = json!(4096);
-    let sidecar = world.upload(&format!("models/{endpoint}/deploy.json"), changed.to_string().as_bytes(), &[]).await;
+    let sidecar = world
+        .upload(
+            &format!("models/{endpoint}/deploy.json"),
+            changed.to_string().as_bytes(),
+            &[],
+        )
+        .await;
     let report = world.deploy_ok(&[sidecar]).await;
     let outcome = only(&report);
     assert_eq!(outcome.status, Status::Updated, "{outcome:#?}");
@@ -275,7 +441,13 @@ async fn deploy_json_sets_everything_and_a_change_to_it_redeploys() {
         .send()
         .await
         .unwrap();
-    assert_eq!(described.production_variants()[0].serverless_config().unwrap().memory_size_in_mb(), Some(4096));
+    assert_eq!(
+        described.production_variants()[0]
+            .serverless_config()
+            .unwrap()
+            .memory_size_in_mb(),
+        Some(4096)
+    );
     // Same artifact, so the same model serves both configs.
     assert_eq!(world.names("model", &endpoint).await.len(), 1);
 }
@@ -285,11 +457,19 @@ async fn a_deploy_json_without_an_artifact_waits_for_it() {
     let world = World::new().await;
     let endpoint = unique("early");
     let sidecar = world
-        .upload(&format!("models/{endpoint}/deploy.json"), json!({"memory_size_mb": 1024}).to_string().as_bytes(), &[])
+        .upload(
+            &format!("models/{endpoint}/deploy.json"),
+            json!({"memory_size_mb": 1024}).to_string().as_bytes(),
+            &[],
+        )
         .await;
     let report = world.deploy_ok(&[sidecar]).await;
     assert_eq!(only(&report).status, Status::Skipped);
-    assert!(only(&report).message.contains("no model.tar.gz"), "{}", only(&report).message);
+    assert!(
+        only(&report).message.contains("no model.tar.gz"),
+        "{}",
+        only(&report).message
+    );
 }
 
 #[tokio::test]
@@ -302,7 +482,11 @@ async fn an_instance_based_endpoint_is_left_alone_and_nothing_is_created() {
         .create_model()
         .model_name(&model)
         .execution_role_arn(ROLE)
-        .primary_container(aws_sdk_sagemaker::types::ContainerDefinition::builder().image(world.image()).build())
+        .primary_container(
+            aws_sdk_sagemaker::types::ContainerDefinition::builder()
+                .image(world.image())
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -313,18 +497,51 @@ async fn an_instance_based_endpoint_is_left_alone_and_nothing_is_created() {
         .initial_instance_count(1)
         .build();
     let config = format!("{endpoint}-instance");
-    world.sm().create_endpoint_config().endpoint_config_name(&config).production_variants(variant).send().await.unwrap();
-    world.sm().create_endpoint().endpoint_name(&endpoint).endpoint_config_name(&config).send().await.unwrap();
+    world
+        .sm()
+        .create_endpoint_config()
+        .endpoint_config_name(&config)
+        .production_variants(variant)
+        .send()
+        .await
+        .unwrap();
+    world
+        .sm()
+        .create_endpoint()
+        .endpoint_name(&endpoint)
+        .endpoint_config_name(&config)
+        .send()
+        .await
+        .unwrap();
     set_endpoint_status(&endpoint, "InService");
 
     let upload = world.upload_artifact(&endpoint, "").await;
-    let report = world.deploy(s3_event(&[upload])).await.expect_err("refused");
+    let report = world
+        .deploy(s3_event(&[upload]))
+        .await
+        .expect_err("refused");
     let outcome = only(&report);
     assert_eq!(outcome.retryable, Some(false));
-    assert!(outcome.message.contains("instance-based"), "{}", outcome.message);
-    assert!(outcome.message.contains("real-time endpoint to serverless"), "{}", outcome.message);
-    assert_eq!(world.endpoint(&endpoint).await.endpoint_config_name(), Some(config.as_str()));
-    let ours: Vec<_> = world.names("model", &endpoint).await.into_iter().filter(|m| m != &model).collect();
+    assert!(
+        outcome.message.contains("instance-based"),
+        "{}",
+        outcome.message
+    );
+    assert!(
+        outcome.message.contains("real-time endpoint to serverless"),
+        "{}",
+        outcome.message
+    );
+    assert_eq!(
+        world.endpoint(&endpoint).await.endpoint_config_name(),
+        Some(config.as_str())
+    );
+    let ours: Vec<_> = world
+        .names("model", &endpoint)
+        .await
+        .into_iter()
+        .filter(|m| m != &model)
+        .collect();
     assert!(ours.is_empty(), "created {ours:?}");
 }
 
@@ -334,17 +551,38 @@ async fn bad_settings_fail_that_record_only_and_create_nothing() {
     let bad = unique("bad");
     let good = unique("good");
     world
-        .upload(&format!("models/{bad}/deploy.json"), json!({"image_uri": world.image(), "memory_size_mb": 1500}).to_string().as_bytes(), &[])
+        .upload(
+            &format!("models/{bad}/deploy.json"),
+            json!({"image_uri": world.image(), "memory_size_mb": 1500})
+                .to_string()
+                .as_bytes(),
+            &[],
+        )
         .await;
-    let bad_upload = world.upload(&format!("models/{bad}/model.tar.gz"), b"w", &[]).await;
+    let bad_upload = world
+        .upload(&format!("models/{bad}/model.tar.gz"), b"w", &[])
+        .await;
     let good_upload = world.upload_artifact(&good, "").await;
-    let report = world.deploy(s3_event(&[bad_upload, good_upload])).await.expect_err("one record is bad");
+    let report = world
+        .deploy(s3_event(&[bad_upload, good_upload]))
+        .await
+        .expect_err("one record is bad");
     assert_eq!(report.results.len(), 2);
     let failed = &report.results[0];
     assert_eq!(failed.status, Status::Failed);
     assert_eq!(failed.retryable, Some(false));
-    assert!(failed.message.contains("memory_size_mb = 1500"), "{}", failed.message);
-    assert!(failed.message.contains("1024, 2048, 3072, 4096, 5120 or 6144"), "{}", failed.message);
+    assert!(
+        failed.message.contains("memory_size_mb = 1500"),
+        "{}",
+        failed.message
+    );
+    assert!(
+        failed
+            .message
+            .contains("1024, 2048, 3072, 4096, 5120 or 6144"),
+        "{}",
+        failed.message
+    );
     assert_eq!(report.results[1].status, Status::Created);
     assert!(world.names("model", &bad).await.is_empty());
     assert!(world.names("config", &bad).await.is_empty());
@@ -353,7 +591,10 @@ async fn bad_settings_fail_that_record_only_and_create_nothing() {
 #[tokio::test]
 async fn malformed_events_are_refused_clearly() {
     let world = World::new().await;
-    let not_s3 = world.deploy(json!({"detail-type": "Scheduled Event"})).await.expect_err("not S3");
+    let not_s3 = world
+        .deploy(json!({"detail-type": "Scheduled Event"}))
+        .await
+        .expect_err("not S3");
     assert!(only(&not_s3).message.contains("not an S3 notification"));
 
     let mut removed = event_file("s3-put-model.json");
@@ -362,9 +603,16 @@ async fn malformed_events_are_refused_clearly() {
     assert!(only(&report).message.contains("ObjectRemoved:Delete"));
 
     let mut missing = event_file("s3-put-model.json");
-    missing["Records"][0]["s3"]["object"].as_object_mut().unwrap().remove("key");
+    missing["Records"][0]["s3"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("key");
     let report = world.deploy(missing).await.expect_err("missing key");
-    assert!(only(&report).message.contains("s3.object.key"), "{}", only(&report).message);
+    assert!(
+        only(&report).message.contains("s3.object.key"),
+        "{}",
+        only(&report).message
+    );
 }
 
 #[tokio::test]
@@ -373,19 +621,29 @@ async fn url_encoded_keys_and_unrelated_files_in_the_sample_events() {
     // events/s3-put-url-encoded-key.json, pointed at this test's bucket.
     let mut event = event_file("s3-put-url-encoded-key.json");
     let record = &mut event["Records"][0];
-    let key = shared::s3_event::decode_key(record["s3"]["object"]["key"].as_str().unwrap()).unwrap();
+    let key =
+        shared::s3_event::decode_key(record["s3"]["object"]["key"].as_str().unwrap()).unwrap();
     assert_eq!(key, "models/churn model/2026-11-28 run+1/model.tar.gz");
     let endpoint_folder = unique("churn model");
     let key = key.replace("churn model", &endpoint_folder);
     let image = world.image();
-    let (version, etag) = world.clients.put(&world.bucket, &key, b"w", &[("image-uri", image.as_str())]).await;
+    let (version, etag) = world
+        .clients
+        .put(&world.bucket, &key, b"w", &[("image-uri", image.as_str())])
+        .await;
     record["s3"]["bucket"]["name"] = json!(world.bucket);
     record["s3"]["object"]["key"] = json!(integration_tests::fixtures::encode_key(&key));
     record["s3"]["object"]["versionId"] = json!(version);
     record["s3"]["object"]["eTag"] = json!(etag);
-    let report = world.deploy(event).await.unwrap_or_else(|r| panic!("{r:#?}"));
+    let report = world
+        .deploy(event)
+        .await
+        .unwrap_or_else(|r| panic!("{r:#?}"));
     assert_eq!(only(&report).status, Status::Created);
-    assert_eq!(only(&report).endpoint.as_deref(), Some(endpoint_folder.replace(' ', "-").as_str()));
+    assert_eq!(
+        only(&report).endpoint.as_deref(),
+        Some(endpoint_folder.replace(' ', "-").as_str())
+    );
 
     // The multi-record sample: its README.md record is skipped, not failed.
     let sample = event_file("s3-put-multiple-records.json");
@@ -424,7 +682,11 @@ async fn a_serverless_endpoint_the_pipeline_did_not_create_is_not_touched() {
         .create_model()
         .model_name(&model)
         .execution_role_arn(ROLE)
-        .primary_container(aws_sdk_sagemaker::types::ContainerDefinition::builder().image(world.image()).build())
+        .primary_container(
+            aws_sdk_sagemaker::types::ContainerDefinition::builder()
+                .image(world.image())
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -432,15 +694,44 @@ async fn a_serverless_endpoint_the_pipeline_did_not_create_is_not_touched() {
         .variant_name("AllTraffic")
         .model_name(&model)
         .serverless_config(
-            aws_sdk_sagemaker::types::ProductionVariantServerlessConfig::builder().memory_size_in_mb(2048).max_concurrency(1).build(),
+            aws_sdk_sagemaker::types::ProductionVariantServerlessConfig::builder()
+                .memory_size_in_mb(2048)
+                .max_concurrency(1)
+                .build(),
         )
         .build();
     let config = format!("{endpoint}-manual-config");
-    world.sm().create_endpoint_config().endpoint_config_name(&config).production_variants(variant).send().await.unwrap();
-    world.sm().create_endpoint().endpoint_name(&endpoint).endpoint_config_name(&config).send().await.unwrap();
+    world
+        .sm()
+        .create_endpoint_config()
+        .endpoint_config_name(&config)
+        .production_variants(variant)
+        .send()
+        .await
+        .unwrap();
+    world
+        .sm()
+        .create_endpoint()
+        .endpoint_name(&endpoint)
+        .endpoint_config_name(&config)
+        .send()
+        .await
+        .unwrap();
     set_endpoint_status(&endpoint, "InService");
     let upload = world.upload_artifact(&endpoint, "").await;
-    let report = world.deploy(s3_event(&[upload])).await.expect_err("refused");
-    assert!(only(&report).message.contains("not created by this pipeline"), "{}", only(&report).message);
-    assert_eq!(world.endpoint(&endpoint).await.endpoint_config_name(), Some(config.as_str()));
+    let report = world
+        .deploy(s3_event(&[upload]))
+        .await
+        .expect_err("refused");
+    assert!(
+        only(&report)
+            .message
+            .contains("not created by this pipeline"),
+        "{}",
+        only(&report).message
+    );
+    assert_eq!(
+        world.endpoint(&endpoint).await.endpoint_config_name(),
+        Some(config.as_str())
+    );
 }

@@ -57,6 +57,8 @@ pub struct DeploymentRecord {
     pub settings_version: Option<String>,
     /// The endpoint's config when this one was made, if it had one.
     pub replaces_config: Option<String>,
+    /// Where the smoke-test request is (see [`crate::smoke::SOURCE_TAG`]).
+    pub smoke_test_source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,13 +77,21 @@ impl DeploymentRecord {
             (MANAGED_BY_KEY.to_string(), MANAGED_BY_VALUE.to_string()),
             (ENDPOINT_TAG.to_string(), self.endpoint_name.clone()),
             (MODEL_TAG.to_string(), self.model_name.clone()),
-            (ARTIFACT_BUCKET_TAG.to_string(), self.artifact.bucket.clone()),
+            (
+                ARTIFACT_BUCKET_TAG.to_string(),
+                self.artifact.bucket.clone(),
+            ),
             (ARTIFACT_KEY_TAG.to_string(), key),
             (ARTIFACT_KEY_HASH_TAG.to_string(), self.artifact.key_hash()),
-            (ARTIFACT_VERSION_TAG.to_string(), tag_safe(&self.artifact.version)),
+            (
+                ARTIFACT_VERSION_TAG.to_string(),
+                tag_safe(&self.artifact.version),
+            ),
             (
                 ARTIFACT_TIME_TAG.to_string(),
-                self.artifact.time.to_rfc3339_opts(SecondsFormat::Millis, true),
+                self.artifact
+                    .time
+                    .to_rfc3339_opts(SecondsFormat::Millis, true),
             ),
         ]);
         if let Some(sequencer) = &self.artifact.sequencer {
@@ -92,6 +102,12 @@ impl DeploymentRecord {
         }
         if let Some(previous) = &self.replaces_config {
             out.insert(REPLACES_CONFIG_TAG.to_string(), previous.clone());
+        }
+        if let Some(source) = &self.smoke_test_source {
+            let encoded = tags::encode_value(source).ok_or_else(|| KeyTooLong {
+                key: source.clone(),
+            })?;
+            out.insert(crate::smoke::SOURCE_TAG.to_string(), encoded);
         }
         Ok(out)
     }
@@ -119,6 +135,7 @@ impl DeploymentRecord {
             },
             settings_version: get(SETTINGS_VERSION_TAG),
             replaces_config: get(REPLACES_CONFIG_TAG),
+            smoke_test_source: get(crate::smoke::SOURCE_TAG).and_then(|v| tags::decode_value(&v)),
         })
     }
 }
@@ -128,7 +145,13 @@ impl DeploymentRecord {
 fn tag_safe(text: &str) -> String {
     let cleaned: String = text
         .chars()
-        .map(|c| if tags::is_tag_text(&c.to_string()) { c } else { '_' })
+        .map(|c| {
+            if tags::is_tag_text(&c.to_string()) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     cleaned.chars().take(tags::MAX_VALUE_LEN).collect()
 }
@@ -146,11 +169,16 @@ mod tests {
                 bucket: "models".into(),
                 key: "models/fraud (new)/model.tar.gz".into(),
                 version: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY".into(),
-                time: DateTime::parse_from_rfc3339("2026-11-28T10:00:00.123Z").unwrap().with_timezone(&Utc),
+                time: DateTime::parse_from_rfc3339("2026-11-28T10:00:00.123Z")
+                    .unwrap()
+                    .with_timezone(&Utc),
                 sequencer: Some("0055AED6DCD90281E5".into()),
             },
             settings_version: Some("v2".into()),
             replaces_config: Some("fraud-cccccccccccc".into()),
+            smoke_test_source: Some(
+                "s3://models/models/fraud (new)/deploy.json?versionId=v2".into(),
+            ),
         }
     }
 
@@ -158,8 +186,13 @@ mod tests {
     fn round_trips_through_tags() {
         let original = record();
         let tags_on_config = original.to_tags().unwrap();
-        assert!(tags_on_config.iter().all(|(k, v)| tags::is_tag_text(k) && tags::is_tag_text(v)));
-        assert_eq!(DeploymentRecord::from_tags(&original.config_name, &tags_on_config), Some(original));
+        assert!(tags_on_config
+            .iter()
+            .all(|(k, v)| tags::is_tag_text(k) && tags::is_tag_text(v)));
+        assert_eq!(
+            DeploymentRecord::from_tags(&original.config_name, &tags_on_config),
+            Some(original)
+        );
     }
 
     #[test]

@@ -5,9 +5,11 @@
 
 pub mod aws;
 pub mod deployment;
+pub mod emf;
 pub mod env;
 pub mod image_uri;
 pub mod naming;
 pub mod s3_event;
 pub mod settings;
+pub mod smoke;
 pub mod tags;

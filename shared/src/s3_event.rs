@@ -125,7 +125,11 @@ pub fn parse_record(index: usize, raw: &Value) -> Result<ObjectCreated, EventErr
         bucket,
         key,
         version_id: record.s3.object.version_id.filter(|v| !v.is_empty()),
-        etag: record.s3.object.e_tag.map(|e| e.trim_matches('"').to_string()),
+        etag: record
+            .s3
+            .object
+            .e_tag
+            .map(|e| e.trim_matches('"').to_string()),
         sequencer: record.s3.object.sequencer.filter(|s| !s.is_empty()),
         event_time: record.event_time,
     })
@@ -179,7 +183,8 @@ mod tests {
 
     #[test]
     fn parses_an_object_created_record() {
-        let parsed = parse_record(0, &record("models/a+b/model.tar.gz", "ObjectCreated:Put")).unwrap();
+        let parsed =
+            parse_record(0, &record("models/a+b/model.tar.gz", "ObjectCreated:Put")).unwrap();
         assert_eq!(parsed.key, "models/a b/model.tar.gz");
         assert_eq!(parsed.bucket, "models-bucket");
         assert_eq!(parsed.role(), Some(ObjectRole::Artifact));
@@ -189,7 +194,11 @@ mod tests {
 
     #[test]
     fn roles_follow_the_file_name() {
-        let role = |key: &str| parse_record(0, &record(key, "ObjectCreated:Put")).unwrap().role();
+        let role = |key: &str| {
+            parse_record(0, &record(key, "ObjectCreated:Put"))
+                .unwrap()
+                .role()
+        };
         assert_eq!(role("m/deploy.json"), Some(ObjectRole::Sidecar));
         assert_eq!(role("model.tar.gz"), Some(ObjectRole::Artifact));
         assert_eq!(role("m/my-model.tar.gz"), None);
@@ -201,7 +210,10 @@ mod tests {
         let err = parse_record(2, &record("m/model.tar.gz", "ObjectRemoved:Delete")).unwrap_err();
         assert_eq!(
             err,
-            EventError::WrongEventType { index: 2, event_name: "ObjectRemoved:Delete".into() }
+            EventError::WrongEventType {
+                index: 2,
+                event_name: "ObjectRemoved:Delete".into()
+            }
         );
     }
 
@@ -217,7 +229,10 @@ mod tests {
 
     #[test]
     fn payload_without_records_is_not_an_s3_event() {
-        assert_eq!(records(&json!({"detail": {}})).unwrap_err(), EventError::NotAnS3Event);
+        assert_eq!(
+            records(&json!({"detail": {}})).unwrap_err(),
+            EventError::NotAnS3Event
+        );
         assert_eq!(records(&json!({"Records": []})).unwrap().len(), 0);
     }
 

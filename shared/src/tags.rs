@@ -15,7 +15,9 @@ pub const MAX_USER_TAGS: usize = 35;
 /// letters, digits, white space and `_ . : / = + - @`.
 pub fn is_tag_text(text: &str) -> bool {
     text.chars().all(|c| {
-        c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+        c.is_alphanumeric()
+            || c.is_whitespace()
+            || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
     })
 }
 
@@ -60,7 +62,11 @@ mod tests {
 
     #[test]
     fn values_round_trip_through_encoding() {
-        for text in ["models/a/model.tar.gz", "models/a (copy)/model.tar.gz", "b64:looks-encoded"] {
+        for text in [
+            "models/a/model.tar.gz",
+            "models/a (copy)/model.tar.gz",
+            "b64:looks-encoded",
+        ] {
             let encoded = encode_value(text).unwrap();
             assert!(is_tag_text(&encoded));
             assert_eq!(decode_value(&encoded).as_deref(), Some(text));

@@ -12,6 +12,22 @@
          -> 200 {"EndpointName", "EndpointArn", "EndpointStatus", "FailureReason",
                  "LastModifiedTime"}
 
+    POST   /_emulator/endpoints/<name>/invoke-results
+           {"results": [{"Body": "...", "ContentType": "...", "DelayMs": 0}
+                        | {"Error": {"Code": "ModelError", "Status": 424, "Message": "..."},
+                           "DelayMs": 0}, ...],
+            "replace": false}
+           -> 200 {"EndpointName", "Pending": [...], "Last": {...} | null, "PerEndpoint": bool}
+    GET    /_emulator/endpoints/<name>/invoke-results      -> same view
+    DELETE /_emulator/endpoints/<name>/invoke-results      -> queue and last result dropped
+                                                              (back to moto's global queue)
+    GET    /_emulator/endpoints/<name>/invocations
+           -> 200 {"EndpointName", "Count", "Invocations": [{"Time", "ContentType", "Accept",
+                   "Body", "StatusCode", "ErrorCode"?, ...}]}
+    DELETE /_emulator/endpoints/<name>/invocations         -> log cleared
+    (invoke-results / invocations do not require the endpoint to exist;
+     see runtime_patches.py for the semantics)
+
 Endpoint routes act on account 123456789012, Region us-east-1 unless the JSON
 body or the query string gives "account_id" / "region". Errors answer
 {"error": "..."} with 400 (bad request) or 404 (unknown endpoint / route).
@@ -29,9 +45,11 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 from werkzeug.wrappers import Request, Response
 
+import runtime_patches as runtime
 import sagemaker_patches as patches
 
 PREFIX = "/_emulator/"
+RUNTIME_ROUTES = ("invoke-results", "invocations")
 DEFAULT_REGION = "us-east-1"
 
 
@@ -49,6 +67,12 @@ def _endpoint_view(ep: Any) -> dict[str, Any]:
         "FailureReason": ep.failure_reason,
         "LastModifiedTime": ep.last_modified_time.isoformat(),
     }
+
+
+def _where(request: Request, body: dict[str, Any]) -> tuple[str, str]:
+    account = body.get("account_id") or request.args.get("account_id") or DEFAULT_ACCOUNT_ID
+    region = body.get("region") or request.args.get("region") or DEFAULT_REGION
+    return account, region
 
 
 def parse_settle(value: Any) -> float | None:
@@ -99,14 +123,44 @@ class ControlMiddleware:
                 except (TypeError, ValueError) as exc:
                     return _json(400, {"error": str(exc)})
             return _json(200, {"settle_seconds": patches.SettlePolicy.describe()})
+        if len(parts) == 3 and parts[0] == "endpoints" and parts[2] in RUNTIME_ROUTES:
+            return self.runtime_route(request, parts, body)
         if len(parts) in (2, 3) and parts[0] == "endpoints":
             return self.endpoint_route(request, parts, body)
         return _json(404, {"error": f"no control route {request.method} {request.path}"})
 
+    def runtime_route(self, request: Request, parts: list[str], body: dict[str, Any]) -> Response:
+        """InvokeEndpoint results queue and invocation log (see runtime_patches.py).
+
+        The endpoint need not exist (yet): results can be queued before the code
+        under test creates it.
+        """
+        name, what, method = parts[1], parts[2], request.method
+        account, region = _where(request, body)
+        if what == "invoke-results":
+            if method == "POST":
+                replace = body.get("replace", False)
+                if not isinstance(replace, bool):
+                    return _json(400, {"error": '"replace" must be true or false'})
+                try:
+                    out = runtime.set_results(account, region, name, body.get("results"), replace)
+                except ValueError as exc:
+                    return _json(400, {"error": str(exc)})
+                return _json(200, out)
+            if method == "GET":
+                return _json(200, runtime.get_results(account, region, name))
+            if method == "DELETE":
+                return _json(200, runtime.clear_results(account, region, name))
+        if what == "invocations":
+            if method == "GET":
+                return _json(200, runtime.get_invocations(account, region, name))
+            if method == "DELETE":
+                return _json(200, runtime.clear_invocations(account, region, name))
+        return _json(405, {"error": f"method {method} not allowed on {request.path}"})
+
     def endpoint_route(self, request: Request, parts: list[str], body: dict[str, Any]) -> Response:
         name = parts[1]
-        account = body.get("account_id") or request.args.get("account_id") or DEFAULT_ACCOUNT_ID
-        region = body.get("region") or request.args.get("region") or DEFAULT_REGION
+        account, region = _where(request, body)
         backend = sagemaker_backends[account][region]
         ep = backend.endpoints.get(name)
         if ep is None:

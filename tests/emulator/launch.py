@@ -8,7 +8,8 @@ What changes compared with plain `moto_server` (see README.md beside this file):
 UpdateEndpoint, create-on-existing-name errors, name and ServerlessConfig
 validation, the Creating/Updating -> InService lifecycle driven by a settle
 policy, AddTags overwriting keys, newest-first listing, AWS-style not-found
-messages, and a control API under /_emulator/ (see control.py).
+messages, per-endpoint SageMaker Runtime InvokeEndpoint results and errors
+(runtime_patches.py), and a control API under /_emulator/ (see control.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import control  # noqa: E402
+import runtime_patches  # noqa: E402
 import sagemaker_patches  # noqa: E402
 
 
@@ -31,7 +33,9 @@ def build_app() -> Any:
     from moto.server import DomainDispatcherApplication, create_backend_app
 
     sagemaker_patches.apply()
-    return control.ControlMiddleware(DomainDispatcherApplication(create_backend_app))
+    runtime_patches.apply()
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    return control.ControlMiddleware(runtime_patches.InvocationBodyMiddleware(moto_app))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

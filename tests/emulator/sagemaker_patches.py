@@ -71,6 +71,7 @@ def settle(ep: Any) -> None:
         with LOCK:
             if ep.endpoint_status in SETTLING:
                 ep.endpoint_status = "InService"
+                ep._emu_served = True
                 wall = ep.__dict__.get("_emu_changed_wall") or utcnow()
                 ep.last_modified_time = wall + timedelta(seconds=seconds)
 
@@ -80,6 +81,8 @@ def set_status(ep: Any, status: str, failure_reason: str | None) -> None:
     with LOCK:
         mark_transition(ep, status)
         ep.last_modified_time = utcnow()
+        if status == "InService":
+            ep._emu_served = True  # has a live fleet: keeps serving InvokeEndpoint while Updating
         if status == "Failed":
             ep.failure_reason = failure_reason or "Failed (set through the emulator control API)."
         else:

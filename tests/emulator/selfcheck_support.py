@@ -36,6 +36,7 @@ class Ctx:
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.setdefault(key, "test")
         self.sm = self.client()
+        self.rt = self.runtime_client()
 
     def client(self) -> Any:
         # parameter_validation=False: send out-of-range values the way the Rust
@@ -47,6 +48,18 @@ class Ctx:
             aws_access_key_id="test",
             aws_secret_access_key="test",
             config=Config(parameter_validation=False, retries={"max_attempts": 1}),
+        )
+
+    def runtime_client(self) -> Any:
+        # One attempt only: every attempt pops a queued result, so retries would
+        # make the checks' call counts ambiguous.
+        return boto3.client(
+            "sagemaker-runtime",
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
         )
 
     # -- control API -------------------------------------------------------
@@ -67,6 +80,28 @@ class Ctx:
         code, out = self.control("POST", f"endpoints/{name}/status", body)
         assert code == 200, (code, out)
         return out
+
+    def queue_results(self, endpoint: str, results: list[dict], replace: bool = False) -> dict:
+        code, out = self.control("POST", f"endpoints/{endpoint}/invoke-results",
+                                 {"results": results, "replace": replace})
+        assert code == 200, (code, out)
+        return out
+
+    def invocations(self, endpoint: str) -> list[dict]:
+        code, out = self.control("GET", f"endpoints/{endpoint}/invocations")
+        assert code == 200 and out["Count"] == len(out["Invocations"]), (code, out)
+        return out["Invocations"]
+
+    def invoke(self, endpoint: str, body: bytes | str = b"{}", **kwargs: Any) -> tuple[bytes, dict]:
+        out = self.rt.invoke_endpoint(EndpointName=endpoint, Body=body, **kwargs)
+        return out["Body"].read(), out
+
+    def invoke_error(self, endpoint: str, body: bytes | str = b"{}", **kwargs: Any) -> ClientError:
+        try:
+            self.rt.invoke_endpoint(EndpointName=endpoint, Body=body, **kwargs)
+        except ClientError as err:
+            return err
+        raise AssertionError(f"invoke_endpoint({endpoint}) succeeded, expected an error")
 
     # -- fixtures ------------------------------------------------------------
     def model(self, name: str) -> str:
@@ -92,6 +127,19 @@ class Ctx:
             "VariantName": "AllTraffic", "ModelName": model, "ServerlessConfig": sc,
         }])
         return name
+
+    def live_endpoint(self, prefix: str, variant: str = "AllTraffic") -> str:
+        """Model + instance config + endpoint, moved to InService."""
+        m = self.model(n(prefix, "m"))
+        cfg = n(prefix, "c")
+        self.sm.create_endpoint_config(EndpointConfigName=cfg, ProductionVariants=[{
+            "VariantName": variant, "ModelName": m,
+            "InstanceType": "ml.m5.large", "InitialInstanceCount": 1,
+        }])
+        ep = n(prefix, "e")
+        self.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg)
+        self.set_status(ep, "InService")
+        return ep
 
     def status(self, name: str) -> str:
         return self.sm.describe_endpoint(EndpointName=name)["EndpointStatus"]

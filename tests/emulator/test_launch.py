@@ -12,11 +12,13 @@ anything failed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
 import time
 import traceback
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,7 +28,7 @@ sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from selfcheck_support import (  # noqa: E402
-    CHECKS, PATTERN, ROLE, RUN, Ctx, arn, check, expect_error, n,
+    ACCOUNT, CHECKS, PATTERN, REGION, ROLE, RUN, Ctx, arn, check, expect_error, n,
 )
 
 # ---------------------------------------------------------------------------
@@ -351,6 +353,284 @@ def not_found_messages(c: Ctx) -> None:
     m = c.model(n(p, "m"))
     c.sm.delete_model(ModelName=m)
     c.model(m)
+
+
+# ---------------------------------------------------------------------------
+# SageMaker Runtime InvokeEndpoint (runtime_patches.py)
+# ---------------------------------------------------------------------------
+ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.sagemaker/"
+
+
+def _status(err: ClientError) -> int:
+    return err.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@check
+def invoke_queue_order_and_repeat(c: Ctx) -> None:
+    ep = c.live_endpoint("inv", variant="primary-v")
+    out = c.queue_results(ep, [
+        {"Body": '{"n": 1}', "ContentType": "application/json"},
+        {"Body": "2,two", "ContentType": "text/csv", "CustomAttributes": "attr=2",
+         "InvokedProductionVariant": "other"},
+        {"Body": '{"n": 3}'},
+    ])
+    assert len(out["Pending"]) == 3 and out["PerEndpoint"], out
+    # identical requests each pop the next result (moto cached the first one)
+    body, r = c.invoke(ep, b'{"same": true}', ContentType="application/json")
+    assert body == b'{"n": 1}' and r["ContentType"] == "application/json", r
+    assert r["InvokedProductionVariant"] == "primary-v", r  # default: the endpoint's variant
+    assert "CustomAttributes" not in r, r
+    body, r = c.invoke(ep, b'{"same": true}', ContentType="application/json")
+    assert body == b"2,two" and r["ContentType"] == "text/csv", r
+    assert r["CustomAttributes"] == "attr=2" and r["InvokedProductionVariant"] == "other", r
+    # queue empty: the last result is repeated ("N warm calls")
+    for _ in range(4):
+        body, r = c.invoke(ep, b'{"same": true}', ContentType="application/json")
+        assert body == b'{"n": 3}' and r["ContentType"] == "application/json", (body, r)
+    code, view = c.control("GET", f"endpoints/{ep}/invoke-results")
+    assert code == 200 and view["Pending"] == [] and view["Last"]["Body"] == '{"n": 3}', view
+    # appending goes after what is left; replace drops the rest
+    c.queue_results(ep, [{"Body": "a"}, {"Body": "b"}])
+    c.queue_results(ep, [{"Body": "c"}])
+    assert c.invoke(ep)[0] == b"a"
+    c.queue_results(ep, [{"Body": "x"}, {"Body": "y"}], replace=True)
+    assert [c.invoke(ep)[0] for _ in range(3)] == [b"x", b"y", b"y"]
+    # binary bodies
+    c.queue_results(ep, [{"BodyBase64": "AAH/", "ContentType": "application/octet-stream"}])
+    body, r = c.invoke(ep)
+    assert body == b"\x00\x01\xff" and r["ContentType"] == "application/octet-stream", (body, r)
+    calls = c.invocations(ep)
+    assert len(calls) == 11 and all(i["StatusCode"] == 200 for i in calls), calls
+
+
+@check
+def invoke_concurrent_pops(c: Ctx) -> None:
+    ep = c.live_endpoint("invpar")
+    c.queue_results(ep, [{"Body": str(i)} for i in range(10)])
+    clients = [c.runtime_client() for _ in range(10)]
+    barrier = threading.Barrier(10)
+
+    def call(client: Any) -> bytes:
+        barrier.wait()
+        return client.invoke_endpoint(EndpointName=ep, Body=b"{}")["Body"].read()
+
+    with ThreadPoolExecutor(10) as pool:
+        got = sorted(pool.map(call, clients), key=int)
+    assert got == [str(i).encode() for i in range(10)], got
+
+
+@check
+def invoke_model_error(c: Ctx) -> None:
+    ep = c.live_endpoint("inverr")
+    c.queue_results(ep, [
+        {"Error": {"Code": "ModelError", "Status": 424,
+                   "Message": 'Received server error (500) from primary with message "boom". '
+                              "See the logs."}},
+        {"Error": {"Code": "ModelError", "OriginalStatusCode": 400, "OriginalMessage": '{"error": "bad input"}'}},
+        {"Body": "recovered"},
+    ])
+    try:
+        c.rt.invoke_endpoint(EndpointName=ep, Body=b"{}")
+        raise AssertionError("expected ModelError")
+    except c.rt.exceptions.ModelError as err:  # boto3 parsed it as the modeled error
+        assert _status(err) == 424, err.response
+        assert err.response["Error"]["Code"] == "ModelError", err.response
+        assert err.response["Error"]["Message"].startswith("Received server error (500) from primary"), err.response
+        assert err.response["OriginalStatusCode"] == 500, err.response
+        assert err.response["OriginalMessage"] == "boom", err.response
+        assert err.response["LogStreamArn"] == (
+            f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{ep}"), err.response
+        headers = err.response["ResponseMetadata"]["HTTPHeaders"]
+        assert headers["x-amzn-errortype"] == "ModelError" + ERROR_TYPE_SUFFIX, headers
+    err = c.invoke_error(ep)
+    assert isinstance(err, c.rt.exceptions.ModelError), type(err)
+    assert err.response["OriginalStatusCode"] == 400, err.response
+    assert err.response["OriginalMessage"] == '{"error": "bad input"}', err.response
+    assert err.response["Error"]["Message"] == (
+        'Received client error (400) from primary with message "{"error": "bad input"}". '
+        f"See https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}"
+        f"#logEventViewer:group=/aws/sagemaker/Endpoints/{ep} in account {ACCOUNT} for more information."
+    ), err.response["Error"]["Message"]
+    assert c.invoke(ep)[0] == b"recovered"
+    # the last result repeats even when it is an error
+    c.queue_results(ep, [{"Error": {"Code": "ModelError"}}])
+    for _ in range(3):
+        assert isinstance(c.invoke_error(ep), c.rt.exceptions.ModelError)
+
+
+@check
+def invoke_other_errors(c: Ctx) -> None:
+    ep = c.live_endpoint("invcodes")
+    cases = [  # queued error, expected code, HTTP status, boto3 modeled class or None
+        ({"Code": "ThrottlingException"}, "ThrottlingException", 400, None),
+        ({"Code": "ThrottlingException", "Status": 429, "Message": "Too many requests"},
+         "ThrottlingException", 429, None),
+        ({"Code": "ServiceUnavailable"}, "ServiceUnavailable", 503, "ServiceUnavailable"),
+        ({"Code": "InternalFailure"}, "InternalFailure", 500, "InternalFailure"),
+        ({"Code": "ValidationError", "Message": "Invalid input"}, "ValidationError", 400, "ValidationError"),
+        ({"Code": "ModelNotReadyException"}, "ModelNotReadyException", 429, "ModelNotReadyException"),
+    ]
+    c.queue_results(ep, [{"Error": e} for e, *_ in cases])
+    for queued, code, status, modeled in cases:
+        err = c.invoke_error(ep)
+        assert err.response["Error"]["Code"] == code, err.response
+        assert _status(err) == status, (code, err.response)
+        assert err.response["Error"]["Message"], err.response
+        if "Message" in queued:
+            assert err.response["Error"]["Message"] == queued["Message"], err.response
+        if modeled:
+            assert isinstance(err, getattr(c.rt.exceptions, modeled)), (code, type(err))
+        headers = err.response["ResponseMetadata"]["HTTPHeaders"]
+        assert headers["x-amzn-errortype"] == code + ERROR_TYPE_SUFFIX, headers
+    calls = c.invocations(ep)
+    assert [(i["StatusCode"], i["ErrorCode"]) for i in calls] == [(s, cd) for _, cd, s, _ in cases], calls
+
+
+@check
+def invoke_unknown_endpoint(c: Ctx) -> None:
+    name = n("invnf", "e")
+    c.queue_results(name, [{"Body": "never"}])  # queuing before the endpoint exists is allowed
+    err = c.invoke_error(name)
+    assert isinstance(err, c.rt.exceptions.ValidationError), type(err)
+    assert _status(err) == 400, err.response
+    assert err.response["Error"]["Message"] == f"Endpoint {name} of account {ACCOUNT} not found.", err.response
+    code, view = c.control("GET", f"endpoints/{name}/invoke-results")
+    assert [r["Body"] for r in view["Pending"]] == ["never"], view  # rejected calls pop nothing
+    calls = c.invocations(name)
+    assert len(calls) == 1 and calls[0]["StatusCode"] == 400 and calls[0]["ErrorCode"] == "ValidationError", calls
+    # a deleted endpoint is unknown again
+    ep = c.live_endpoint("invdel")
+    c.sm.delete_endpoint(EndpointName=ep)
+    err = c.invoke_error(ep)
+    assert err.response["Error"]["Message"] == f"Endpoint {ep} of account {ACCOUNT} not found.", err.response
+
+
+@check
+def invoke_not_in_service(c: Ctx) -> None:
+    p = "invns"
+    m = c.model(n(p, "m"))
+    cfg = c.instance_config(n(p, "c"), m)
+    cfg2 = c.instance_config(n(p, "c2"), m)
+    ep = n(p, "e")
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg)
+    c.queue_results(ep, [{"Body": "first"}, {"Body": "second"}])
+    want = f"Endpoint {ep} of account {ACCOUNT} is not in service"
+    for status in ("Creating", "Failed", "OutOfService"):
+        if status != "Creating":
+            c.set_status(ep, status)
+        else:
+            assert c.status(ep) == "Creating"
+        err = c.invoke_error(ep)
+        assert isinstance(err, c.rt.exceptions.ValidationError), (status, type(err))
+        assert _status(err) == 400, err.response
+        assert err.response["Error"]["Message"].startswith(want), err.response
+        assert status in err.response["Error"]["Message"], err.response
+    # never InService, so an Updating endpoint has no fleet to answer
+    c.set_status(ep, "Updating")
+    assert c.invoke_error(ep).response["Error"]["Message"].startswith(want)
+    c.set_status(ep, "InService")
+    assert c.invoke(ep)[0] == b"first"  # rejected calls popped nothing
+    # an endpoint that has served keeps serving while it is updated (no availability loss)
+    c.sm.update_endpoint(EndpointName=ep, EndpointConfigName=cfg2)
+    assert c.status(ep) == "Updating"
+    assert c.invoke(ep)[0] == b"second"
+    c.set_status(ep, "Failed")
+    assert c.invoke_error(ep).response["Error"]["Message"].startswith(want)
+    codes = [i["StatusCode"] for i in c.invocations(ep)]
+    assert codes == [400, 400, 400, 400, 200, 200, 400], codes
+
+
+@check
+def invoke_delay(c: Ctx) -> None:
+    ep = c.live_endpoint("invdelay")
+    c.queue_results(ep, [{"Body": "cold", "DelayMs": 600}, {"Body": "warm"}])
+    t0 = time.monotonic()
+    assert c.invoke(ep)[0] == b"cold"
+    cold = time.monotonic() - t0
+    t0 = time.monotonic()
+    assert c.invoke(ep)[0] == b"warm"
+    warm = time.monotonic() - t0
+    assert cold >= 0.6 and warm < 0.5, (cold, warm)
+    c.queue_results(ep, [{"Error": {"Code": "ModelError"}, "DelayMs": 300}])
+    t0 = time.monotonic()
+    assert isinstance(c.invoke_error(ep), c.rt.exceptions.ModelError)
+    assert time.monotonic() - t0 >= 0.3
+
+
+@check
+def invoke_invocation_log(c: Ctx) -> None:
+    ep = c.live_endpoint("invlog")
+    c.queue_results(ep, [{"Body": "ok"}])
+    c.invoke(ep, b'{"q": 1}', ContentType="application/json", Accept="application/json",
+             CustomAttributes="trace=1", InferenceId="inf-1")
+    c.invoke(ep, b"\xff\x00\x01", ContentType="application/x-image")
+    c.invoke(ep, b"a=1&b=2", ContentType="application/x-www-form-urlencoded")
+    multipart = b'--B\r\nContent-Disposition: form-data; name="f"\r\n\r\nv\r\n--B--\r\n'
+    c.invoke(ep, multipart, ContentType="multipart/form-data; boundary=B")
+    calls = c.invocations(ep)
+    assert len(calls) == 4, calls
+    first = calls[0]
+    assert first["ContentType"] == "application/json" and first["Accept"] == "application/json", first
+    assert first["Body"] == '{"q": 1}' and first["StatusCode"] == 200, first
+    assert first["CustomAttributes"] == "trace=1" and first["InferenceId"] == "inf-1", first
+    assert first["Time"].endswith("Z"), first
+    assert "BodyBase64" not in first
+    assert calls[1]["BodyBase64"] == "/wAB" and calls[1]["ContentType"] == "application/x-image", calls[1]
+    assert calls[2]["Body"] == "a=1&b=2" and calls[2]["ContentType"] == "application/x-www-form-urlencoded", calls[2]
+    assert calls[3]["Body"] == multipart.decode() and calls[3]["ContentType"].startswith("multipart/form-data"), calls[3]
+    code, out = c.control("DELETE", f"endpoints/{ep}/invocations")
+    assert code == 200 and c.invocations(ep) == [], out
+    code, out = c.control("GET", f"endpoints/{n('invlog', 'never-called')}/invocations")
+    assert code == 200 and out["Invocations"] == [], out
+
+
+@check
+def invoke_results_validation(c: Ctx) -> None:
+    ep = n("invval", "e")
+    bad = [
+        {"results": "nope"},
+        {"results": [1]},
+        {"results": [{"Error": {"Status": 500}}]},
+        {"results": [{"Error": {"Code": "InternalFailure", "Status": 200}}]},
+        {"results": [{"Error": "ModelError"}]},
+        {"results": [{"BodyBase64": "***"}]},
+        {"results": [{"Body": "x", "BodyBase64": "AA=="}]},
+        {"results": [{"Body": 5}]},
+        {"results": [{"Body": "x", "DelayMs": -1}]},
+        {"results": [{"Body": "x"}], "replace": "yes"},
+    ]
+    for body in bad:
+        code, out = c.control("POST", f"endpoints/{ep}/invoke-results", body)
+        assert code == 400 and out.get("error"), (body, code, out)
+    code, out = c.control("GET", f"endpoints/{ep}/invoke-results")
+    assert code == 200 and out["Pending"] == [] and not out["PerEndpoint"], out  # nothing half-applied
+    code, out = c.control("PUT", f"endpoints/{ep}/invoke-results", {})
+    assert code in (404, 405), (code, out)
+
+
+@check
+def invoke_without_queue_keeps_moto_global_queue(c: Ctx) -> None:
+    ep = c.live_endpoint("invglob")
+    req = urllib.request.Request(
+        f"{c.url}/moto-api/static/sagemaker/endpoint-results",
+        data=json.dumps({"results": [{"Body": f"global-{RUN}", "ContentType": "text/plain"}]}).encode(),
+        method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 201 or resp.status == 200, resp.status
+    body, r = c.invoke(ep, f"unique-{RUN}")
+    assert body == f"global-{RUN}".encode() and r["ContentType"] == "text/plain", (body, r)
+    # moto's caching of an identical request is kept for such endpoints
+    assert c.invoke(ep, f"unique-{RUN}")[0] == f"global-{RUN}".encode()
+    # a per-endpoint queue takes over; DELETE gives the endpoint back to moto
+    c.queue_results(ep, [{"Body": "mine"}])
+    assert c.invoke(ep, f"unique-{RUN}")[0] == b"mine"
+    code, out = c.control("DELETE", f"endpoints/{ep}/invoke-results")
+    assert code == 200 and not out["PerEndpoint"], out
+    assert c.invoke(ep, f"unique-{RUN}")[0] == f"global-{RUN}".encode()
+    # replace with an empty list does the same
+    c.queue_results(ep, [{"Body": "mine"}])
+    c.queue_results(ep, [], replace=True)
+    assert c.invoke(ep, f"unique-{RUN}")[0] == f"global-{RUN}".encode()
 
 
 def main() -> int:

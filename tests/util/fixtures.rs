@@ -20,7 +20,9 @@ pub fn encode_key(key: &str) -> String {
     for byte in key.bytes() {
         match byte {
             b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => {
+                out.push(byte as char)
+            }
             other => out.push_str(&format!("%{other:02X}")),
         }
     }
@@ -35,7 +37,9 @@ pub fn s3_event(uploads: &[Upload]) -> Value {
         .iter()
         .map(|u| {
             let mut record = template.clone();
-            record["eventTime"] = json!(u.event_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+            record["eventTime"] = json!(u
+                .event_time
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
             record["s3"]["bucket"]["name"] = json!(u.bucket);
             record["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{}", u.bucket));
             record["s3"]["object"]["key"] = json!(encode_key(&u.key));

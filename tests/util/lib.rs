@@ -39,7 +39,8 @@ pub fn repo_root() -> PathBuf {
 /// Loads a JSON file from `events/`.
 pub fn event_file(name: &str) -> Value {
     let path = repo_root().join("events").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
@@ -57,19 +58,29 @@ impl Clients {
         Clients {
             s3: aws_sdk_s3::Client::new(&config),
             sagemaker: aws_sdk_sagemaker::Client::new(&config),
-            region: config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
+            region: config
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "us-east-1".into()),
         }
     }
 
     /// A fresh versioned bucket.
     pub async fn versioned_bucket(&self, label: &str) -> String {
         let bucket = unique(label).to_ascii_lowercase();
-        self.s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+        self.s3
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create bucket");
         self.s3
             .put_bucket_versioning()
             .bucket(&bucket)
             .versioning_configuration(
-                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
             )
             .send()
             .await
@@ -78,15 +89,29 @@ impl Clients {
     }
 
     /// Uploads an object; returns (version id, ETag without quotes).
-    pub async fn put(&self, bucket: &str, key: &str, body: &[u8], metadata: &[(&str, &str)]) -> (String, String) {
-        let mut request = self.s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body.to_vec()));
+    pub async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        metadata: &[(&str, &str)],
+    ) -> (String, String) {
+        let mut request = self
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(body.to_vec()));
         for (name, value) in metadata {
             request = request.metadata(*name, *value);
         }
         let out = request.send().await.expect("put object");
         (
             out.version_id().unwrap_or_default().to_string(),
-            out.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+            out.e_tag()
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_string(),
         )
     }
 }
@@ -106,11 +131,17 @@ pub fn emulator_post(path: &str, body: &Value) -> Value {
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read response");
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "emulator control call {path} failed: {head}\n{body}");
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "emulator control call {path} failed: {head}\n{body}"
+    );
     serde_json::from_str(body.trim()).unwrap_or(Value::Null)
 }
 
 /// Moves an endpoint to `status` as if SageMaker had finished its work.
 pub fn set_endpoint_status(endpoint: &str, status: &str) {
-    emulator_post(&format!("/_emulator/endpoints/{endpoint}/status"), &serde_json::json!({ "status": status }));
+    emulator_post(
+        &format!("/_emulator/endpoints/{endpoint}/status"),
+        &serde_json::json!({ "status": status }),
+    );
 }

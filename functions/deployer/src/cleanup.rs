@@ -39,7 +39,9 @@ pub fn plan_prune(
 ) -> PrunePlan {
     let mut sorted: Vec<&OwnedConfig> = configs.iter().collect();
     sorted.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.name.cmp(&a.name)));
-    let newest_in_use = sorted.iter().position(|c| in_use.contains(&c.name.as_str()));
+    let newest_in_use = sorted
+        .iter()
+        .position(|c| in_use.contains(&c.name.as_str()));
     let Some(newest_in_use) = newest_in_use else {
         // Without the live config among ours, "superseded" means nothing: keep all.
         return PrunePlan::default();
@@ -62,17 +64,27 @@ pub fn plan_prune(
         .filter(|m| !kept.contains(m.name.as_str()) && now - m.created > MODEL_GRACE)
         .map(|m| m.name.clone())
         .collect();
-    PrunePlan { delete_configs, candidate_models }
+    PrunePlan {
+        delete_configs,
+        candidate_models,
+    }
 }
 
 /// Best effort: a failure here is logged, never fails the deploy.
 pub async fn prune(sagemaker: &SageMaker, endpoint: &str, keep_superseded: usize) {
     match prune_endpoint(sagemaker, endpoint, keep_superseded).await {
         Ok((configs, models)) if configs + models > 0 => {
-            info!(endpoint, deleted_configs = configs, deleted_models = models, "pruned superseded revisions")
+            info!(
+                endpoint,
+                deleted_configs = configs,
+                deleted_models = models,
+                "pruned superseded revisions"
+            )
         }
         Ok(_) => {}
-        Err(e) => warn!(endpoint, error = %e, "could not prune superseded revisions; a later deploy will retry"),
+        Err(e) => {
+            warn!(endpoint, error = %e, "could not prune superseded revisions; a later deploy will retry")
+        }
     }
 }
 
@@ -87,7 +99,11 @@ fn owned_by(tags: &std::collections::BTreeMap<String, String>, endpoint: &str) -
         && tags.get(ENDPOINT_TAG).map(String::as_str) == Some(endpoint)
 }
 
-async fn prune_endpoint(sagemaker: &SageMaker, endpoint: &str, keep_superseded: usize) -> Result<(usize, usize), AwsError> {
+async fn prune_endpoint(
+    sagemaker: &SageMaker,
+    endpoint: &str,
+    keep_superseded: usize,
+) -> Result<(usize, usize), AwsError> {
     let Some(info) = sagemaker.describe_endpoint(endpoint).await? else {
         return Ok((0, 0));
     };
@@ -98,8 +114,14 @@ async fn prune_endpoint(sagemaker: &SageMaker, endpoint: &str, keep_superseded: 
             continue;
         }
         let tags = sagemaker.list_tags(&summary.arn).await?;
-        if let Some(record) = DeploymentRecord::from_tags(&summary.name, &tags).filter(|r| r.endpoint_name == endpoint) {
-            configs.push(OwnedConfig { name: summary.name, created: summary.created, model: record.model_name });
+        if let Some(record) = DeploymentRecord::from_tags(&summary.name, &tags)
+            .filter(|r| r.endpoint_name == endpoint)
+        {
+            configs.push(OwnedConfig {
+                name: summary.name,
+                created: summary.created,
+                model: record.model_name,
+            });
         }
     }
     let models: Vec<ResourceSummary> = sagemaker
@@ -117,7 +139,9 @@ async fn prune_endpoint(sagemaker: &SageMaker, endpoint: &str, keep_superseded: 
     }
     let mut deleted_models = 0;
     for model in &plan.candidate_models {
-        let Some(summary) = models.iter().find(|m| &m.name == model) else { continue };
+        let Some(summary) = models.iter().find(|m| &m.name == model) else {
+            continue;
+        };
         if owned_by(&sagemaker.list_tags(&summary.arn).await?, endpoint) {
             sagemaker.delete_model(model).await?;
             deleted_models += 1;
@@ -135,11 +159,19 @@ mod tests {
     }
 
     fn config(name: &str, minutes: i64) -> OwnedConfig {
-        OwnedConfig { name: name.into(), created: at(minutes), model: format!("{name}-m") }
+        OwnedConfig {
+            name: name.into(),
+            created: at(minutes),
+            model: format!("{name}-m"),
+        }
     }
 
     fn model(name: &str, minutes: i64) -> ResourceSummary {
-        ResourceSummary { name: name.into(), arn: format!("arn:{name}"), created: at(minutes) }
+        ResourceSummary {
+            name: name.into(),
+            arn: format!("arn:{name}"),
+            created: at(minutes),
+        }
     }
 
     #[test]
@@ -153,7 +185,11 @@ mod tests {
 
     #[test]
     fn configs_newer_than_the_live_one_are_in_flight_and_kept() {
-        let configs = vec![config("old", 0), config("live", 10), config("in-flight", 20)];
+        let configs = vec![
+            config("old", 0),
+            config("live", 10),
+            config("in-flight", 20),
+        ];
         let plan = plan_prune(&configs, &["live"], 0, &[], at(1000));
         assert_eq!(plan.delete_configs, vec!["old"]);
     }
@@ -168,7 +204,11 @@ mod tests {
     #[test]
     fn young_orphan_models_are_left_for_their_deploy() {
         let configs = vec![config("live", 0)];
-        let models = vec![model("live-m", 0), model("orphan-old", 0), model("orphan-new", 990)];
+        let models = vec![
+            model("live-m", 0),
+            model("orphan-old", 0),
+            model("orphan-new", 990),
+        ];
         let plan = plan_prune(&configs, &["live"], 2, &models, at(1000));
         assert_eq!(plan.candidate_models, vec!["orphan-old"]);
     }
@@ -176,7 +216,10 @@ mod tests {
     #[test]
     fn nothing_is_deleted_when_the_live_config_is_not_ours() {
         let configs = vec![config("a", 0), config("b", 10)];
-        assert_eq!(plan_prune(&configs, &["someone-elses"], 0, &[], at(100)), PrunePlan::default());
+        assert_eq!(
+            plan_prune(&configs, &["someone-elses"], 0, &[], at(100)),
+            PrunePlan::default()
+        );
     }
 
     #[test]
@@ -185,7 +228,13 @@ mod tests {
         old.model = "shared-m".into();
         let mut live = config("live", 10);
         live.model = "shared-m".into();
-        let plan = plan_prune(&[old, live], &["live"], 0, &[model("shared-m", 0)], at(1000));
+        let plan = plan_prune(
+            &[old, live],
+            &["live"],
+            0,
+            &[model("shared-m", 0)],
+            at(1000),
+        );
         assert_eq!(plan.delete_configs, vec!["old"]);
         assert!(plan.candidate_models.is_empty());
     }
@@ -195,6 +244,7 @@ mod tests {
         let name = shared::naming::revision_name("fraud", "abcdefabcdef");
         assert!(name.starts_with(&revision_prefix("fraud")));
         let long = "x".repeat(63);
-        assert!(shared::naming::revision_name(&long, "abcdefabcdef").starts_with(&revision_prefix(&long)));
+        assert!(shared::naming::revision_name(&long, "abcdefabcdef")
+            .starts_with(&revision_prefix(&long)));
     }
 }

@@ -6,7 +6,7 @@ use shared::settings::SettingsLayer;
 /// Superseded model/config pairs kept per endpoint for rollback.
 pub const DEFAULT_KEEP_SUPERSEDED: usize = 2;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeployerConfig {
     /// Region the endpoints are created in (the function's own).
     pub region: String,
@@ -55,7 +55,9 @@ impl DeployerConfig {
         Ok(DeployerConfig {
             region,
             execution_role_arn,
-            models_prefix: normalize_prefix(&env::optional("MODELS_PREFIX").unwrap_or_else(|| "models/".into())),
+            models_prefix: normalize_prefix(
+                &env::optional("MODELS_PREFIX").unwrap_or_else(|| "models/".into()),
+            ),
             defaults,
             keep_superseded: env::parsed("KEEP_SUPERSEDED", "a whole number (0 or more)")?
                 .unwrap_or(DEFAULT_KEEP_SUPERSEDED),
@@ -101,12 +103,21 @@ mod tests {
     #[test]
     fn endpoint_name_is_the_first_folder_below_the_prefix() {
         let c = config("models");
-        assert_eq!(c.folder_endpoint_name("models/fraud-detector/v3/model.tar.gz"), Some("fraud-detector"));
-        assert_eq!(c.folder_endpoint_name("models/fraud/model.tar.gz"), Some("fraud"));
+        assert_eq!(
+            c.folder_endpoint_name("models/fraud-detector/v3/model.tar.gz"),
+            Some("fraud-detector")
+        );
+        assert_eq!(
+            c.folder_endpoint_name("models/fraud/model.tar.gz"),
+            Some("fraud")
+        );
         assert_eq!(c.folder_endpoint_name("models/model.tar.gz"), None);
         assert_eq!(c.folder_endpoint_name("other/fraud/model.tar.gz"), None);
         let root = config("");
-        assert_eq!(root.folder_endpoint_name("fraud/v1/model.tar.gz"), Some("fraud"));
+        assert_eq!(
+            root.folder_endpoint_name("fraud/v1/model.tar.gz"),
+            Some("fraud")
+        );
     }
 
     #[test]

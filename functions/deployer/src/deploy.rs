@@ -11,6 +11,7 @@ use shared::deployment::{ArtifactRef, DeploymentRecord, PREVIOUS_CONFIG_TAG};
 use shared::naming::{revision_hash, revision_name};
 use shared::s3_event::{parse_record, ObjectCreated, ObjectRole, ARTIFACT_FILE, SIDECAR_FILE};
 use shared::settings::{resolve, DeploySettings, SettingsLayer};
+use shared::smoke::source_uri;
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use std::collections::BTreeMap;
 use tracing::{info, warn};
@@ -35,8 +36,23 @@ pub struct Done {
 
 impl Done {
     fn skipped(message: impl Into<String>) -> Self {
-        Done { status: Status::Skipped, endpoint: None, model: None, config: None, message: message.into() }
+        Done {
+            status: Status::Skipped,
+            endpoint: None,
+            model: None,
+            config: None,
+            message: message.into(),
+        }
     }
+}
+
+/// Settings and the deploy.json they came from.
+struct ResolvedSettings {
+    settings: DeploySettings,
+    /// Version id (or ETag) of the deploy.json, if there was one.
+    version: Option<String>,
+    /// `s3://...?versionId=...` of that exact deploy.json.
+    source_uri: Option<String>,
 }
 
 /// The artifact to deploy and the settings sources found next to it.
@@ -50,7 +66,10 @@ impl Deployer {
     /// for the other records.
     pub async fn handle_record(&self, index: usize, raw: &serde_json::Value) -> RecordOutcome {
         let parsed = parse_record(index, raw);
-        let object = parsed.as_ref().ok().map(|o| format!("s3://{}/{}", o.bucket, o.key));
+        let object = parsed
+            .as_ref()
+            .ok()
+            .map(|o| format!("s3://{}/{}", o.bucket, o.key));
         let result = match parsed {
             Ok(object) => self.deploy(&object).await,
             Err(e) => Err(DeployError::from(e)),
@@ -113,22 +132,39 @@ impl Deployer {
                 ),
             }));
         };
-        let (settings, settings_version) = self.settings_for(&located).await?;
-        let desired = self.desired_record(&settings, &located.artifact, settings_version);
+        let sidecar = self.settings_for(&located).await?;
+        let settings = sidecar.settings;
+        let mut desired = self.desired_record(&settings, &located.artifact, sidecar.version);
+        if settings.smoke_test.is_some() {
+            desired.smoke_test_source = sidecar.source_uri;
+        }
         let observed = self.observe(&settings.endpoint_name).await?;
         let decision = decide(&desired, &observed);
         info!(endpoint = %settings.endpoint_name, decision = ?decision, "planned");
         let done = self.apply(decision, desired, &settings).await?;
         if matches!(done.status, Status::Created | Status::Updated) {
-            cleanup::prune(&self.sagemaker, &settings.endpoint_name, self.config.keep_superseded).await;
+            cleanup::prune(
+                &self.sagemaker,
+                &settings.endpoint_name,
+                self.config.keep_superseded,
+            )
+            .await;
         }
         Ok(done)
     }
 
-    async fn locate_artifact(&self, object: &ObjectCreated, role: ObjectRole) -> Result<Option<Located>, DeployError> {
+    async fn locate_artifact(
+        &self,
+        object: &ObjectCreated,
+        role: ObjectRole,
+    ) -> Result<Option<Located>, DeployError> {
         let located = match role {
             ObjectRole::Artifact => {
-                let Some(head) = self.store.head(&object.bucket, &object.key, object.version_id.as_deref()).await? else {
+                let Some(head) = self
+                    .store
+                    .head(&object.bucket, &object.key, object.version_id.as_deref())
+                    .await?
+                else {
                     return Ok(None);
                 };
                 let version = object
@@ -170,14 +206,25 @@ impl Deployer {
     }
 
     /// Settings by precedence: deploy.json, then metadata, then defaults.
-    async fn settings_for(&self, located: &Located) -> Result<(DeploySettings, Option<String>), DeployError> {
+    async fn settings_for(&self, located: &Located) -> Result<ResolvedSettings, DeployError> {
         let artifact = &located.artifact;
         let folder = shared::s3_event::folder_of(&artifact.key);
         let sidecar_key = format!("{folder}{SIDECAR_FILE}");
-        let sidecar = self.store.get_small(&artifact.bucket, &sidecar_key, MAX_SETTINGS_BYTES).await?;
-        let (sidecar_layer, settings_version) = match sidecar {
-            Some(object) => (SettingsLayer::from_deploy_json(&object.bytes)?, object.version),
-            None => (SettingsLayer::default(), None),
+        let sidecar = self
+            .store
+            .get_small(&artifact.bucket, &sidecar_key, MAX_SETTINGS_BYTES)
+            .await?;
+        let (sidecar_layer, version, source_uri) = match sidecar {
+            Some(object) => (
+                SettingsLayer::from_deploy_json(&object.bytes)?,
+                object.version,
+                Some(source_uri(
+                    &artifact.bucket,
+                    &sidecar_key,
+                    object.version_id.as_deref(),
+                )),
+            ),
+            None => (SettingsLayer::default(), None, None),
         };
         let (metadata_layer, ignored) = SettingsLayer::from_metadata(&located.head.metadata)?;
         if !ignored.is_empty() {
@@ -188,13 +235,22 @@ impl Deployer {
             self.config.folder_endpoint_name(&artifact.key),
             &self.config.region,
         )?;
-        Ok((settings, settings_version))
+        Ok(ResolvedSettings {
+            settings,
+            version,
+            source_uri,
+        })
     }
 
     /// Names are hashes of everything that shapes the resource, so the same
     /// artifact and settings always give the same names (idempotence), and
     /// any change gives new ones (no resource is ever modified in place).
-    fn desired_record(&self, settings: &DeploySettings, artifact: &ArtifactRef, settings_version: Option<String>) -> DeploymentRecord {
+    fn desired_record(
+        &self,
+        settings: &DeploySettings,
+        artifact: &ArtifactRef,
+        settings_version: Option<String>,
+    ) -> DeploymentRecord {
         let environment = serde_json::to_string(&settings.environment).unwrap_or_default();
         let model_name = revision_name(
             &settings.endpoint_name,
@@ -214,7 +270,12 @@ impl Deployer {
                 &model_name,
                 &settings.memory_size_mb.to_string(),
                 &settings.max_concurrency.to_string(),
-                &settings.provisioned_concurrency.map(|p| p.to_string()).unwrap_or_default(),
+                &settings
+                    .provisioned_concurrency
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+                // A new smoke test is a new config, so it gets tested.
+                &serde_json::to_string(&settings.smoke_test).unwrap_or_default(),
             ]),
         );
         DeploymentRecord {
@@ -224,6 +285,7 @@ impl Deployer {
             artifact: artifact.clone(),
             settings_version,
             replaces_config: None,
+            smoke_test_source: None,
         }
     }
 
@@ -231,18 +293,43 @@ impl Deployer {
     /// config's deployment record.
     pub async fn observe(&self, endpoint_name: &str) -> Result<Observed, DeployError> {
         let Some(endpoint) = self.sagemaker.describe_endpoint(endpoint_name).await? else {
-            return Ok(Observed { endpoint: None, config: None, record: None });
+            return Ok(Observed {
+                endpoint: None,
+                config: None,
+                record: None,
+                rolled_back_from: None,
+            });
         };
-        let live = endpoint.pending_config_name.clone().unwrap_or_else(|| endpoint.config_name.clone());
+        let rolled_back_from = self
+            .sagemaker
+            .list_tags(&endpoint.arn)
+            .await?
+            .remove(shared::smoke::ROLLED_BACK_FROM_TAG);
+        let live = endpoint
+            .pending_config_name
+            .clone()
+            .unwrap_or_else(|| endpoint.config_name.clone());
         let config = self.sagemaker.describe_endpoint_config(&live).await?;
         let record = match &config {
-            Some(c) => DeploymentRecord::from_tags(&c.name, &self.sagemaker.list_tags(&c.arn).await?),
+            Some(c) => {
+                DeploymentRecord::from_tags(&c.name, &self.sagemaker.list_tags(&c.arn).await?)
+            }
             None => None,
         };
-        Ok(Observed { endpoint: Some(endpoint), config, record })
+        Ok(Observed {
+            endpoint: Some(endpoint),
+            config,
+            record,
+            rolled_back_from,
+        })
     }
 
-    async fn apply(&self, decision: Decision, mut desired: DeploymentRecord, settings: &DeploySettings) -> Result<Done, DeployError> {
+    async fn apply(
+        &self,
+        decision: Decision,
+        mut desired: DeploymentRecord,
+        settings: &DeploySettings,
+    ) -> Result<Done, DeployError> {
         let endpoint = settings.endpoint_name.clone();
         let done = |status, message: String, desired: &DeploymentRecord| Done {
             status,
@@ -257,15 +344,39 @@ impl Deployer {
                 format!("endpoint already runs this deployment ({status})"),
                 &desired,
             )),
-            Decision::SkipStale { why } => Ok(done(Status::Skipped, format!("stale event: {why}"), &desired)),
+            Decision::SkipStale { why } => Ok(done(
+                Status::Skipped,
+                format!("stale event: {why}"),
+                &desired,
+            )),
             Decision::Refuse(refusal) => Err(DeployError::Refused { endpoint, refusal }),
             Decision::Create => {
                 let created = self.create_resources(&desired, settings).await?;
                 let endpoint_tags = self.endpoint_tags(settings, None);
-                let result = self.sagemaker.create_endpoint(&endpoint, &desired.config_name, &endpoint_tags).await;
+                let result = self
+                    .sagemaker
+                    .create_endpoint(&endpoint, &desired.config_name, &endpoint_tags)
+                    .await;
                 match result {
-                    Ok(Created::New) => Ok(done(Status::Created, format!("creating endpoint with {} MB, max concurrency {}", settings.memory_size_mb, settings.max_concurrency), &desired)),
-                    Ok(Created::AlreadyExisted) => self.after_race(&desired, done(Status::Unchanged, "a concurrent delivery of this event created the endpoint".into(), &desired)).await,
+                    Ok(Created::New) => Ok(done(
+                        Status::Created,
+                        format!(
+                            "creating endpoint with {} MB, max concurrency {}",
+                            settings.memory_size_mb, settings.max_concurrency
+                        ),
+                        &desired,
+                    )),
+                    Ok(Created::AlreadyExisted) => {
+                        self.after_race(
+                            &desired,
+                            done(
+                                Status::Unchanged,
+                                "a concurrent delivery of this event created the endpoint".into(),
+                                &desired,
+                            ),
+                        )
+                        .await
+                    }
                     Err(e) => {
                         if !e.is_retryable() {
                             self.undo(&desired, created).await;
@@ -277,10 +388,24 @@ impl Deployer {
             Decision::Update { previous_config } => {
                 desired.replaces_config = Some(previous_config.clone());
                 let created = self.create_resources(&desired, settings).await?;
-                match self.sagemaker.update_endpoint(&endpoint, &desired.config_name).await {
+                match self
+                    .sagemaker
+                    .update_endpoint(&endpoint, &desired.config_name)
+                    .await
+                {
                     Ok(()) => {}
                     Err(e) if e.kind == shared::aws::AwsErrorKind::InProgress => {
-                        return self.after_race(&desired, done(Status::Unchanged, "a concurrent delivery of this event is updating the endpoint".into(), &desired)).await;
+                        return self
+                            .after_race(
+                                &desired,
+                                done(
+                                    Status::Unchanged,
+                                    "a concurrent delivery of this event is updating the endpoint"
+                                        .into(),
+                                    &desired,
+                                ),
+                            )
+                            .await;
                     }
                     Err(e) => {
                         if !e.is_retryable() {
@@ -294,17 +419,28 @@ impl Deployer {
                     let tags = self.endpoint_tags(settings, Some(&previous_config));
                     self.sagemaker.add_tags(&info.arn, &tags).await?;
                 }
-                Ok(done(Status::Updated, format!("updating endpoint from {previous_config}"), &desired))
+                Ok(done(
+                    Status::Updated,
+                    format!("updating endpoint from {previous_config}"),
+                    &desired,
+                ))
             }
         }
     }
 
     /// Creates the model and the config; "already exists" is success since
     /// the names pin down the content.
-    async fn create_resources(&self, desired: &DeploymentRecord, settings: &DeploySettings) -> Result<(Created, Created), DeployError> {
+    async fn create_resources(
+        &self,
+        desired: &DeploymentRecord,
+        settings: &DeploySettings,
+    ) -> Result<(Created, Created), DeployError> {
         let mut model_tags = settings.tags.clone();
         model_tags.insert(MANAGED_BY_KEY.into(), MANAGED_BY_VALUE.into());
-        model_tags.insert(shared::deployment::ENDPOINT_TAG.into(), desired.endpoint_name.clone());
+        model_tags.insert(
+            shared::deployment::ENDPOINT_TAG.into(),
+            desired.endpoint_name.clone(),
+        );
         let model = self
             .sagemaker
             .create_model(
@@ -323,7 +459,16 @@ impl Deployer {
             max_concurrency: settings.max_concurrency,
             provisioned_concurrency: settings.provisioned_concurrency,
         };
-        match self.sagemaker.create_serverless_config(&desired.config_name, &desired.model_name, &spec, &config_tags).await {
+        match self
+            .sagemaker
+            .create_serverless_config(
+                &desired.config_name,
+                &desired.model_name,
+                &spec,
+                &config_tags,
+            )
+            .await
+        {
             Ok(config) => Ok((model, config)),
             Err(e) => {
                 if !e.is_retryable() {
@@ -334,7 +479,11 @@ impl Deployer {
         }
     }
 
-    fn endpoint_tags(&self, settings: &DeploySettings, previous_config: Option<&str>) -> BTreeMap<String, String> {
+    fn endpoint_tags(
+        &self,
+        settings: &DeploySettings,
+        previous_config: Option<&str>,
+    ) -> BTreeMap<String, String> {
         let mut tags = settings.tags.clone();
         tags.insert(MANAGED_BY_KEY.into(), MANAGED_BY_VALUE.into());
         if let Some(previous) = previous_config {
@@ -344,17 +493,28 @@ impl Deployer {
     }
 
     /// After losing a race: success if the winner deployed the same config.
-    async fn after_race(&self, desired: &DeploymentRecord, same: Done) -> Result<Done, DeployError> {
+    async fn after_race(
+        &self,
+        desired: &DeploymentRecord,
+        same: Done,
+    ) -> Result<Done, DeployError> {
         let observed = self.observe(&desired.endpoint_name).await?;
         let live = observed
             .endpoint
             .as_ref()
-            .map(|e| e.pending_config_name.clone().unwrap_or_else(|| e.config_name.clone()))
+            .map(|e| {
+                e.pending_config_name
+                    .clone()
+                    .unwrap_or_else(|| e.config_name.clone())
+            })
             .unwrap_or_default();
         if live == desired.config_name {
             Ok(same)
         } else {
-            Err(DeployError::LostRace { endpoint: desired.endpoint_name.clone(), config: live })
+            Err(DeployError::LostRace {
+                endpoint: desired.endpoint_name.clone(),
+                config: live,
+            })
         }
     }
 
@@ -363,7 +523,11 @@ impl Deployer {
     /// removes leftovers on a later deploy.
     async fn undo(&self, desired: &DeploymentRecord, created: (Created, Created)) {
         if created.1 == Created::New {
-            if let Err(e) = self.sagemaker.delete_endpoint_config(&desired.config_name).await {
+            if let Err(e) = self
+                .sagemaker
+                .delete_endpoint_config(&desired.config_name)
+                .await
+            {
                 warn!(error = %e, config = %desired.config_name, "could not remove endpoint config after a failed deploy");
             }
         }

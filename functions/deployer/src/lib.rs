@@ -18,7 +18,10 @@ use tracing::{error, info};
 /// race each other); a failed record does not stop the rest, but makes the
 /// invocation fail so Lambda retries it and routes it to its on-failure
 /// destination.
-pub async fn handle(event: LambdaEvent<Value>, deployer: &Deployer) -> Result<DeployReport, DeployFailed> {
+pub async fn handle(
+    event: LambdaEvent<Value>,
+    deployer: &Deployer,
+) -> Result<DeployReport, DeployFailed> {
     let report = match shared::s3_event::records(&event.payload) {
         Ok(records) => {
             let mut results = Vec::with_capacity(records.len());

@@ -14,5 +14,8 @@ async fn main() -> Result<(), Error> {
         store: ArtifactStore::new(aws_sdk_s3::Client::new(&sdk_config)),
         config,
     };
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| deployer::handle(event, &deployer))).await
+    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        deployer::handle(event, &deployer)
+    }))
+    .await
 }

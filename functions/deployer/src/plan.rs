@@ -14,6 +14,8 @@ pub struct Observed {
     pub config: Option<EndpointConfigInfo>,
     /// That config's deployment record; `None` when the pipeline did not create it.
     pub record: Option<DeploymentRecord>,
+    /// The config the smoke tester rolled the endpoint back from, if any.
+    pub rolled_back_from: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +41,10 @@ pub enum Refusal {
     /// Being created or updated: retry later.
     Busy { status: String },
     /// In `Failed` (or another state UpdateEndpoint refuses).
-    Unusable { status: String, reason: Option<String> },
+    Unusable {
+        status: String,
+        reason: Option<String>,
+    },
 }
 
 impl Refusal {
@@ -62,18 +67,34 @@ pub fn decide(desired: &DeploymentRecord, observed: &Observed) -> Decision {
             status: endpoint.status.clone(),
         };
     }
+    if observed.rolled_back_from.as_deref() == Some(desired.config_name.as_str()) {
+        return Decision::SkipStale {
+            why: format!(
+                "{} failed its smoke test and was rolled back; upload a fixed artifact or change deploy.json to deploy again",
+                desired.config_name
+            ),
+        };
+    }
     // A config that cannot be described (deleted by hand) is treated as
     // unknown, which the checks below refuse rather than guess about.
     let config_name = live_config.to_string();
     match &observed.config {
         Some(config) if !config.serverless => {
-            return Decision::Refuse(Refusal::InstanceBased { config: config_name })
+            return Decision::Refuse(Refusal::InstanceBased {
+                config: config_name,
+            })
         }
         Some(_) => {}
-        None => return Decision::Refuse(Refusal::NotManaged { config: config_name }),
+        None => {
+            return Decision::Refuse(Refusal::NotManaged {
+                config: config_name,
+            })
+        }
     }
     let Some(current) = &observed.record else {
-        return Decision::Refuse(Refusal::NotManaged { config: config_name });
+        return Decision::Refuse(Refusal::NotManaged {
+            config: config_name,
+        });
     };
     if let Some(why) = staleness(&desired.artifact, &current.artifact) {
         return Decision::SkipStale { why };

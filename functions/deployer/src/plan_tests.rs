@@ -23,6 +23,7 @@ fn record(config: &str, artifact: ArtifactRef) -> DeploymentRecord {
         artifact,
         settings_version: None,
         replaces_config: None,
+        smoke_test_source: None,
     }
 }
 
@@ -53,6 +54,7 @@ fn running(current: &DeploymentRecord) -> Observed {
         endpoint: Some(endpoint("InService", &current.config_name)),
         config: Some(config(&current.config_name, true)),
         record: Some(current.clone()),
+        rolled_back_from: None,
     }
 }
 
@@ -61,7 +63,12 @@ const KEY: &str = "models/fraud/model.tar.gz";
 #[test]
 fn no_endpoint_means_create() {
     let desired = record("new", artifact(KEY, "v2", 10, Some("0B")));
-    let observed = Observed { endpoint: None, config: None, record: None };
+    let observed = Observed {
+        endpoint: None,
+        config: None,
+        record: None,
+        rolled_back_from: None,
+    };
     assert_eq!(decide(&desired, &observed), Decision::Create);
 }
 
@@ -71,7 +78,9 @@ fn newer_artifact_updates_and_remembers_the_previous_config() {
     let desired = record("new", artifact(KEY, "v2", 10, Some("0B")));
     assert_eq!(
         decide(&desired, &running(&current)),
-        Decision::Update { previous_config: "old".into() }
+        Decision::Update {
+            previous_config: "old".into()
+        }
     );
 }
 
@@ -82,7 +91,9 @@ fn same_config_is_already_current_in_any_state() {
     observed.endpoint.as_mut().unwrap().status = "Creating".into();
     assert_eq!(
         decide(&current, &observed),
-        Decision::AlreadyCurrent { status: "Creating".into() }
+        Decision::AlreadyCurrent {
+            status: "Creating".into()
+        }
     );
 }
 
@@ -94,7 +105,10 @@ fn pending_update_to_this_config_is_already_current() {
     let ep = observed.endpoint.as_mut().unwrap();
     ep.status = "Updating".into();
     ep.pending_config_name = Some("new".into());
-    assert!(matches!(decide(&desired, &observed), Decision::AlreadyCurrent { .. }));
+    assert!(matches!(
+        decide(&desired, &observed),
+        Decision::AlreadyCurrent { .. }
+    ));
 }
 
 #[test]
@@ -102,23 +116,44 @@ fn older_sequencer_on_the_same_key_is_skipped() {
     let current = record("new", artifact(KEY, "v2", 10, Some("0055B1")));
     let late = record("old", artifact(KEY, "v1", 20, Some("0055B0")));
     // Even with a later-looking time, the sequencer decides for one key.
-    assert!(matches!(decide(&late, &running(&current)), Decision::SkipStale { .. }));
+    assert!(matches!(
+        decide(&late, &running(&current)),
+        Decision::SkipStale { .. }
+    ));
 }
 
 #[test]
 fn sequencers_of_different_length_compare_padded() {
     let current = record("new", artifact(KEY, "v2", 10, Some("A0")));
     let incoming = record("next", artifact(KEY, "v3", 11, Some("0100")));
-    assert!(matches!(decide(&incoming, &running(&current)), Decision::Update { .. }));
+    assert!(matches!(
+        decide(&incoming, &running(&current)),
+        Decision::Update { .. }
+    ));
 }
 
 #[test]
 fn different_key_for_the_same_endpoint_is_ordered_by_time() {
-    let current = record("v3", artifact("models/fraud/v3/model.tar.gz", "a", 100, Some("FF")));
-    let older = record("v2", artifact("models/fraud/v2/model.tar.gz", "b", 50, Some("FFFF")));
-    let newer = record("v4", artifact("models/fraud/v4/model.tar.gz", "c", 150, Some("01")));
-    assert!(matches!(decide(&older, &running(&current)), Decision::SkipStale { .. }));
-    assert!(matches!(decide(&newer, &running(&current)), Decision::Update { .. }));
+    let current = record(
+        "v3",
+        artifact("models/fraud/v3/model.tar.gz", "a", 100, Some("FF")),
+    );
+    let older = record(
+        "v2",
+        artifact("models/fraud/v2/model.tar.gz", "b", 50, Some("FFFF")),
+    );
+    let newer = record(
+        "v4",
+        artifact("models/fraud/v4/model.tar.gz", "c", 150, Some("01")),
+    );
+    assert!(matches!(
+        decide(&older, &running(&current)),
+        Decision::SkipStale { .. }
+    ));
+    assert!(matches!(
+        decide(&newer, &running(&current)),
+        Decision::Update { .. }
+    ));
 }
 
 #[test]
@@ -126,14 +161,26 @@ fn same_version_with_new_settings_updates() {
     // A deploy.json change: same artifact version, no sequencer, new config.
     let current = record("old-settings", artifact(KEY, "v1", 0, Some("0A")));
     let desired = record("new-settings", artifact(KEY, "v1", 0, None));
-    assert!(matches!(decide(&desired, &running(&current)), Decision::Update { .. }));
+    assert!(matches!(
+        decide(&desired, &running(&current)),
+        Decision::Update { .. }
+    ));
 }
 
 #[test]
 fn settings_change_for_an_older_artifact_is_skipped() {
-    let current = record("v3", artifact("models/fraud/v3/model.tar.gz", "a", 100, Some("0A")));
-    let desired = record("v2-new", artifact("models/fraud/v2/model.tar.gz", "b", 50, None));
-    assert!(matches!(decide(&desired, &running(&current)), Decision::SkipStale { .. }));
+    let current = record(
+        "v3",
+        artifact("models/fraud/v3/model.tar.gz", "a", 100, Some("0A")),
+    );
+    let desired = record(
+        "v2-new",
+        artifact("models/fraud/v2/model.tar.gz", "b", 50, None),
+    );
+    assert!(matches!(
+        decide(&desired, &running(&current)),
+        Decision::SkipStale { .. }
+    ));
 }
 
 #[test]
@@ -143,10 +190,13 @@ fn instance_based_endpoints_are_refused() {
         endpoint: Some(endpoint("InService", "persistent")),
         config: Some(config("persistent", false)),
         record: None,
+        rolled_back_from: None,
     };
     assert_eq!(
         decide(&desired, &observed),
-        Decision::Refuse(Refusal::InstanceBased { config: "persistent".into() })
+        Decision::Refuse(Refusal::InstanceBased {
+            config: "persistent".into()
+        })
     );
 }
 
@@ -157,8 +207,12 @@ fn serverless_endpoints_created_by_someone_else_are_refused() {
         endpoint: Some(endpoint("InService", "theirs")),
         config: Some(config("theirs", true)),
         record: None,
+        rolled_back_from: None,
     };
-    assert!(matches!(decide(&desired, &observed), Decision::Refuse(Refusal::NotManaged { .. })));
+    assert!(matches!(
+        decide(&desired, &observed),
+        Decision::Refuse(Refusal::NotManaged { .. })
+    ));
 }
 
 #[test]
@@ -169,8 +223,15 @@ fn busy_endpoints_are_retryable_refusals() {
         let mut observed = running(&current);
         observed.endpoint.as_mut().unwrap().status = status.into();
         let decision = decide(&desired, &observed);
-        assert_eq!(decision, Decision::Refuse(Refusal::Busy { status: status.into() }));
-        let Decision::Refuse(refusal) = decision else { unreachable!() };
+        assert_eq!(
+            decision,
+            Decision::Refuse(Refusal::Busy {
+                status: status.into()
+            })
+        );
+        let Decision::Refuse(refusal) = decision else {
+            unreachable!()
+        };
         assert!(refusal.is_retryable());
     }
 }
@@ -186,7 +247,10 @@ fn failed_endpoints_are_refused_with_the_reason() {
     let decision = decide(&desired, &observed);
     assert_eq!(
         decision,
-        Decision::Refuse(Refusal::Unusable { status: "Failed".into(), reason: Some("image not found".into()) })
+        Decision::Refuse(Refusal::Unusable {
+            status: "Failed".into(),
+            reason: Some("image not found".into())
+        })
     );
 }
 
@@ -196,7 +260,10 @@ fn stale_events_are_skipped_even_while_the_endpoint_is_busy() {
     let late = record("old", artifact(KEY, "v1", 0, Some("0A")));
     let mut observed = running(&current);
     observed.endpoint.as_mut().unwrap().status = "Updating".into();
-    assert!(matches!(decide(&late, &observed), Decision::SkipStale { .. }));
+    assert!(matches!(
+        decide(&late, &observed),
+        Decision::SkipStale { .. }
+    ));
 }
 
 #[test]
@@ -207,4 +274,20 @@ fn equal_times_on_different_keys_are_not_stale() {
     let mut older = b.clone();
     older.time -= Duration::milliseconds(1);
     assert!(staleness(&older, &a).is_some());
+}
+
+#[test]
+fn a_config_the_smoke_tester_rolled_back_is_not_redeployed() {
+    let good = record("good", artifact(KEY, "v1", 0, Some("0A")));
+    let bad = record("bad", artifact(KEY, "v2", 10, Some("0B")));
+    let mut observed = running(&good);
+    observed.rolled_back_from = Some("bad".into());
+    let decision = decide(&bad, &observed);
+    assert!(
+        matches!(decision, Decision::SkipStale { ref why } if why.contains("rolled back")),
+        "{decision:?}"
+    );
+    // A fixed artifact (a new config) deploys as usual.
+    let fixed = record("fixed", artifact(KEY, "v3", 20, Some("0C")));
+    assert!(matches!(decide(&fixed, &observed), Decision::Update { .. }));
 }

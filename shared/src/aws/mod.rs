@@ -3,6 +3,7 @@
 
 pub mod s3;
 pub mod sagemaker;
+pub mod sns;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -93,9 +94,9 @@ impl AwsError {
             .map(str::to_string)
             .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
         let kind = match &err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-                AwsErrorKind::Transient
-            }
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => AwsErrorKind::Transient,
             _ => classify(code.as_deref(), &message, status),
         };
         AwsError {
@@ -111,8 +112,11 @@ fn classify(code: Option<&str>, message: &str, status: Option<u16>) -> AwsErrorK
     let lower = message.to_ascii_lowercase();
     match code {
         Some(
-            "ThrottlingException" | "Throttling" | "TooManyRequestsException"
-            | "RequestLimitExceeded" | "SlowDown",
+            "ThrottlingException"
+            | "Throttling"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded"
+            | "SlowDown",
         ) => return AwsErrorKind::Throttled,
         Some("ResourceLimitExceeded" | "ServiceQuotaExceededException") => {
             return AwsErrorKind::LimitExceeded
@@ -146,17 +150,37 @@ mod tests {
     fn sagemaker_validation_messages_are_told_apart() {
         let v = Some("ValidationException");
         assert_eq!(
-            classify(v, "Cannot create already existing endpoint \"arn:x\".", Some(400)),
+            classify(
+                v,
+                "Cannot create already existing endpoint \"arn:x\".",
+                Some(400)
+            ),
             AwsErrorKind::AlreadyExists
         );
-        assert_eq!(classify(v, "Could not find endpoint \"arn:x\".", Some(400)), AwsErrorKind::NotFound);
         assert_eq!(
-            classify(v, "Cannot update in-progress endpoint \"arn:x\".", Some(400)),
+            classify(v, "Could not find endpoint \"arn:x\".", Some(400)),
+            AwsErrorKind::NotFound
+        );
+        assert_eq!(
+            classify(
+                v,
+                "Cannot update in-progress endpoint \"arn:x\".",
+                Some(400)
+            ),
             AwsErrorKind::InProgress
         );
-        assert_eq!(classify(v, "MemorySizeInMB must be ...", Some(400)), AwsErrorKind::Rejected);
-        assert_eq!(classify(Some("ThrottlingException"), "Rate exceeded", Some(400)), AwsErrorKind::Throttled);
+        assert_eq!(
+            classify(v, "MemorySizeInMB must be ...", Some(400)),
+            AwsErrorKind::Rejected
+        );
+        assert_eq!(
+            classify(Some("ThrottlingException"), "Rate exceeded", Some(400)),
+            AwsErrorKind::Throttled
+        );
         assert_eq!(classify(None, "", Some(503)), AwsErrorKind::Transient);
-        assert_eq!(classify(Some("ResourceLimitExceeded"), "quota", Some(400)), AwsErrorKind::LimitExceeded);
+        assert_eq!(
+            classify(Some("ResourceLimitExceeded"), "quota", Some(400)),
+            AwsErrorKind::LimitExceeded
+        );
     }
 }

@@ -36,7 +36,10 @@ impl ObjectInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmallObject {
     pub bytes: Vec<u8>,
+    /// Version id, or ETag in an unversioned bucket.
     pub version: Option<String>,
+    /// The S3 version id alone, to fetch this exact version again.
+    pub version_id: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -83,7 +86,11 @@ impl ArtifactStore {
             size: out.content_length().unwrap_or_default(),
             metadata: out
                 .metadata()
-                .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                        .collect()
+                })
                 .unwrap_or_default(),
         }))
     }
@@ -95,11 +102,23 @@ impl ArtifactStore {
         key: &str,
         max_bytes: i64,
     ) -> Result<Option<SmallObject>, AwsError> {
+        self.get_small_version(bucket, key, None, max_bytes).await
+    }
+
+    /// Like [`get_small`](Self::get_small), for one version of the object.
+    pub async fn get_small_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        max_bytes: i64,
+    ) -> Result<Option<SmallObject>, AwsError> {
         let result = self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version_id.map(str::to_string))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("GetObject", e));
@@ -116,11 +135,11 @@ impl ArtifactStore {
                 message: format!("s3://{bucket}/{key} is larger than {max_bytes} bytes"),
             });
         }
-        let version = out
+        let version_id = out
             .version_id()
             .filter(|v| *v != "null")
-            .map(str::to_string)
-            .or_else(|| out.e_tag().map(strip_quotes));
+            .map(str::to_string);
+        let version = version_id.clone().or_else(|| out.e_tag().map(strip_quotes));
         let bytes = out.body.collect().await.map_err(|e| AwsError {
             operation: "GetObject",
             kind: AwsErrorKind::Transient,
@@ -130,6 +149,7 @@ impl ArtifactStore {
         Ok(Some(SmallObject {
             bytes: bytes.into_bytes().to_vec(),
             version,
+            version_id,
         }))
     }
 }

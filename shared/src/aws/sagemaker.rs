@@ -29,7 +29,12 @@ impl EndpointInfo {
     pub fn is_busy(&self) -> bool {
         matches!(
             self.status.as_str(),
-            "Creating" | "Updating" | "SystemUpdating" | "RollingBack" | "Deleting" | "UpdateRollbackFailed"
+            "Creating"
+                | "Updating"
+                | "SystemUpdating"
+                | "RollingBack"
+                | "Deleting"
+                | "UpdateRollbackFailed"
         )
     }
 }
@@ -265,7 +270,11 @@ impl SageMaker {
             .map_err(|e| AwsError::from_sdk("UpdateEndpoint", e))
     }
 
-    pub async fn add_tags(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+    pub async fn add_tags(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
         self.client
             .add_tags()
             .resource_arn(arn)
@@ -277,7 +286,10 @@ impl SageMaker {
     }
 
     /// Endpoint configs whose name contains `fragment`, all pages.
-    pub async fn list_endpoint_configs(&self, fragment: &str) -> Result<Vec<ResourceSummary>, AwsError> {
+    pub async fn list_endpoint_configs(
+        &self,
+        fragment: &str,
+    ) -> Result<Vec<ResourceSummary>, AwsError> {
         let mut pages = self
             .client
             .list_endpoint_configs()
@@ -289,7 +301,10 @@ impl SageMaker {
             let page = page.map_err(|e| AwsError::from_sdk("ListEndpointConfigs", e))?;
             for config in page.endpoint_configs() {
                 found.push(ResourceSummary {
-                    name: config.endpoint_config_name().unwrap_or_default().to_string(),
+                    name: config
+                        .endpoint_config_name()
+                        .unwrap_or_default()
+                        .to_string(),
                     arn: config.endpoint_config_arn().unwrap_or_default().to_string(),
                     created: to_chrono(config.creation_time()),
                 });
@@ -318,6 +333,49 @@ impl SageMaker {
             }
         }
         Ok(found)
+    }
+
+    /// Creates a single-container model. `model_data_url` is optional (an
+    /// image may carry its model); used to copy a model for a migration.
+    pub async fn create_model_from_image(
+        &self,
+        name: &str,
+        image_uri: &str,
+        model_data_url: Option<&str>,
+        environment: &BTreeMap<String, String>,
+        execution_role_arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Created, AwsError> {
+        let environment: HashMap<String, String> = environment.clone().into_iter().collect();
+        let container = ContainerDefinition::builder()
+            .image(image_uri)
+            .set_model_data_url(model_data_url.map(str::to_string))
+            .set_environment((!environment.is_empty()).then_some(environment))
+            .build();
+        created(
+            self.client
+                .create_model()
+                .model_name(name)
+                .execution_role_arn(execution_role_arn)
+                .primary_container(container)
+                .set_tags(Some(tag_list(tags)))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("CreateModel", e)),
+        )
+    }
+
+    /// Deletes an endpoint (its config and model stay); one already gone
+    /// counts as deleted.
+    pub async fn delete_endpoint(&self, name: &str) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .delete_endpoint()
+            .endpoint_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeleteEndpoint", e));
+        optional(result).map(|_| ())
     }
 
     /// Deletes a config; one already gone counts as deleted.

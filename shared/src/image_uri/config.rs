@@ -127,7 +127,10 @@ impl<'de> Deserialize<'de> for FileShape {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FileShape, A::Error> {
-                let mut shape = FileShape { keys: Vec::new(), scope: None };
+                let mut shape = FileShape {
+                    keys: Vec::new(),
+                    scope: None,
+                };
                 while let Some(key) = map.next_key::<String>()? {
                     if key == "scope" {
                         shape.scope = Some(map.next_value()?);
@@ -200,21 +203,43 @@ fn load_inference_scope(text: &str) -> Result<LoadedScope, String> {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("scope {scope_name} is missing"))?
     };
-    Ok(LoadedScope { scope_name, flat, config })
+    Ok(LoadedScope {
+        scope_name,
+        flat,
+        config,
+    })
 }
 
 const FILES: [(&str, &str); 4] = [
-    ("xgboost", include_str!("../../image_uri_config/xgboost.json")),
-    ("sklearn", include_str!("../../image_uri_config/sklearn.json")),
-    ("pytorch", include_str!("../../image_uri_config/pytorch.json")),
-    ("tensorflow", include_str!("../../image_uri_config/tensorflow.json")),
+    (
+        "xgboost",
+        include_str!("../../image_uri_config/xgboost.json"),
+    ),
+    (
+        "sklearn",
+        include_str!("../../image_uri_config/sklearn.json"),
+    ),
+    (
+        "pytorch",
+        include_str!("../../image_uri_config/pytorch.json"),
+    ),
+    (
+        "tensorflow",
+        include_str!("../../image_uri_config/tensorflow.json"),
+    ),
 ];
 
 /// The parsed inference scope of a bundled framework, or `None` if there is
 /// no bundled file for `framework`; `Some(Err(..))` if the file is unusable.
-pub(super) fn inference_scope(framework: &str) -> Option<Result<&'static LoadedScope, &'static str>> {
-    static LOADED: [OnceLock<Result<LoadedScope, String>>; FILES.len()] =
-        [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+pub(super) fn inference_scope(
+    framework: &str,
+) -> Option<Result<&'static LoadedScope, &'static str>> {
+    static LOADED: [OnceLock<Result<LoadedScope, String>>; FILES.len()] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
     let index = FILES.iter().position(|(name, _)| *name == framework)?;
     let loaded = LOADED[index].get_or_init(|| load_inference_scope(FILES[index].1));
     Some(loaded.as_ref().map_err(String::as_str))
@@ -239,7 +264,9 @@ mod tests {
         let aliases = c.version_aliases.as_ref().unwrap();
         assert_eq!(aliases.keys().collect::<Vec<_>>(), ["b", "a"]);
         match c.versions.get("2.0").unwrap() {
-            VersionEntry::Single(v) => assert_eq!(v.registries.keys().collect::<Vec<_>>(), ["z-1", "a-1"]),
+            VersionEntry::Single(v) => {
+                assert_eq!(v.registries.keys().collect::<Vec<_>>(), ["z-1", "a-1"])
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(c.versions.get("1.0"), Some(VersionEntry::PerPython(m)) if m.len() == 2));
@@ -247,8 +274,12 @@ mod tests {
 
     #[test]
     fn single_scope_and_flat_files() {
-        let only_training = r#"{"training": {"versions": {"1": {"repository": "r", "registries": {}}}}}"#;
-        assert_eq!(load_inference_scope(only_training).unwrap().scope_name, "training");
+        let only_training =
+            r#"{"training": {"versions": {"1": {"repository": "r", "registries": {}}}}}"#;
+        assert_eq!(
+            load_inference_scope(only_training).unwrap().scope_name,
+            "training"
+        );
         let flat = r#"{"scope": ["training", "inference"], "versions": {"1": {"repository": "r", "registries": {}}}}"#;
         let loaded = load_inference_scope(flat).unwrap();
         assert!(loaded.flat);

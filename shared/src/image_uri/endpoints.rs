@@ -72,7 +72,11 @@ fn partitions() -> Result<&'static [Partition], &'static str> {
 
 impl Partition {
     fn matches_region(&self, region: &str) -> bool {
-        self.regions.iter().any(|r| r == region) || self.compiled_regex.as_ref().is_some_and(|re| re.matches(region))
+        self.regions.iter().any(|r| r == region)
+            || self
+                .compiled_regex
+                .as_ref()
+                .is_some_and(|re| re.matches(region))
     }
 
     /// botocore's `_resolve` without endpoint variants (no FIPS, no dual-stack).
@@ -108,10 +112,16 @@ pub(super) enum Hostname {
 }
 
 pub(super) fn ecr_hostname(region: &str) -> Hostname {
-    let partitions = match partitions() {
-        Ok(p) => p,
-        Err(e) => return Hostname::Invalid(e.to_string()),
-    };
+    match partitions() {
+        Ok(partitions) => resolve_in(partitions, region),
+        Err(e) => Hostname::Invalid(e.to_string()),
+    }
+}
+
+/// botocore's `construct_endpoint` without a partition name: the first
+/// partition that lists an `ecr` endpoint for the Region, or claims the
+/// Region by name or pattern, resolves it.
+fn resolve_in(partitions: &[Partition], region: &str) -> Hostname {
     let empty = ServiceData::default();
     for partition in partitions {
         let service = partition.services.get(SERVICE).unwrap_or(&empty);
@@ -156,5 +166,36 @@ mod tests {
         assert_eq!(h("us-isof-south-1"), "ecr.us-isof-south-1.csp.hci.ic.gov");
         assert_eq!(h("eu-isoe-west-1"), "ecr.eu-isoe-west-1.cloud.adc-e.uk");
         assert_eq!(ecr_hostname("mars-north-1"), Hostname::NotFound);
+    }
+
+    #[test]
+    fn service_endpoints_override_the_partition_defaults() {
+        let json = r#"[
+            {"partition": "a", "dnsSuffix": "a.example", "regionRegex": "^a\\-\\w+\\-\\d+$", "regions": ["a-one-1"],
+             "defaults": {"hostname": "{service}.{region}.{dnsSuffix}"},
+             "services": {"ecr": {"endpoints": {
+                "a-one-1": {"hostname": "api.ecr.a-one-1.a.example"},
+                "a-two-1": {"dnsSuffix": "other.example"},
+                "b-one-1": {}}}}},
+            {"partition": "b", "dnsSuffix": "b.example", "regions": ["b-one-1"],
+             "defaults": {"hostname": "{service}.{region}.{dnsSuffix}"},
+             "services": {"ecr": {"partitionEndpoint": "b-global", "isRegionalized": false,
+                                  "defaults": {"hostname": "{service}-svc.{region}.{dnsSuffix}"}}}}
+        ]"#;
+        let mut partitions: Vec<Partition> = serde_json::from_str(json).unwrap();
+        for p in &mut partitions {
+            p.compiled_regex = p.region_regex.as_deref().and_then(Pattern::compile);
+        }
+        let h = |r: &str| resolve_in(&partitions, r);
+        let found = |s: &str| Hostname::Found(s.to_string());
+        assert_eq!(h("a-one-1"), found("api.ecr.a-one-1.a.example"));
+        assert_eq!(h("a-two-1"), found("ecr.a-two-1.other.example"));
+        assert_eq!(h("a-three-9"), found("ecr.a-three-9.a.example"));
+        // Listed under partition a's ecr endpoints, so a resolves it.
+        assert_eq!(h("b-one-1"), found("ecr.b-one-1.a.example"));
+        assert_eq!(h("b-two-1"), Hostname::NotFound);
+        partitions.remove(0);
+        let h = |r: &str| resolve_in(&partitions, r);
+        assert_eq!(h("b-one-1"), found("ecr-svc.b-global.b.example"));
     }
 }

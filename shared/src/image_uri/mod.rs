@@ -25,7 +25,10 @@ pub const SUPPORTED_FRAMEWORKS: &[&str] = &["xgboost", "sklearn", "pytorch", "te
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 pub enum ImageUriError {
     #[error("framework {framework:?} is not supported; supported frameworks: {}", .supported.join(", "))]
-    UnsupportedFramework { framework: String, supported: Vec<String> },
+    UnsupportedFramework {
+        framework: String,
+        supported: Vec<String>,
+    },
 
     #[error(
         "framework_version {version:?} is not supported for {framework}; supported versions: {}{}",
@@ -46,13 +49,22 @@ pub enum ImageUriError {
          none is the default; choose a framework_version with a single Python version",
         .py_versions.join(", ")
     )]
-    PythonVersionRequired { framework: String, version: String, py_versions: Vec<String> },
+    PythonVersionRequired {
+        framework: String,
+        version: String,
+        py_versions: Vec<String>,
+    },
 
     #[error(
         "region {region:?} has no {framework} {version} inference image; supported regions: {}",
         .supported.join(", ")
     )]
-    UnsupportedRegion { framework: String, version: String, region: String, supported: Vec<String> },
+    UnsupportedRegion {
+        framework: String,
+        version: String,
+        region: String,
+        supported: Vec<String>,
+    },
 
     #[error("no ECR endpoint is known for region {region:?}: it belongs to no AWS partition")]
     NoEcrEndpoint { region: String },
@@ -65,7 +77,10 @@ fn alias_list(aliases: &[(String, String)]) -> String {
     if aliases.is_empty() {
         return String::new();
     }
-    let list: Vec<String> = aliases.iter().map(|(a, v)| format!("{a} (= {v})")).collect();
+    let list: Vec<String> = aliases
+        .iter()
+        .map(|(a, v)| format!("{a} (= {v})"))
+        .collect();
     format!("; aliases: {}", list.join(", "))
 }
 
@@ -80,7 +95,11 @@ const SERVERLESS_PROCESSOR: &str = "cpu";
 /// `version` may be a full version or one of the SDK's aliases (`"2.1"`,
 /// `"latest"` for xgboost); like the SDK, an empty `version` selects the
 /// newest one. Lookups are exact: no trimming, no case folding.
-pub fn resolve_inference_image(framework: &str, version: &str, region: &str) -> Result<String, ImageUriError> {
+pub fn resolve_inference_image(
+    framework: &str,
+    version: &str,
+    region: &str,
+) -> Result<String, ImageUriError> {
     let invalid = |detail: String| ImageUriError::InvalidConfig {
         framework: framework.to_string(),
         detail,
@@ -99,10 +118,11 @@ pub fn resolve_inference_image(framework: &str, version: &str, region: &str) -> 
 
     let version = validated_version(framework, loaded, version)?;
     let config_key = version_for_config(scope, &version);
-    let entry = scope
-        .versions
-        .get(config_key)
-        .ok_or_else(|| invalid(format!("alias {version} points at unknown version {config_key}")))?;
+    let entry = scope.versions.get(config_key).ok_or_else(|| {
+        invalid(format!(
+            "alias {version} points at unknown version {config_key}"
+        ))
+    })?;
     let (py_version, vc) = python_version(framework, &version, entry)?;
 
     let account = vc
@@ -116,7 +136,11 @@ pub fn resolve_inference_image(framework: &str, version: &str, region: &str) -> 
         })?;
     let hostname = match endpoints::ecr_hostname(region) {
         Hostname::Found(h) => h,
-        Hostname::NotFound => return Err(ImageUriError::NoEcrEndpoint { region: region.to_string() }),
+        Hostname::NotFound => {
+            return Err(ImageUriError::NoEcrEndpoint {
+                region: region.to_string(),
+            })
+        }
         Hostname::Invalid(e) => return Err(invalid(e)),
     };
     let repository = vc.repository.as_str();
@@ -131,7 +155,9 @@ pub fn resolve_inference_image(framework: &str, version: &str, region: &str) -> 
     let mut container_version = None;
     if let Some(by_processor) = vc.container_version.as_ref().filter(|m| !m.is_empty()) {
         let found = processor.and_then(|p| by_processor.get(p)).ok_or_else(|| {
-            invalid(format!("version {config_key} has no container_version for processor {processor:?}"))
+            invalid(format!(
+                "version {config_key} has no container_version for processor {processor:?}"
+            ))
         })?;
         container_version = Some(found.clone());
     }
@@ -140,7 +166,9 @@ pub fn resolve_inference_image(framework: &str, version: &str, region: &str) -> 
 
     let tag_prefix = vc.tag_prefix.as_deref().unwrap_or(&version);
 
-    if repository == format!("{framework}-inference-graviton") || repository == format!("{framework}-inference-arm64") {
+    if repository == format!("{framework}-inference-graviton")
+        || repository == format!("{framework}-inference-arm64")
+    {
         // The SDK formats a missing container_version as "None" here.
         let cv = container_version.as_deref().unwrap_or("None");
         container_version = Some(format!("{cv}-sagemaker"));
@@ -149,12 +177,17 @@ pub fn resolve_inference_image(framework: &str, version: &str, region: &str) -> 
         processor = None;
     }
 
-    let tag = [Some(tag_prefix), processor, py_version, container_version.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
+    let tag = [
+        Some(tag_prefix),
+        processor,
+        py_version,
+        container_version.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|part| !part.is_empty())
+    .collect::<Vec<_>>()
+    .join("-");
     let mut uri = format!("{account}.dkr.{hostname}/{repository}");
     if !tag.is_empty() {
         uri.push(':');
@@ -168,7 +201,10 @@ fn non_empty(list: Option<&[String]>) -> Option<&[String]> {
 }
 
 fn aliases(scope: &ScopeConfig) -> &[(String, String)] {
-    scope.version_aliases.as_ref().map_or(&[], |a| a.0.as_slice())
+    scope
+        .version_aliases
+        .as_ref()
+        .map_or(&[], |a| a.0.as_slice())
 }
 
 /// The config key for a requested version: its alias target, or itself.
@@ -183,7 +219,11 @@ fn version_for_config<'a>(scope: &'a ScopeConfig, version: &'a str) -> &'a str {
 /// The SDK's version check: a config with a single version ignores the
 /// requested one, an empty one means the newest, anything else must be a
 /// version or an alias. Returns the version as the tag will spell it.
-fn validated_version(framework: &str, loaded: &LoadedScope, requested: &str) -> Result<String, ImageUriError> {
+fn validated_version(
+    framework: &str,
+    loaded: &LoadedScope,
+    requested: &str,
+) -> Result<String, ImageUriError> {
     let scope = &loaded.config;
     let is_alias = aliases(scope).iter().any(|(a, _)| a == requested);
     if scope.versions.len() == 1 && !is_alias {
@@ -195,7 +235,11 @@ fn validated_version(framework: &str, loaded: &LoadedScope, requested: &str) -> 
         Some(requested.to_string())
     };
     match version {
-        Some(v) if scope.versions.get(&v).is_some() || aliases(scope).iter().any(|(a, _)| *a == v) => Ok(v),
+        Some(v)
+            if scope.versions.get(&v).is_some() || aliases(scope).iter().any(|(a, _)| *a == v) =>
+        {
+            Ok(v)
+        }
         _ => Err(ImageUriError::UnsupportedVersion {
             framework: framework.to_string(),
             version: requested.to_string(),
@@ -244,7 +288,9 @@ fn newest_version(framework: &str, loaded: &LoadedScope) -> Result<Option<String
     match pep440::greater_or_equal(top, bottom) {
         Some(true) => Ok(Some(top.to_string())),
         Some(false) => Ok(Some(bottom.to_string())),
-        None => Err(invalid(format!("cannot compare versions {top} and {bottom}"))),
+        None => Err(invalid(format!(
+            "cannot compare versions {top} and {bottom}"
+        ))),
     }
 }
 
@@ -266,7 +312,13 @@ fn python_version<'a>(
     };
     match entry {
         VersionEntry::Single(vc) => {
-            let py = pick(vc.py_versions.iter().flatten().map(String::as_str).collect())?;
+            let py = pick(
+                vc.py_versions
+                    .iter()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect(),
+            )?;
             Ok((py, vc))
         }
         VersionEntry::PerPython(by_py) => match pick(by_py.keys().collect())? {

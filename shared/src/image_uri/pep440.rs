@@ -126,11 +126,13 @@ impl Version {
                 Some(n) => Some(n),
                 None => {
                     c.pos = save;
-                    c.labelled(&["post", "rev", "r"]).map(|(_, n)| n.unwrap_or(0))
+                    c.labelled(&["post", "rev", "r"])
+                        .map(|(_, n)| n.unwrap_or(0))
                 }
             }
         } else {
-            c.labelled(&["post", "rev", "r"]).map(|(_, n)| n.unwrap_or(0))
+            c.labelled(&["post", "rev", "r"])
+                .map(|(_, n)| n.unwrap_or(0))
         };
 
         let dev = c.labelled(&["dev"]).map(|(_, n)| n.unwrap_or(0));
@@ -194,8 +196,22 @@ mod tests {
     #[test]
     fn orders_like_packaging() {
         let ordered = [
-            "0.4.0", "0.20.0", "1.0.dev1", "1.0a1", "1.0b2", "1.0rc1", "1.0", "1.0.post1", "1.0-2",
-            "1.0.1", "1.9", "1.9-0", "1.10", "2.0.0", "2.20.0", "1!0.1",
+            "0.4.0",
+            "0.20.0",
+            "1.0.dev1",
+            "1.0a1",
+            "1.0b2",
+            "1.0rc1",
+            "1.0",
+            "1.0.post1",
+            "1.0-2",
+            "1.0.1",
+            "1.9",
+            "1.9-0",
+            "1.10",
+            "2.0.0",
+            "2.20.0",
+            "1!0.1",
         ];
         for pair in ordered.windows(2) {
             assert!(v(pair[0]) < v(pair[1]), "{} < {}", pair[0], pair[1]);
@@ -212,7 +228,18 @@ mod tests {
 
     #[test]
     fn rejects_what_packaging_rejects() {
-        for bad in ["", "latest", "1.x", "1.4-2-py312", "1..0", "1.0+", "abc", "1.0-", "1.0.", "1!"] {
+        for bad in [
+            "",
+            "latest",
+            "1.x",
+            "1.4-2-py312",
+            "1..0",
+            "1.0+",
+            "abc",
+            "1.0-",
+            "1.0.",
+            "1!",
+        ] {
             assert!(Version::parse(bad).is_none(), "{bad:?} should not parse");
         }
         assert_eq!(greater_or_equal("2.6.0", "0.4.0"), Some(true));

@@ -70,7 +70,10 @@ fn parse_alternatives(chars: &[char], pos: &mut usize, in_group: bool) -> Option
             }
             '*' | '+' | '?' => {
                 let piece = alts.last_mut()?.last_mut()?;
-                if piece.min != 1 || piece.max != Some(1) || matches!(piece.atom, Atom::Start | Atom::End) {
+                if piece.min != 1
+                    || piece.max != Some(1)
+                    || matches!(piece.atom, Atom::Start | Atom::End)
+                {
                     return None; // lazy/possessive quantifiers, quantified anchors
                 }
                 (piece.min, piece.max) = match c {
@@ -160,7 +163,9 @@ mod tests {
     use super::Pattern;
 
     fn m(pattern: &str, text: &str) -> bool {
-        Pattern::compile(pattern).expect("pattern compiles").matches(text)
+        Pattern::compile(pattern)
+            .expect("pattern compiles")
+            .matches(text)
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub const METADATA_FIELDS: &[&str] = &[
 ];
 
 /// Settings from one source; `None` means "this source does not say".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SettingsLayer {
     pub endpoint_name: Option<String>,
     pub image_uri: Option<String>,
@@ -126,7 +126,7 @@ impl SettingsLayer {
     }
 }
 
-pub(crate) fn json_string(field: &str, value: &Value) -> Result<String, SettingsError> {
+pub(super) fn json_string(field: &str, value: &Value) -> Result<String, SettingsError> {
     value
         .as_str()
         .map(str::to_string)

@@ -6,9 +6,11 @@
 //! a `framework` from metadata is never paired with an `image_uri` default.
 
 mod layer;
+mod smoke_test;
 mod validate;
 
 pub use layer::{SettingsLayer, DEPLOY_JSON_FIELDS, METADATA_FIELDS};
+pub use smoke_test::{Expectation, NumberRange, SmokeTestBody, SmokeTestRequest};
 pub use validate::resolve;
 
 use serde::Serialize;
@@ -70,83 +72,6 @@ impl SettingsError {
     }
 }
 
-/// The request the smoke tester sends to a new endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SmokeTestRequest {
-    pub content_type: String,
-    /// Optional `Accept` header.
-    pub accept: Option<String>,
-    pub body: SmokeTestBody,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SmokeTestBody {
-    /// The body itself, as text.
-    Inline(String),
-    /// A key in the models bucket whose content is the body.
-    S3Key(String),
-}
-
-const SMOKE_TEST_FIELDS: &str = "content_type, accept, body, body_s3_key";
-
-impl SmokeTestRequest {
-    fn from_json(value: &Value) -> Result<Self, SettingsError> {
-        let fields = value.as_object().ok_or_else(|| {
-            SettingsError::wrong_type("smoke_test", "an object", value)
-        })?;
-        let mut content_type = None;
-        let mut accept = None;
-        let mut body = None;
-        let mut body_s3_key = None;
-        for (name, field) in fields {
-            let path = format!("smoke_test.{name}");
-            let text = layer::json_string(&path, field)?;
-            match name.as_str() {
-                "content_type" => content_type = Some(text),
-                "accept" => accept = Some(text),
-                "body" => body = Some(text),
-                "body_s3_key" => body_s3_key = Some(text),
-                _ => {
-                    return Err(SettingsError::UnknownField {
-                        field: path,
-                        allowed: SMOKE_TEST_FIELDS.into(),
-                    })
-                }
-            }
-        }
-        let content_type = content_type.filter(|c| !c.trim().is_empty()).ok_or_else(|| {
-            SettingsError::Missing {
-                field: "smoke_test.content_type".into(),
-                why: "the endpoint needs to know how to read the body, e.g. \"text/csv\"".into(),
-            }
-        })?;
-        let body = match (body, body_s3_key) {
-            (Some(inline), None) => SmokeTestBody::Inline(inline),
-            (None, Some(key)) if !key.is_empty() => SmokeTestBody::S3Key(key),
-            (Some(_), Some(_)) => {
-                return Err(SettingsError::invalid(
-                    "smoke_test",
-                    "both body and body_s3_key",
-                    "exactly one of body (inline text) or body_s3_key (a key in the models bucket)",
-                ))
-            }
-            _ => {
-                return Err(SettingsError::Missing {
-                    field: "smoke_test.body".into(),
-                    why: "give body (inline text) or body_s3_key (a key in the models bucket)"
-                        .into(),
-                })
-            }
-        };
-        Ok(SmokeTestRequest {
-            content_type,
-            accept,
-            body,
-        })
-    }
-}
-
 /// Which container image the model runs, and how it was chosen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Container {
@@ -156,7 +81,7 @@ pub struct Container {
 }
 
 /// Settings after precedence and validation: safe to send to SageMaker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeploySettings {
     pub endpoint_name: String,
     pub container: Container,

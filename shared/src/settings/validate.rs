@@ -21,7 +21,8 @@ pub fn resolve(
     folder_endpoint_name: Option<&str>,
     region: &str,
 ) -> Result<DeploySettings, SettingsError> {
-    let first = |pick: fn(&SettingsLayer) -> Option<&i64>| layers.iter().find_map(|l| pick(l)).copied();
+    let first =
+        |pick: fn(&SettingsLayer) -> Option<&i64>| layers.iter().find_map(|l| pick(l)).copied();
 
     let raw_name = layers
         .iter()
@@ -33,13 +34,13 @@ pub fn resolve(
         })?;
     let endpoint_name = naming::endpoint_name_from(raw_name)?;
 
-    let container_layer = layers
-        .iter()
-        .find(|l| l.names_container())
-        .ok_or_else(|| SettingsError::Missing {
+    let container_layer = layers.iter().find(|l| l.names_container()).ok_or_else(|| {
+        SettingsError::Missing {
             field: "image_uri or framework + framework_version".into(),
-            why: "no deploy.json, metadata or function default says which container runs the model".into(),
-        })?;
+            why: "no deploy.json, metadata or function default says which container runs the model"
+                .into(),
+        }
+    })?;
     let container = container_from(container_layer, region)?;
 
     let memory_size_mb = memory_size(first(|l| l.memory_size_mb.as_ref()))?;
@@ -61,9 +62,15 @@ pub fn resolve(
         })
         .transpose()?;
 
-    let environment = layers.iter().find_map(|l| l.environment.clone()).unwrap_or_default();
+    let environment = layers
+        .iter()
+        .find_map(|l| l.environment.clone())
+        .unwrap_or_default();
     check_environment(&environment)?;
-    let user_tags = layers.iter().find_map(|l| l.tags.clone()).unwrap_or_default();
+    let user_tags = layers
+        .iter()
+        .find_map(|l| l.tags.clone())
+        .unwrap_or_default();
     check_tags(&user_tags)?;
 
     Ok(DeploySettings {
@@ -139,7 +146,11 @@ fn memory_size(value: Option<i64>) -> Result<u32, SettingsError> {
         .copied()
         .find(|allowed| i64::from(*allowed) == value)
         .ok_or_else(|| {
-            SettingsError::invalid("memory_size_mb", value, "1024, 2048, 3072, 4096, 5120 or 6144")
+            SettingsError::invalid(
+                "memory_size_mb",
+                value,
+                "1024, 2048, 3072, 4096, 5120 or 6144",
+            )
         })
 }
 
@@ -160,7 +171,10 @@ fn check_environment(environment: &BTreeMap<String, String>) -> Result<(), Setti
     }
     for (name, value) in environment {
         let valid_name = name.len() <= MAX_ENV_TEXT
-            && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid_name {
             return Err(SettingsError::invalid(
@@ -185,7 +199,10 @@ fn check_tags(user_tags: &BTreeMap<String, String>) -> Result<(), SettingsError>
         return Err(SettingsError::invalid(
             "tags",
             format!("{} tags", user_tags.len()),
-            format!("at most {} (SageMaker allows 50, the pipeline uses the rest)", tags::MAX_USER_TAGS),
+            format!(
+                "at most {} (SageMaker allows 50, the pipeline uses the rest)",
+                tags::MAX_USER_TAGS
+            ),
         ));
     }
     for (key, value) in user_tags {
@@ -193,7 +210,11 @@ fn check_tags(user_tags: &BTreeMap<String, String>) -> Result<(), SettingsError>
             return Err(SettingsError::invalid(
                 "tags",
                 format!("key {key:?}"),
-                format!("keys not starting with aws: or {} and not {}", tags::PIPELINE_PREFIX, tags::MANAGED_BY_KEY),
+                format!(
+                    "keys not starting with aws: or {} and not {}",
+                    tags::PIPELINE_PREFIX,
+                    tags::MANAGED_BY_KEY
+                ),
             ));
         }
         let key_ok = !key.is_empty() && key.len() <= tags::MAX_KEY_LEN && tags::is_tag_text(key);

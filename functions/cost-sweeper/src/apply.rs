@@ -1,0 +1,518 @@
+//! Applies planned steps through SageMaker (and SNS). Every step records
+//! its intent in tags before it changes anything, creates under
+//! deterministic names ("already exists" is success), and re-reads the
+//! endpoints right before deleting one: a run cut short, or a second run at
+//! the same time, finds a state the planner knows how to continue.
+
+use crate::fleet::migration_tags as tags;
+use crate::migration::{carried_tags, state, Action, CanaryRef, CanarySpec, OriginalRef};
+use chrono::{DateTime, SecondsFormat, Utc};
+use shared::aws::sagemaker::{SageMaker, ServerlessSpec};
+use shared::aws::sns::Notifier;
+use shared::aws::AwsError;
+use shared::deployment::ENDPOINT_TAG;
+use shared::smoke::SOURCE_TAG;
+use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE, MAX_VALUE_LEN};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long a step waits for a deleted endpoint to disappear before it
+/// leaves the rest to the next run (SageMaker shows `Deleting` for a while).
+const DELETE_WAIT: Duration = Duration::from_secs(60);
+const DELETE_POLL: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone)]
+pub struct Applier {
+    pub sagemaker: SageMaker,
+    pub notifier: Notifier,
+}
+
+/// What applying a step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Done(String),
+    /// The world changed since it was observed; the next run re-plans.
+    Skipped(String),
+}
+
+/// Text made fit for a tag value (AWS allows letters, digits, spaces and
+/// `_ . : / = + - @`), cut to 256 characters.
+pub fn tag_text(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if shared::tags::is_tag_text(&c.to_string()) {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    cleaned.chars().take(MAX_VALUE_LEN).collect()
+}
+
+fn stamp(now: DateTime<Utc>) -> String {
+    now.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn tag_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl Applier {
+    pub async fn apply(&self, action: &Action, now: DateTime<Utc>) -> Result<Applied, AwsError> {
+        let at = stamp(now);
+        match action {
+            Action::Start { original, canary } => {
+                self.sagemaker
+                    .add_tags(
+                        &original.arn,
+                        &tag_map(&[
+                            (tags::STATE, state::CANARY),
+                            (tags::CANARY, &canary.endpoint_name),
+                            (tags::STRATEGY, canary.strategy.as_str()),
+                            (tags::STARTED_AT, &at),
+                            (tags::CHANGED_AT, &at),
+                        ]),
+                    )
+                    .await?;
+                self.create_canary(canary, original).await
+            }
+            Action::CreateCanary { canary } => {
+                let original = OriginalRef {
+                    name: canary.original.clone(),
+                    arn: String::new(),
+                    config_name: canary.persistent_config.clone(),
+                };
+                self.create_canary(canary, &original).await
+            }
+            Action::Fail {
+                original_arn,
+                reason,
+                canary,
+            } => {
+                self.sagemaker
+                    .add_tags(
+                        original_arn,
+                        &tag_map(&[
+                            (tags::STATE, state::FAILED),
+                            (tags::FAILURE, &tag_text(reason)),
+                            (tags::CHANGED_AT, &at),
+                        ]),
+                    )
+                    .await?;
+                if let Some(canary) = canary {
+                    self.remove_canary(canary).await?;
+                }
+                Ok(Applied::Done(format!("migration failed: {reason}")))
+            }
+            Action::RemoveCanary { canary } => self.remove_canary(canary).await,
+            Action::AnnounceSwitch {
+                original,
+                canary_name,
+                canary_arn,
+            } => {
+                let message = format!(
+                    "The serverless endpoint {canary_name} passed its smoke test and serves the same model as {}. \
+                     Switch callers to {canary_name}: {} is deleted once it has had no invocations for the drain period \
+                     (its endpoint config {} is kept; revert by invoking the cost sweeper with {{\"revert\": \"{}\"}}).",
+                    original.name, original.name, original.config_name, original.name
+                );
+                let subject = format!(
+                    "SageMaker endpoint {}: switch callers to {canary_name}",
+                    original.name
+                );
+                let sent = self.notifier.notify(&subject, &message).await?;
+                tracing::info!(endpoint = %original.name, canary = %canary_name, message_id = ?sent, "{message}");
+                self.sagemaker
+                    .add_tags(
+                        canary_arn,
+                        &tag_map(&[(tags::STATE, state::AWAITING_SWITCH)]),
+                    )
+                    .await?;
+                self.sagemaker
+                    .add_tags(
+                        &original.arn,
+                        &tag_map(&[
+                            (tags::STATE, state::AWAITING_SWITCH),
+                            (tags::CHANGED_AT, &at),
+                        ]),
+                    )
+                    .await?;
+                Ok(Applied::Done(format!(
+                    "callers told to switch to {canary_name}"
+                )))
+            }
+            Action::RetireOriginal {
+                original,
+                canary_arn,
+            } => {
+                if let Some(changed) = self
+                    .changed_since_planned(original, state::AWAITING_SWITCH)
+                    .await?
+                {
+                    return Ok(Applied::Skipped(changed));
+                }
+                self.sagemaker
+                    .add_tags(
+                        canary_arn,
+                        &tag_map(&[
+                            (tags::STATE, state::RETIRING_ORIGINAL),
+                            (tags::PERSISTENT_CONFIG, &original.config_name),
+                            (tags::CHANGED_AT, &at),
+                        ]),
+                    )
+                    .await?;
+                self.sagemaker.delete_endpoint(&original.name).await?;
+                self.sagemaker
+                    .add_tags(canary_arn, &tag_map(&[(tags::STATE, state::COMPLETED)]))
+                    .await?;
+                Ok(Applied::Done(format!(
+                    "deleted {} (drained); its config {} is kept for revert",
+                    original.name, original.config_name
+                )))
+            }
+            Action::MarkCompleted { arn } => {
+                self.sagemaker
+                    .add_tags(arn, &tag_map(&[(tags::STATE, state::COMPLETED)]))
+                    .await?;
+                Ok(Applied::Done("migration completed".into()))
+            }
+            Action::ReplaceOriginal { original, canary } => {
+                self.replace_original(original, canary, &at).await
+            }
+            Action::CreateReplacement {
+                name,
+                canary,
+                persistent_config,
+            } => {
+                self.create_replacement(name, canary, persistent_config, &at)
+                    .await
+            }
+            Action::FinishReplacement {
+                replacement_arn,
+                canary,
+            } => {
+                self.sagemaker
+                    .add_tags(
+                        replacement_arn,
+                        &tag_map(&[(tags::STATE, state::COMPLETED), (tags::CHANGED_AT, &at)]),
+                    )
+                    .await?;
+                if let Some(canary) = canary {
+                    // Only the canary endpoint: the recreated endpoint runs its config and model.
+                    self.sagemaker.delete_endpoint(&canary.name).await?;
+                }
+                Ok(Applied::Done(
+                    "recreated as serverless; canary endpoint removed".into(),
+                ))
+            }
+            Action::RollBackReplacement {
+                name,
+                persistent_config,
+                canary_name,
+                reason,
+            } => {
+                let user = match self.sagemaker.describe_endpoint(name).await? {
+                    Some(current) if current.status != "Failed" => {
+                        return Ok(Applied::Skipped(format!(
+                            "{name} is now {}",
+                            current.status
+                        )))
+                    }
+                    Some(current) => carried_tags(&self.sagemaker.list_tags(&current.arn).await?),
+                    None => BTreeMap::new(),
+                };
+                self.sagemaker.delete_endpoint(name).await?;
+                if !self.wait_gone(name).await? {
+                    return Ok(Applied::Skipped(format!(
+                        "{name} still deleting; the next run recreates it"
+                    )));
+                }
+                let mut endpoint_tags = user;
+                endpoint_tags.extend(tag_map(&[
+                    (tags::STATE, state::FAILED),
+                    (tags::FAILURE, &tag_text(reason)),
+                    (tags::STRATEGY, "recreate"),
+                    (tags::CHANGED_AT, &at),
+                ]));
+                if let Some(canary) = canary_name {
+                    endpoint_tags.insert(tags::CANARY.into(), canary.clone());
+                }
+                self.sagemaker
+                    .create_endpoint(name, persistent_config, &endpoint_tags)
+                    .await?;
+                Ok(Applied::Done(format!(
+                    "{reason}; recreated {name} from its persistent config {persistent_config}"
+                )))
+            }
+            Action::RevertInPlace {
+                name,
+                arn,
+                persistent_config,
+            } => {
+                self.sagemaker
+                    .update_endpoint(name, persistent_config)
+                    .await?;
+                self.sagemaker
+                    .add_tags(
+                        arn,
+                        &tag_map(&[(tags::STATE, state::REVERTED), (tags::CHANGED_AT, &at)]),
+                    )
+                    .await?;
+                Ok(Applied::Done(format!(
+                    "updating {name} back to {persistent_config}"
+                )))
+            }
+            Action::RecreateOriginal {
+                name,
+                persistent_config,
+                canary_name,
+            } => {
+                let mut endpoint_tags =
+                    tag_map(&[(tags::STATE, state::REVERTED), (tags::CHANGED_AT, &at)]);
+                if let Some(canary) = canary_name {
+                    endpoint_tags.insert(tags::CANARY.into(), canary.clone());
+                }
+                self.sagemaker
+                    .create_endpoint(name, persistent_config, &endpoint_tags)
+                    .await?;
+                Ok(Applied::Done(format!(
+                    "recreating {name} from its persistent config {persistent_config}"
+                )))
+            }
+            Action::Abort {
+                original_arn,
+                canary,
+            } => {
+                self.sagemaker
+                    .add_tags(
+                        original_arn,
+                        &tag_map(&[(tags::STATE, state::REVERTED), (tags::CHANGED_AT, &at)]),
+                    )
+                    .await?;
+                match canary {
+                    Some(canary) => self.remove_canary(canary).await,
+                    None => Ok(Applied::Done(
+                        "migration stopped; the persistent endpoint keeps serving".into(),
+                    )),
+                }
+            }
+        }
+    }
+
+    async fn create_canary(
+        &self,
+        canary: &CanarySpec,
+        original: &OriginalRef,
+    ) -> Result<Applied, AwsError> {
+        let mut owned = tag_map(&[
+            (MANAGED_BY_KEY, MANAGED_BY_VALUE),
+            (tags::MIGRATION_OF, &canary.original),
+        ]);
+        self.sagemaker
+            .create_model_from_image(
+                &canary.model_name,
+                &canary.image,
+                canary.model_data_url.as_deref(),
+                &canary.environment,
+                &canary.execution_role_arn,
+                &owned,
+            )
+            .await?;
+        let mut config_tags = owned.clone();
+        config_tags.insert(ENDPOINT_TAG.into(), canary.endpoint_name.clone());
+        config_tags.insert(
+            tags::PERSISTENT_CONFIG.into(),
+            canary.persistent_config.clone(),
+        );
+        if let Some(source) = &canary.smoke_test_source {
+            config_tags.insert(SOURCE_TAG.into(), source.clone());
+        }
+        let spec = ServerlessSpec {
+            memory_size_mb: canary.memory_mb,
+            max_concurrency: canary.max_concurrency,
+            provisioned_concurrency: None,
+        };
+        self.sagemaker
+            .create_serverless_config(&canary.config_name, &canary.model_name, &spec, &config_tags)
+            .await?;
+        owned.extend(canary.user_tags.clone());
+        owned.insert(tags::STRATEGY.into(), canary.strategy.as_str().into());
+        owned.insert(
+            tags::PERSISTENT_CONFIG.into(),
+            canary.persistent_config.clone(),
+        );
+        let created = self
+            .sagemaker
+            .create_endpoint(&canary.endpoint_name, &canary.config_name, &owned)
+            .await?;
+        Ok(Applied::Done(format!(
+            "canary {} ({:?}) for {} with {} MB",
+            canary.endpoint_name, created, original.name, canary.memory_mb
+        )))
+    }
+
+    async fn remove_canary(&self, canary: &CanaryRef) -> Result<Applied, AwsError> {
+        // Re-read: only an endpoint that still says it is this migration's
+        // canary, and is managed by the pipeline, is deleted.
+        let Some(current) = self.sagemaker.describe_endpoint(&canary.name).await? else {
+            return Ok(Applied::Done(format!(
+                "canary {} already gone",
+                canary.name
+            )));
+        };
+        let current_tags = self.sagemaker.list_tags(&current.arn).await?;
+        let ours = current_tags.get(MANAGED_BY_KEY).map(String::as_str) == Some(MANAGED_BY_VALUE)
+            && current_tags.contains_key(tags::MIGRATION_OF);
+        if !ours || current.config_name != canary.config_name {
+            return Ok(Applied::Skipped(format!(
+                "{} changed since it was observed; left alone",
+                canary.name
+            )));
+        }
+        self.sagemaker.delete_endpoint(&canary.name).await?;
+        if !canary.config_in_use_elsewhere {
+            self.sagemaker
+                .delete_endpoint_config(&canary.config_name)
+                .await?;
+            if let Some(model) = &canary.model_name {
+                self.sagemaker.delete_model(model).await?;
+            }
+        }
+        Ok(Applied::Done(format!("removed canary {}", canary.name)))
+    }
+
+    /// `Some(what changed)` when the original no longer matches the plan.
+    async fn changed_since_planned(
+        &self,
+        original: &OriginalRef,
+        expected_state: &str,
+    ) -> Result<Option<String>, AwsError> {
+        let Some(current) = self.sagemaker.describe_endpoint(&original.name).await? else {
+            return Ok(Some(format!("{} is already gone", original.name)));
+        };
+        if current.config_name != original.config_name || current.pending_config_name.is_some() {
+            return Ok(Some(format!(
+                "{} now runs {}; re-planning next run",
+                original.name, current.config_name
+            )));
+        }
+        let current_tags = self.sagemaker.list_tags(&current.arn).await?;
+        let now_state = current_tags.get(tags::STATE).map(String::as_str);
+        if now_state != Some(expected_state) {
+            return Ok(Some(format!(
+                "{} is in migration state {now_state:?} now",
+                original.name
+            )));
+        }
+        Ok(None)
+    }
+
+    async fn replace_original(
+        &self,
+        original: &OriginalRef,
+        canary: &CanaryRef,
+        at: &str,
+    ) -> Result<Applied, AwsError> {
+        let current = self.sagemaker.describe_endpoint(&original.name).await?;
+        if let Some(current) = &current {
+            if current.config_name != original.config_name {
+                return Ok(Applied::Skipped(format!(
+                    "{} now runs {}",
+                    original.name, current.config_name
+                )));
+            }
+        }
+        match self.sagemaker.describe_endpoint(&canary.name).await? {
+            Some(c) if c.status == "InService" => {}
+            other => {
+                let status = other.map(|c| c.status).unwrap_or_else(|| "gone".into());
+                return Ok(Applied::Skipped(format!(
+                    "canary {} is {status}",
+                    canary.name
+                )));
+            }
+        }
+        let canary_tags = tag_map(&[
+            (tags::STATE, state::REPLACING),
+            (tags::PERSISTENT_CONFIG, &original.config_name),
+            (tags::CHANGED_AT, at),
+        ]);
+        self.sagemaker.add_tags(&canary.arn, &canary_tags).await?;
+        if current.is_some() {
+            self.sagemaker
+                .add_tags(
+                    &original.arn,
+                    &tag_map(&[(tags::STATE, state::REPLACING), (tags::CHANGED_AT, at)]),
+                )
+                .await?;
+            self.sagemaker.delete_endpoint(&original.name).await?;
+        }
+        if !self.wait_gone(&original.name).await? {
+            return Ok(Applied::Skipped(format!(
+                "{} still deleting; the next run recreates it",
+                original.name
+            )));
+        }
+        self.create_replacement(&original.name, canary, &original.config_name, at)
+            .await
+    }
+
+    async fn create_replacement(
+        &self,
+        name: &str,
+        canary: &CanaryRef,
+        persistent: &str,
+        at: &str,
+    ) -> Result<Applied, AwsError> {
+        let mut endpoint_tags = canary.user_tags.clone();
+        endpoint_tags.extend(tag_map(&[
+            (MANAGED_BY_KEY, MANAGED_BY_VALUE),
+            (tags::MIGRATION_OF, name),
+            (tags::STATE, state::REPLACEMENT),
+            (tags::PERSISTENT_CONFIG, persistent),
+            (tags::CANARY, &canary.name),
+            (tags::STRATEGY, "recreate"),
+            (tags::CHANGED_AT, at),
+        ]));
+        self.sagemaker
+            .create_endpoint(name, &canary.config_name, &endpoint_tags)
+            .await?;
+        Ok(Applied::Done(format!(
+            "recreating {name} as serverless from {} (unavailable until it is InService)",
+            canary.config_name
+        )))
+    }
+
+    /// Waits (bounded) until the endpoint no longer exists.
+    async fn wait_gone(&self, name: &str) -> Result<bool, AwsError> {
+        let deadline = tokio::time::Instant::now() + DELETE_WAIT;
+        loop {
+            if self.sagemaker.describe_endpoint(name).await?.is_none() {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(DELETE_POLL).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_text_keeps_allowed_characters_and_fits() {
+        assert_eq!(
+            tag_text("canary x failed: \"OOM\" (exit 137)"),
+            "canary x failed:  OOM   exit 137 "
+        );
+        assert_eq!(tag_text(&"y".repeat(300)).len(), 256);
+    }
+}

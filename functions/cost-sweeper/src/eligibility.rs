@@ -1,0 +1,449 @@
+//! Which persistent endpoints may move to serverless, each rule a named
+//! reason in the report, and what each side costs. Pure code.
+
+use crate::config::{Strategy, SweepConfig};
+use crate::fleet::{user_tags, EndpointView, Usage};
+use crate::pricing::{self, SERVERLESS_MEMORY_SIZES_MB};
+use chrono::{DateTime, Utc};
+
+/// Why an endpoint is not migrated. `code()` is stable (reports, tests).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    AlreadyServerless,
+    NotInService {
+        status: String,
+    },
+    Accelerated {
+        instance_type: String,
+    },
+    Arm {
+        instance_type: String,
+    },
+    MultipleVariants {
+        count: usize,
+    },
+    DataCapture,
+    AsyncInference,
+    KmsVolumeKey,
+    OptedOut,
+    TooYoung {
+        age_days: f64,
+        grace_days: u32,
+    },
+    Busy {
+        daily_invocations: f64,
+        threshold: f64,
+    },
+    ModelUnknown,
+    MultiContainer {
+        count: usize,
+    },
+    MultiModel,
+    ModelPackage,
+    Vpc,
+    NetworkIsolation,
+    PriceUnknown {
+        what: String,
+    },
+    LatencyUnknown,
+    SavingBelowMinimum {
+        saving: f64,
+        minimum: f64,
+    },
+    BadTag {
+        key: String,
+        value: String,
+        expected: String,
+    },
+    NoSmokeTestRequest,
+}
+
+impl Reason {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::AlreadyServerless => "already-serverless",
+            Reason::NotInService { .. } => "not-in-service",
+            Reason::Accelerated { .. } => "gpu-or-accelerator",
+            Reason::Arm { .. } => "arm-instance",
+            Reason::MultipleVariants { .. } => "multiple-variants",
+            Reason::DataCapture => "data-capture",
+            Reason::AsyncInference => "async-inference",
+            Reason::KmsVolumeKey => "kms-volume-key",
+            Reason::OptedOut => "opted-out",
+            Reason::TooYoung { .. } => "too-young",
+            Reason::Busy { .. } => "busy",
+            Reason::ModelUnknown => "model-unknown",
+            Reason::MultiContainer { .. } => "multi-container",
+            Reason::MultiModel => "multi-model",
+            Reason::ModelPackage => "model-package",
+            Reason::Vpc => "vpc-config",
+            Reason::NetworkIsolation => "network-isolation",
+            Reason::PriceUnknown { .. } => "price-unknown",
+            Reason::LatencyUnknown => "latency-unknown",
+            Reason::SavingBelowMinimum { .. } => "saving-below-minimum",
+            Reason::BadTag { .. } => "bad-tag",
+            Reason::NoSmokeTestRequest => "no-smoke-test-request",
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Reason::AlreadyServerless => "already serverless".into(),
+            Reason::NotInService { status } => format!("endpoint is {status}"),
+            Reason::Accelerated { instance_type } => {
+                format!("{instance_type} is a GPU/accelerator instance; serverless is CPU only")
+            }
+            Reason::Arm { instance_type } => {
+                format!("{instance_type} is Graviton (arm64); serverless runs x86 images")
+            }
+            Reason::MultipleVariants { count } => {
+                format!("{count} production variants; serverless allows one")
+            }
+            Reason::DataCapture => "data capture is on; serverless does not support it".into(),
+            Reason::AsyncInference => {
+                "asynchronous inference config; serverless does not support it".into()
+            }
+            Reason::KmsVolumeKey => "KMS volume key; serverless does not support it".into(),
+            Reason::OptedOut => format!(
+                "opted out by tag {}={}",
+                user_tags::OPT_OUT,
+                user_tags::OPT_OUT_VALUE
+            ),
+            Reason::TooYoung {
+                age_days,
+                grace_days,
+            } => {
+                format!("{age_days:.1} days old; metrics are complete after {grace_days} days")
+            }
+            Reason::Busy {
+                daily_invocations,
+                threshold,
+            } => {
+                format!("{daily_invocations:.0} invocations/day, above the idle threshold of {threshold:.0}")
+            }
+            Reason::ModelUnknown => "its model could not be described".into(),
+            Reason::MultiContainer { count } => {
+                format!("{count} containers (inference pipeline); serverless runs one")
+            }
+            Reason::MultiModel => "multi-model endpoint; serverless does not support it".into(),
+            Reason::ModelPackage => {
+                "model package container; serverless does not support Marketplace packages".into()
+            }
+            Reason::Vpc => "model has a VPC config; serverless does not support it".into(),
+            Reason::NetworkIsolation => {
+                "model uses network isolation; serverless does not support it".into()
+            }
+            Reason::PriceUnknown { what } => {
+                format!("no price for {what} in the price table (set PRICING_FILE)")
+            }
+            Reason::LatencyUnknown => {
+                "invocations but no ModelLatency datapoints: serverless cost unknown".into()
+            }
+            Reason::SavingBelowMinimum { saving, minimum } => {
+                format!("saving ${saving:.2}/month is below the minimum ${minimum:.2}")
+            }
+            Reason::BadTag {
+                key,
+                value,
+                expected,
+            } => format!("tag {key}={value} is invalid: expected {expected}"),
+            Reason::NoSmokeTestRequest => format!(
+                "no smoke-test request: tag {}=s3://bucket/key.json to enable migration",
+                user_tags::SMOKE_TEST
+            ),
+        }
+    }
+}
+
+/// Monthly costs of one endpoint, now and on serverless.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Costs {
+    pub now: Option<f64>,
+    pub serverless: Option<f64>,
+    /// Serverless memory the estimate (and a migration) uses.
+    pub memory_mb: Option<u32>,
+}
+
+impl Costs {
+    pub fn saving(&self) -> Option<f64> {
+        Some(self.now? - self.serverless?)
+    }
+}
+
+/// True for CPU instances serverless can replace: not GPU/accelerator
+/// (ml.g*, ml.p*, ml.inf*, ml.trn*, ml.dl*) and not Graviton (`g` after the
+/// generation digit: ml.c6g, ml.m7g, ml.t4g, ...).
+pub fn is_cpu_x86(instance_type: &str) -> bool {
+    !is_accelerated(instance_type) && !is_arm(instance_type)
+}
+
+fn family(instance_type: &str) -> &str {
+    let rest = instance_type.strip_prefix("ml.").unwrap_or(instance_type);
+    rest.split('.').next().unwrap_or(rest)
+}
+
+pub fn is_accelerated(instance_type: &str) -> bool {
+    let family = family(instance_type);
+    ["g", "p", "inf", "trn", "dl"].iter().any(|prefix| {
+        family
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    })
+}
+
+pub fn is_arm(instance_type: &str) -> bool {
+    let family = family(instance_type);
+    let letters = family.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let after_generation = letters.trim_start_matches(|c: char| c.is_ascii_digit());
+    after_generation.starts_with('g')
+}
+
+/// The serverless settings a migration would use, from tags or the rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MigrationSettings {
+    pub memory_mb: u32,
+    pub max_concurrency: u32,
+    pub strategy: Strategy,
+}
+
+/// Reads the per-endpoint overrides; `Err` names the bad tag.
+pub fn migration_settings(
+    endpoint: &EndpointView,
+    config: &SweepConfig,
+) -> Result<Option<MigrationSettings>, Reason> {
+    let bad = |key: &str, value: &str, expected: &str| Reason::BadTag {
+        key: key.into(),
+        value: value.into(),
+        expected: expected.into(),
+    };
+    let memory_mb = match endpoint.tag(user_tags::MEMORY_MB) {
+        Some(text) => match text.parse::<u32>() {
+            Ok(mb) if SERVERLESS_MEMORY_SIZES_MB.contains(&mb) => Some(mb),
+            _ => {
+                return Err(bad(
+                    user_tags::MEMORY_MB,
+                    text,
+                    "1024, 2048, 3072, 4096, 5120 or 6144",
+                ))
+            }
+        },
+        None => {
+            // The smallest instance's memory (several variants are refused anyway).
+            let memory = endpoint
+                .instance_types()
+                .iter()
+                .filter_map(|t| config.prices.instance(t))
+                .map(|spec| spec.memory_gib)
+                .reduce(f64::min);
+            memory.map(pricing::serverless_memory_for)
+        }
+    };
+    let max_concurrency = match endpoint.tag(user_tags::MAX_CONCURRENCY) {
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => return Err(bad(user_tags::MAX_CONCURRENCY, text, "1 to 200")),
+        },
+        None => config.serverless_max_concurrency,
+    };
+    let strategy = match endpoint.tag(user_tags::STRATEGY) {
+        Some(text) => Strategy::parse(text)
+            .ok_or_else(|| bad(user_tags::STRATEGY, text, "side-by-side or recreate"))?,
+        None => config.default_strategy,
+    };
+    Ok(memory_mb.map(|memory_mb| MigrationSettings {
+        memory_mb,
+        max_concurrency,
+        strategy,
+    }))
+}
+
+/// Cost now (instances) and on serverless (at `memory_mb`) for an
+/// instance-based endpoint. `None` where a price or latency is unknown.
+pub fn instance_costs(
+    endpoint: &EndpointView,
+    usage: &Usage,
+    memory_mb: Option<u32>,
+    config: &SweepConfig,
+) -> Costs {
+    let now = endpoint
+        .variants
+        .iter()
+        .map(|v| {
+            let hourly = config
+                .prices
+                .instance_hourly(&config.region, v.instance_type.as_deref()?)?;
+            Some(pricing::persistent_monthly(hourly, v.instance_count))
+        })
+        .sum::<Option<f64>>();
+    let serverless = memory_mb.and_then(|mb| serverless_cost(usage, mb, None, config));
+    Costs {
+        now,
+        serverless,
+        memory_mb,
+    }
+}
+
+/// Serverless monthly cost of `usage` at `memory_mb`.
+pub fn serverless_cost(
+    usage: &Usage,
+    memory_mb: u32,
+    provisioned: Option<u32>,
+    config: &SweepConfig,
+) -> Option<f64> {
+    let price = config.prices.serverless_gb_second(&config.region)?;
+    let provisioned = match provisioned {
+        Some(count) => Some((count, config.prices.provisioned_gb_second(&config.region)?)),
+        None => None,
+    };
+    let seconds = if usage.invocations > 0.0 {
+        usage.average_latency_ms? / 1000.0
+    } else {
+        0.0
+    };
+    let per_month = pricing::monthly_invocations(usage.invocations, config.lookback_days);
+    Some(pricing::serverless_monthly(
+        per_month,
+        seconds,
+        memory_mb,
+        price,
+        provisioned,
+    ))
+}
+
+/// The rules that need only the endpoint, its config, tags and traffic.
+/// An empty list means "describe the model next".
+pub fn structural_reasons(
+    endpoint: &EndpointView,
+    usage: &Usage,
+    config: &SweepConfig,
+    now: DateTime<Utc>,
+) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    if endpoint.is_serverless() {
+        return vec![Reason::AlreadyServerless];
+    }
+    if endpoint.tag(user_tags::OPT_OUT) == Some(user_tags::OPT_OUT_VALUE) {
+        return vec![Reason::OptedOut];
+    }
+    if endpoint.status != "InService" {
+        reasons.push(Reason::NotInService {
+            status: endpoint.status.clone(),
+        });
+    }
+    for instance_type in endpoint.instance_types() {
+        if is_accelerated(instance_type) {
+            reasons.push(Reason::Accelerated {
+                instance_type: instance_type.into(),
+            });
+        } else if is_arm(instance_type) {
+            reasons.push(Reason::Arm {
+                instance_type: instance_type.into(),
+            });
+        }
+    }
+    if endpoint.variants.len() != 1 {
+        reasons.push(Reason::MultipleVariants {
+            count: endpoint.variants.len(),
+        });
+    }
+    if endpoint.data_capture {
+        reasons.push(Reason::DataCapture);
+    }
+    if endpoint.async_inference {
+        reasons.push(Reason::AsyncInference);
+    }
+    if endpoint.kms_volume_key {
+        reasons.push(Reason::KmsVolumeKey);
+    }
+    let age_days = endpoint.age_days(now);
+    if age_days < f64::from(config.grace_period_days) {
+        reasons.push(Reason::TooYoung {
+            age_days,
+            grace_days: config.grace_period_days,
+        });
+    }
+    let daily = usage.invocations / f64::from(config.lookback_days.max(1));
+    if daily > config.idle_max_daily_invocations {
+        reasons.push(Reason::Busy {
+            daily_invocations: daily,
+            threshold: config.idle_max_daily_invocations,
+        });
+    }
+    reasons
+}
+
+/// The rules about the model (asked only when the structural ones pass).
+pub fn model_reasons(endpoint: &EndpointView) -> Vec<Reason> {
+    let Some(model) = &endpoint.model else {
+        return vec![Reason::ModelUnknown];
+    };
+    let mut reasons = Vec::new();
+    if model.containers.len() != 1 {
+        reasons.push(Reason::MultiContainer {
+            count: model.containers.len(),
+        });
+    }
+    if model
+        .containers
+        .iter()
+        .any(|c| c.mode.as_deref() == Some("MultiModel"))
+    {
+        reasons.push(Reason::MultiModel);
+    }
+    if model
+        .containers
+        .iter()
+        .any(|c| c.model_package.is_some() || c.image.is_none())
+    {
+        reasons.push(Reason::ModelPackage);
+    }
+    if model.vpc {
+        reasons.push(Reason::Vpc);
+    }
+    if model.network_isolation {
+        reasons.push(Reason::NetworkIsolation);
+    }
+    reasons
+}
+
+/// The cost rules: prices known, latency known, saving large enough.
+pub fn cost_reasons(
+    endpoint: &EndpointView,
+    usage: &Usage,
+    costs: &Costs,
+    config: &SweepConfig,
+) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    if costs.now.is_none() {
+        let types = endpoint.instance_types().join(", ");
+        reasons.push(Reason::PriceUnknown {
+            what: format!("{types} in {}", config.region),
+        });
+    }
+    if costs.memory_mb.is_none() {
+        reasons.push(Reason::PriceUnknown {
+            what: format!("the memory of {}", endpoint.instance_types().join(", ")),
+        });
+    } else if costs.serverless.is_none() {
+        if usage.invocations > 0.0 && usage.average_latency_ms.is_none() {
+            reasons.push(Reason::LatencyUnknown);
+        } else {
+            reasons.push(Reason::PriceUnknown {
+                what: format!("serverless in {}", config.region),
+            });
+        }
+    }
+    if let Some(saving) = costs.saving() {
+        if saving < config.min_monthly_saving {
+            reasons.push(Reason::SavingBelowMinimum {
+                saving,
+                minimum: config.min_monthly_saving,
+            });
+        }
+    }
+    reasons
+}
+
+#[cfg(test)]
+#[path = "eligibility_tests.rs"]
+mod tests;

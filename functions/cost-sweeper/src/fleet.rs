@@ -1,0 +1,143 @@
+//! What the sweep sees: endpoints with their config, model and tags, and
+//! their traffic. Plain data, filled by `observe` and `metrics`, read by the
+//! pure planner.
+
+use chrono::{DateTime, Utc};
+use shared::aws::sagemaker::ServerlessSpec;
+use std::collections::BTreeMap;
+
+/// The tags people set on a persistent endpoint to steer the sweeper.
+pub mod user_tags {
+    /// `exclude` keeps the sweeper away from the endpoint for good.
+    pub const OPT_OUT: &str = "serverless-migration";
+    pub const OPT_OUT_VALUE: &str = "exclude";
+    /// `s3://bucket/key.json[?versionId=...]`: a document whose
+    /// `smoke_test` object is the request that proves the canary works.
+    /// Without it no canary is created (it could never pass).
+    pub const SMOKE_TEST: &str = "serverless-migration:smoke-test";
+    /// `side-by-side` (default) or `recreate`.
+    pub const STRATEGY: &str = "serverless-migration:strategy";
+    /// Serverless memory for the migration: 1024, 2048, ..., 6144.
+    pub const MEMORY_MB: &str = "serverless-migration:memory-mb";
+    /// Serverless max concurrency for the migration: 1 to 200.
+    pub const MAX_CONCURRENCY: &str = "serverless-migration:max-concurrency";
+}
+
+/// The tags the sweeper writes: the state of each migration lives on the
+/// AWS resources, so any run (or two at once) can pick it up.
+pub mod migration_tags {
+    pub const STATE: &str = "pipeline:migration-state";
+    /// On the persistent endpoint: its canary's name.
+    pub const CANARY: &str = "pipeline:migration-canary";
+    /// On a canary (and a recreated endpoint): the persistent endpoint it
+    /// replaces. The smoke tester only reports on such endpoints, never
+    /// rolls them back.
+    pub const MIGRATION_OF: &str = "pipeline:migration-of";
+    pub const STRATEGY: &str = "pipeline:migration-strategy";
+    pub const STARTED_AT: &str = "pipeline:migration-started-at";
+    /// When the state last changed (switch notice, failure, ...).
+    pub const CHANGED_AT: &str = "pipeline:migration-changed-at";
+    pub const FAILURE: &str = "pipeline:migration-failure";
+    /// The persistent endpoint's config, kept for revert.
+    pub const PERSISTENT_CONFIG: &str = "pipeline:persistent-config";
+}
+
+/// Observed state of one endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointView {
+    pub name: String,
+    pub arn: String,
+    /// As SageMaker spells it: `InService`, `Creating`, `Failed`, ...
+    pub status: String,
+    pub failure_reason: Option<String>,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub config_name: String,
+    pub variants: Vec<Variant>,
+    pub data_capture: bool,
+    pub async_inference: bool,
+    /// A KMS key for the instance's storage volume (serverless has none).
+    pub kms_volume_key: bool,
+    pub tags: BTreeMap<String, String>,
+    /// Described only for endpoints that may be migrated.
+    pub model: Option<ModelView>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    pub name: String,
+    pub model_name: Option<String>,
+    pub instance_type: Option<String>,
+    pub instance_count: u32,
+    pub serverless: Option<ServerlessSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelView {
+    pub name: String,
+    pub execution_role_arn: String,
+    pub containers: Vec<Container>,
+    pub vpc: bool,
+    pub network_isolation: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Container {
+    pub image: Option<String>,
+    pub model_data_url: Option<String>,
+    pub environment: BTreeMap<String, String>,
+    /// `MultiModel` for a multi-model endpoint.
+    pub mode: Option<String>,
+    /// A Marketplace / registry model package instead of an image.
+    pub model_package: Option<String>,
+}
+
+impl EndpointView {
+    /// Every variant is serverless.
+    pub fn is_serverless(&self) -> bool {
+        !self.variants.is_empty() && self.variants.iter().all(|v| v.serverless.is_some())
+    }
+
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.get(key).map(String::as_str)
+    }
+
+    pub fn migration_state(&self) -> Option<&str> {
+        self.tag(migration_tags::STATE)
+    }
+
+    pub fn instance_count(&self) -> u32 {
+        self.variants.iter().map(|v| v.instance_count).sum()
+    }
+
+    /// Instance types of the variants, in order, without repeats.
+    pub fn instance_types(&self) -> Vec<&str> {
+        let mut types: Vec<&str> = Vec::new();
+        for variant in &self.variants {
+            if let Some(t) = variant.instance_type.as_deref() {
+                if !types.contains(&t) {
+                    types.push(t);
+                }
+            }
+        }
+        types
+    }
+
+    pub fn age_days(&self, now: DateTime<Utc>) -> f64 {
+        (now - self.created).num_seconds() as f64 / 86_400.0
+    }
+}
+
+/// Traffic of one endpoint (all variants) over the lookback window.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Usage {
+    /// `Invocations` (sum) over the lookback window; no datapoints is 0.
+    pub invocations: f64,
+    /// `Invocations` over the last drain period.
+    pub recent_invocations: f64,
+    /// `ModelLatency` averaged over invocations, in milliseconds; `None`
+    /// when there was traffic but no latency datapoint.
+    pub average_latency_ms: Option<f64>,
+    /// Peak `MemoryUtilization` (percent), serverless endpoints only.
+    pub peak_memory_percent: Option<f64>,
+}

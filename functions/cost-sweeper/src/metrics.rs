@@ -1,0 +1,259 @@
+//! Traffic from CloudWatch: `Invocations` (sum) and `ModelLatency`
+//! (average) per endpoint and variant, plus `MemoryUtilization` (maximum)
+//! for serverless endpoints, over the lookback window in one-day buckets,
+//! up to 500 queries per `GetMetricData` call. No datapoints means no
+//! invocations.
+
+use crate::fleet::{EndpointView, Usage};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use shared::aws::AwsError;
+use std::collections::HashMap;
+
+/// GetMetricData's limit of queries per call.
+pub const MAX_QUERIES_PER_CALL: usize = 500;
+const DAY_SECONDS: i32 = 86_400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Invocations,
+    ModelLatency,
+    MemoryUtilization,
+}
+
+impl Kind {
+    fn namespace(self) -> &'static str {
+        match self {
+            Kind::MemoryUtilization => "/aws/sagemaker/Endpoints",
+            _ => "AWS/SageMaker",
+        }
+    }
+
+    fn metric(self) -> &'static str {
+        match self {
+            Kind::Invocations => "Invocations",
+            Kind::ModelLatency => "ModelLatency",
+            Kind::MemoryUtilization => "MemoryUtilization",
+        }
+    }
+
+    fn stat(self) -> &'static str {
+        match self {
+            Kind::Invocations => "Sum",
+            Kind::ModelLatency => "Average",
+            Kind::MemoryUtilization => "Maximum",
+        }
+    }
+}
+
+/// One series to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    pub endpoint: String,
+    pub variant: String,
+    pub kind: Kind,
+}
+
+/// The series a sweep reads for `endpoints`.
+pub fn series_for(endpoints: &[EndpointView]) -> Vec<Series> {
+    let mut series = Vec::new();
+    for endpoint in endpoints {
+        let mut kinds = vec![Kind::Invocations, Kind::ModelLatency];
+        if endpoint.is_serverless() {
+            kinds.push(Kind::MemoryUtilization);
+        }
+        for variant in &endpoint.variants {
+            for kind in &kinds {
+                series.push(Series {
+                    endpoint: endpoint.name.clone(),
+                    variant: variant.name.clone(),
+                    kind: *kind,
+                });
+            }
+        }
+    }
+    series
+}
+
+/// The window read: whole days ending at the current minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Buckets starting at or after this are "recent" (the drain period).
+    pub recent_from: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn new(now: DateTime<Utc>, lookback_days: u32, drain_days: u32) -> Self {
+        let end = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
+        Window {
+            start: end - Duration::days(i64::from(lookback_days)),
+            end,
+            recent_from: end - Duration::days(i64::from(drain_days)),
+        }
+    }
+}
+
+/// Datapoints of one series: (bucket start, value).
+pub type Points = Vec<(DateTime<Utc>, f64)>;
+
+/// Folds the datapoints of each endpoint's series into its usage.
+pub fn usage_from(series: &[Series], points: &[Points], window: &Window) -> HashMap<String, Usage> {
+    // (invocations, recent, latency x invocations, invocations with latency, peak memory)
+    #[derive(Default)]
+    struct Acc {
+        invocations: f64,
+        recent: f64,
+        weighted_latency: f64,
+        weight: f64,
+        peak: Option<f64>,
+    }
+    let mut by_variant: HashMap<(&str, &str), HashMap<DateTime<Utc>, f64>> = HashMap::new();
+    for (s, pts) in series.iter().zip(points) {
+        if s.kind == Kind::Invocations {
+            by_variant
+                .entry((s.endpoint.as_str(), s.variant.as_str()))
+                .or_default()
+                .extend(pts.iter().copied());
+        }
+    }
+    let mut acc: HashMap<&str, Acc> = HashMap::new();
+    for (s, pts) in series.iter().zip(points) {
+        let a = acc.entry(s.endpoint.as_str()).or_default();
+        match s.kind {
+            Kind::Invocations => {
+                for (at, value) in pts {
+                    a.invocations += value;
+                    if *at >= window.recent_from {
+                        a.recent += value;
+                    }
+                }
+            }
+            Kind::ModelLatency => {
+                let counts = by_variant.get(&(s.endpoint.as_str(), s.variant.as_str()));
+                for (at, micros) in pts {
+                    // Each bucket's average weighs as much as its invocations.
+                    let weight = counts.and_then(|c| c.get(at)).copied().unwrap_or(0.0);
+                    a.weighted_latency += micros / 1000.0 * weight;
+                    a.weight += weight;
+                }
+            }
+            Kind::MemoryUtilization => {
+                for (_, value) in pts {
+                    a.peak = Some(a.peak.map_or(*value, |p: f64| p.max(*value)));
+                }
+            }
+        }
+    }
+    acc.into_iter()
+        .map(|(name, a)| {
+            let usage = Usage {
+                invocations: a.invocations,
+                recent_invocations: a.recent,
+                average_latency_ms: (a.weight > 0.0).then(|| a.weighted_latency / a.weight),
+                peak_memory_percent: a.peak,
+            };
+            (name.to_string(), usage)
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+pub struct MetricsReader {
+    client: aws_sdk_cloudwatch::Client,
+}
+
+impl MetricsReader {
+    pub fn new(client: aws_sdk_cloudwatch::Client) -> Self {
+        MetricsReader { client }
+    }
+
+    /// The datapoints of every series, in order: ceil(series / 500) calls
+    /// (plus a page only if CloudWatch splits a response, which one-day
+    /// buckets over at most 60 days never need: 500 x 60 < 100,800 points).
+    pub async fn read(&self, series: &[Series], window: &Window) -> Result<Vec<Points>, AwsError> {
+        let mut points: Vec<Points> = vec![Vec::new(); series.len()];
+        for (chunk_index, chunk) in series.chunks(MAX_QUERIES_PER_CALL).enumerate() {
+            let offset = chunk_index * MAX_QUERIES_PER_CALL;
+            let queries: Vec<MetricDataQuery> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, s)| query(&format!("q{}", offset + i), s))
+                .collect();
+            let mut token: Option<String> = None;
+            loop {
+                let out = self
+                    .client
+                    .get_metric_data()
+                    .set_metric_data_queries(Some(queries.clone()))
+                    .start_time(aws_smithy_types::DateTime::from_secs(
+                        window.start.timestamp(),
+                    ))
+                    .end_time(aws_smithy_types::DateTime::from_secs(
+                        window.end.timestamp(),
+                    ))
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("GetMetricData", e))?;
+                for result in out.metric_data_results() {
+                    let Some(index) = result
+                        .id()
+                        .and_then(|id| id.strip_prefix('q'))
+                        .and_then(|n| n.parse::<usize>().ok())
+                    else {
+                        continue;
+                    };
+                    let Some(target) = points.get_mut(index) else {
+                        continue;
+                    };
+                    for (at, value) in result.timestamps().iter().zip(result.values()) {
+                        if let Some(at) = DateTime::from_timestamp(at.secs(), 0) {
+                            target.push((at, *value));
+                        }
+                    }
+                }
+                token = out.next_token().map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(points)
+    }
+}
+
+fn query(id: &str, series: &Series) -> MetricDataQuery {
+    let metric = Metric::builder()
+        .namespace(series.kind.namespace())
+        .metric_name(series.kind.metric())
+        .dimensions(
+            Dimension::builder()
+                .name("EndpointName")
+                .value(&series.endpoint)
+                .build(),
+        )
+        .dimensions(
+            Dimension::builder()
+                .name("VariantName")
+                .value(&series.variant)
+                .build(),
+        )
+        .build();
+    MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(DAY_SECONDS)
+                .stat(series.kind.stat())
+                .build(),
+        )
+        .return_data(true)
+        .build()
+}
+
+#[cfg(test)]
+#[path = "metrics_tests.rs"]
+mod tests;

@@ -1,0 +1,412 @@
+//! The whole sweep's decisions: one row per endpoint (what it costs, what
+//! happens to it, why) and the steps to apply. Pure code.
+
+use crate::config::SweepConfig;
+use crate::eligibility::{self, Costs, Reason};
+use crate::fleet::{migration_tags, EndpointView, Usage};
+use crate::migration::{self, Action, Group, Progress};
+use crate::pricing;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// Eligible: a migration starts (or would, in a dry run).
+    Migrate,
+    /// Eligible, but this run's limit of new migrations is reached.
+    Deferred,
+    /// A migration in flight takes its next step.
+    Advance,
+    /// A migration in flight waits for something (endpoint status, smoke test, drain).
+    Wait,
+    /// A migration ended (completed, failed, reverted).
+    Ended,
+    /// Not eligible; the reasons say why.
+    Skip,
+    /// Serverless: kept, with advice.
+    Keep,
+    /// A canary (its migration is reported on the original's row).
+    Canary,
+    /// Could not be observed.
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReasonOut {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl From<&Reason> for ReasonOut {
+    fn from(reason: &Reason) -> Self {
+        ReasonOut {
+            code: reason.code(),
+            detail: reason.describe(),
+        }
+    }
+}
+
+/// One endpoint in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub endpoint: String,
+    pub status: String,
+    pub instance_type: String,
+    pub instance_count: u32,
+    pub invocations: f64,
+    pub average_latency_ms: Option<f64>,
+    pub monthly_cost_now: Option<f64>,
+    pub monthly_cost_serverless: Option<f64>,
+    pub monthly_saving: Option<f64>,
+    pub serverless_memory_mb: Option<u32>,
+    pub decision: Decision,
+    pub reasons: Vec<ReasonOut>,
+    pub migration_state: Option<String>,
+    pub step: Option<&'static str>,
+    pub note: String,
+}
+
+/// A step to apply, for the endpoint whose row it is on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub endpoint: String,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub rows: Vec<Row>,
+    pub steps: Vec<Planned>,
+}
+
+/// True when the endpoint's model must be described before planning: it
+/// passes every rule that does not need it, or its canary must be rebuilt.
+pub fn needs_model(
+    endpoint: &EndpointView,
+    usage: &Usage,
+    config: &SweepConfig,
+    now: DateTime<Utc>,
+) -> bool {
+    if endpoint.is_serverless() {
+        return false;
+    }
+    match endpoint.migration_state() {
+        Some(state) => state == migration::state::CANARY,
+        None => eligibility::structural_reasons(endpoint, usage, config, now).is_empty(),
+    }
+}
+
+fn base_row(endpoint: &EndpointView, usage: &Usage) -> Row {
+    Row {
+        endpoint: endpoint.name.clone(),
+        status: endpoint.status.clone(),
+        instance_type: if endpoint.is_serverless() {
+            "serverless".into()
+        } else {
+            endpoint.instance_types().join("+")
+        },
+        instance_count: endpoint.instance_count(),
+        invocations: usage.invocations,
+        average_latency_ms: usage.average_latency_ms,
+        monthly_cost_now: None,
+        monthly_cost_serverless: None,
+        monthly_saving: None,
+        serverless_memory_mb: None,
+        decision: Decision::Skip,
+        reasons: Vec::new(),
+        migration_state: endpoint.migration_state().map(str::to_string),
+        step: None,
+        note: String::new(),
+    }
+}
+
+fn with_costs(mut row: Row, costs: &Costs) -> Row {
+    row.monthly_cost_now = costs.now;
+    row.monthly_cost_serverless = costs.serverless;
+    row.monthly_saving = costs.saving();
+    row.serverless_memory_mb = costs.memory_mb;
+    row
+}
+
+/// Serverless endpoints: what they cost, and advice (never acted on): an
+/// instance would be cheaper; the memory could shrink.
+fn serverless_row(endpoint: &EndpointView, usage: &Usage, config: &SweepConfig) -> Row {
+    let mut row = base_row(endpoint, usage);
+    row.decision = Decision::Keep;
+    let Some(spec) = endpoint.variants.first().and_then(|v| v.serverless.clone()) else {
+        return row;
+    };
+    row.serverless_memory_mb = Some(spec.memory_size_mb);
+    let cost = eligibility::serverless_cost(
+        usage,
+        spec.memory_size_mb,
+        spec.provisioned_concurrency,
+        config,
+    );
+    row.monthly_cost_now = cost;
+    row.monthly_cost_serverless = cost;
+    let mut advice = Vec::new();
+    if let (Some(cost), Some((instance, hourly))) = (
+        cost,
+        config
+            .prices
+            .cheapest_instance_with(&config.region, spec.memory_size_mb),
+    ) {
+        let instance_cost = pricing::persistent_monthly(hourly, 1);
+        if instance_cost < cost {
+            advice.push(format!(
+                "break-even passed: {instance} would cost ${instance_cost:.2}/month against ${cost:.2} on serverless"
+            ));
+        }
+    }
+    if let Some(peak) = usage.peak_memory_percent {
+        let used_mb = peak / 100.0 * f64::from(spec.memory_size_mb);
+        let smaller = pricing::smallest_memory_for_use(used_mb);
+        if smaller < spec.memory_size_mb {
+            advice.push(format!(
+                "memory could shrink to {smaller} MB (peak use {used_mb:.0} of {} MB)",
+                spec.memory_size_mb
+            ));
+        }
+    }
+    row.note = advice.join("; ");
+    row
+}
+
+/// Costs and reasons for an instance-based endpoint with no migration.
+fn evaluate(
+    endpoint: &EndpointView,
+    usage: &Usage,
+    config: &SweepConfig,
+    now: DateTime<Utc>,
+) -> (Costs, Vec<Reason>, Option<migration::CanarySpec>) {
+    let settings = eligibility::migration_settings(endpoint, config);
+    let memory = settings
+        .as_ref()
+        .ok()
+        .and_then(|s| s.as_ref().map(|s| s.memory_mb));
+    let costs = eligibility::instance_costs(endpoint, usage, memory, config);
+    let mut reasons = eligibility::structural_reasons(endpoint, usage, config, now);
+    if reasons.is_empty() {
+        reasons.extend(eligibility::model_reasons(endpoint));
+    }
+    if reasons.is_empty() {
+        reasons.extend(eligibility::cost_reasons(endpoint, usage, &costs, config));
+    }
+    let settings = match settings {
+        Ok(settings) => settings,
+        Err(bad_tag) => {
+            reasons.push(bad_tag);
+            None
+        }
+    };
+    let spec = settings.and_then(|s| migration::canary_spec(endpoint, &s, config));
+    if reasons.is_empty() {
+        if spec.is_none() {
+            reasons.push(Reason::ModelUnknown);
+        } else if spec.as_ref().is_some_and(|s| s.smoke_test_source.is_none()) {
+            reasons.push(Reason::NoSmokeTestRequest);
+        }
+    }
+    (costs, reasons, spec)
+}
+
+/// Plans the sweep over `endpoints` (with `usage` by endpoint name).
+pub fn plan(
+    endpoints: &[EndpointView],
+    usage: &HashMap<String, Usage>,
+    config: &SweepConfig,
+    now: DateTime<Utc>,
+) -> Plan {
+    let by_name: HashMap<&str, &EndpointView> =
+        endpoints.iter().map(|e| (e.name.as_str(), e)).collect();
+    let mut config_users: HashMap<&str, Vec<&str>> = HashMap::new();
+    for e in endpoints {
+        config_users
+            .entry(e.config_name.as_str())
+            .or_default()
+            .push(e.name.as_str());
+    }
+    // Canaries by the name of the endpoint they migrate.
+    let mut canaries: BTreeMap<&str, &EndpointView> = BTreeMap::new();
+    for e in endpoints {
+        if let Some(of) = e
+            .tag(migration_tags::MIGRATION_OF)
+            .filter(|of| *of != e.name)
+        {
+            canaries.entry(of).or_insert(e);
+        }
+    }
+    let zero = Usage::default();
+    let usage_of = |name: &str| usage.get(name).copied().unwrap_or(zero);
+
+    let mut plan = Plan::default();
+    let mut candidates: Vec<(f64, Row, migration::CanarySpec, migration::OriginalRef)> = Vec::new();
+    let mut group_names: Vec<&str> = endpoints
+        .iter()
+        .filter(|e| {
+            !e.tag(migration_tags::MIGRATION_OF)
+                .is_some_and(|of| of != e.name)
+        })
+        .map(|e| e.name.as_str())
+        .collect();
+    group_names.extend(canaries.keys().filter(|n| !by_name.contains_key(*n)));
+
+    for name in group_names {
+        let group = group_with(name, &by_name, &canaries, &config_users, usage_of(name));
+        let (original, canary) = (group.original, group.canary);
+        let resume = original
+            .filter(|o| o.migration_state() == Some(migration::state::CANARY))
+            .and_then(|o| evaluate(o, &group.usage, config, now).2);
+        let progress = migration::progress(&group, resume.as_ref(), config, now);
+        if let Some(c) = canary {
+            let mut row = serverless_row(c, &usage_of(&c.name), config);
+            row.decision = Decision::Canary;
+            row.note = format!("canary of {name}");
+            if original.is_none() {
+                apply_progress(&mut row, &progress, &mut plan.steps);
+            }
+            plan.rows.push(row);
+        }
+        let Some(original) = original else { continue };
+        let usage = group.usage;
+        if original.is_serverless() {
+            let mut row = serverless_row(original, &usage, config);
+            apply_progress(&mut row, &progress, &mut plan.steps);
+            plan.rows.push(row);
+            continue;
+        }
+        if progress != Progress::NotMigrating {
+            let (costs, _, _) = evaluate(original, &usage, config, now);
+            let mut row = with_costs(base_row(original, &usage), &costs);
+            apply_progress(&mut row, &progress, &mut plan.steps);
+            plan.rows.push(row);
+            continue;
+        }
+        let (costs, reasons, spec) = evaluate(original, &usage, config, now);
+        let mut row = with_costs(base_row(original, &usage), &costs);
+        match (reasons.is_empty(), spec) {
+            (true, Some(spec)) => {
+                row.decision = Decision::Migrate;
+                let original_ref = migration::OriginalRef {
+                    name: original.name.clone(),
+                    arn: original.arn.clone(),
+                    config_name: original.config_name.clone(),
+                };
+                candidates.push((costs.saving().unwrap_or(0.0), row, spec, original_ref));
+            }
+            _ => {
+                row.reasons = reasons.iter().map(ReasonOut::from).collect();
+                plan.rows.push(row);
+            }
+        }
+    }
+
+    // The largest savings first; the rest wait for a later run.
+    candidates.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| a.1.endpoint.cmp(&b.1.endpoint))
+    });
+    for (index, (_, mut row, spec, original)) in candidates.into_iter().enumerate() {
+        if index < config.max_new_migrations {
+            row.step = Some("start");
+            row.note = format!(
+                "{} migration to {} ({} MB)",
+                spec.strategy.as_str(),
+                spec.endpoint_name,
+                spec.memory_mb
+            );
+            plan.steps.push(Planned {
+                endpoint: row.endpoint.clone(),
+                action: Action::Start {
+                    original,
+                    canary: spec,
+                },
+            });
+        } else {
+            row.decision = Decision::Deferred;
+            row.note = format!(
+                "limit of {} new migrations per run reached",
+                config.max_new_migrations
+            );
+        }
+        plan.rows.push(row);
+    }
+    plan.rows.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+    plan
+}
+
+/// The migration group of `name` among `endpoints` (for a revert).
+pub fn group_for<'a>(endpoints: &'a [EndpointView], name: &'a str) -> Group<'a> {
+    let by_name: HashMap<&str, &EndpointView> =
+        endpoints.iter().map(|e| (e.name.as_str(), e)).collect();
+    let mut config_users: HashMap<&str, Vec<&str>> = HashMap::new();
+    for e in endpoints {
+        config_users
+            .entry(e.config_name.as_str())
+            .or_default()
+            .push(e.name.as_str());
+    }
+    let canaries: BTreeMap<&str, &EndpointView> = endpoints
+        .iter()
+        .filter(|e| e.tag(migration_tags::MIGRATION_OF) == Some(name) && e.name != name)
+        .map(|e| (name, e))
+        .collect();
+    group_with(name, &by_name, &canaries, &config_users, Usage::default())
+}
+
+fn group_with<'a>(
+    name: &'a str,
+    by_name: &HashMap<&str, &'a EndpointView>,
+    canaries: &BTreeMap<&str, &'a EndpointView>,
+    config_users: &HashMap<&str, Vec<&str>>,
+    usage: Usage,
+) -> Group<'a> {
+    let original = by_name.get(name).copied();
+    // The canary the original names, else any endpoint claiming to be one.
+    let canary = original
+        .and_then(|o| o.tag(migration_tags::CANARY))
+        .and_then(|c| by_name.get(c).copied())
+        .filter(|c| c.tag(migration_tags::MIGRATION_OF) == Some(name) && c.name != name)
+        .or_else(|| canaries.get(name).copied());
+    let canary_config_in_use_elsewhere = canary.is_some_and(|c| {
+        config_users
+            .get(c.config_name.as_str())
+            .is_some_and(|users| users.iter().any(|u| *u != c.name))
+    });
+    Group {
+        name,
+        original,
+        canary,
+        usage,
+        canary_config_in_use_elsewhere,
+    }
+}
+
+fn apply_progress(row: &mut Row, progress: &Progress, steps: &mut Vec<Planned>) {
+    match progress {
+        Progress::NotMigrating => {}
+        Progress::Waiting(why) => {
+            row.decision = Decision::Wait;
+            row.note = why.clone();
+        }
+        Progress::Ended(why) => {
+            row.decision = Decision::Ended;
+            row.note = why.clone();
+        }
+        Progress::Step(action) => {
+            row.decision = Decision::Advance;
+            row.step = Some(action.name());
+            steps.push(Planned {
+                endpoint: row.endpoint.clone(),
+                action: action.clone(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -1,0 +1,269 @@
+//! What a sweep reports: a JSON summary (returned and logged), a Markdown
+//! report for people (written to S3 under `reports/`), and EMF metrics.
+
+use crate::plan::{Decision, Row};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use shared::aws::AwsError;
+use shared::emf::{MetricDocument, Unit};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+pub const METRIC_NAMESPACE: &str = "ServerlessPipeline";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    /// Dry run: what would be done.
+    Planned,
+    Done,
+    /// Not applied: the world changed since it was observed.
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepOutcome {
+    pub endpoint: String,
+    pub step: &'static str,
+    pub status: StepStatus,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointError {
+    pub endpoint: String,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepReport {
+    pub run_at: String,
+    pub region: String,
+    pub dry_run: bool,
+    pub endpoints: usize,
+    /// Rows by decision.
+    pub decisions: BTreeMap<String, usize>,
+    /// Eligible endpoints (started now or deferred by the per-run limit).
+    pub candidates: usize,
+    /// Monthly saving of all candidates, USD.
+    pub estimated_monthly_saving: f64,
+    pub migrations_started: usize,
+    pub migrations_completed: usize,
+    pub migrations_failed: usize,
+    pub steps: Vec<StepOutcome>,
+    pub errors: Vec<EndpointError>,
+    pub metric_series: usize,
+    pub api_calls: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_location: Option<String>,
+    pub rows: Vec<Row>,
+}
+
+fn counted(steps: &[StepOutcome], names: &[&str]) -> usize {
+    steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Done && names.contains(&s.step))
+        .count()
+}
+
+impl SweepReport {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        now: DateTime<Utc>,
+        region: &str,
+        dry_run: bool,
+        rows: Vec<Row>,
+        steps: Vec<StepOutcome>,
+        errors: Vec<EndpointError>,
+        metric_series: usize,
+        api_calls: BTreeMap<String, u64>,
+    ) -> Self {
+        let mut decisions = BTreeMap::new();
+        for row in &rows {
+            let key = serde_json::to_value(row.decision)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            *decisions.entry(key).or_insert(0) += 1;
+        }
+        let candidates: Vec<&Row> = rows
+            .iter()
+            .filter(|r| matches!(r.decision, Decision::Migrate | Decision::Deferred))
+            .collect();
+        SweepReport {
+            run_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            region: region.to_string(),
+            dry_run,
+            endpoints: rows.len(),
+            decisions,
+            candidates: candidates.len(),
+            estimated_monthly_saving: round2(
+                candidates.iter().filter_map(|r| r.monthly_saving).sum(),
+            ),
+            migrations_started: counted(&steps, &["start"]),
+            migrations_completed: counted(&steps, &["retire-original", "finish-replacement"]),
+            migrations_failed: counted(&steps, &["fail", "roll-back-replacement"]),
+            steps,
+            errors,
+            metric_series,
+            api_calls,
+            report_location: None,
+            rows,
+        }
+    }
+
+    /// The summary without the per-endpoint rows (for the log line).
+    pub fn summary(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.remove("rows");
+        }
+        value
+    }
+
+    pub fn has_failures(&self) -> bool {
+        !self.errors.is_empty() || self.steps.iter().any(|s| s.status == StepStatus::Failed)
+    }
+
+    /// CloudWatch metrics, as one EMF log line.
+    pub fn metrics(&self) -> MetricDocument {
+        MetricDocument::new(METRIC_NAMESPACE)
+            .dimension("Function", "cost-sweeper")
+            .metric("SweepEndpoints", Unit::Count, self.endpoints as f64)
+            .metric("SweepCandidates", Unit::Count, self.candidates as f64)
+            .metric(
+                "MigrationsStarted",
+                Unit::Count,
+                self.migrations_started as f64,
+            )
+            .metric(
+                "MigrationsCompleted",
+                Unit::Count,
+                self.migrations_completed as f64,
+            )
+            .metric(
+                "MigrationsFailed",
+                Unit::Count,
+                self.migrations_failed as f64,
+            )
+            .metric(
+                "EstimatedMonthlySaving",
+                Unit::None,
+                self.estimated_monthly_saving,
+            )
+            .metric("SweepErrors", Unit::Count, self.errors.len() as f64)
+            .property("DryRun", serde_json::json!(self.dry_run))
+    }
+
+    /// The report for people: a summary and one table row per endpoint.
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let mode = if self.dry_run {
+            "dry run: nothing changed"
+        } else {
+            "applied"
+        };
+        let _ = writeln!(
+            md,
+            "# Cost sweep {} ({}, {mode})\n",
+            self.run_at, self.region
+        );
+        let _ = writeln!(
+            md,
+            "{} endpoints, {} candidates, estimated saving ${:.2}/month. Migrations started {}, completed {}, failed {}.\n",
+            self.endpoints,
+            self.candidates,
+            self.estimated_monthly_saving,
+            self.migrations_started,
+            self.migrations_completed,
+            self.migrations_failed
+        );
+        let _ = writeln!(
+            md,
+            "| endpoint | instance type | invocations | cost now ($/mo) | cost on serverless ($/mo) | saving ($/mo) | decision | reason | migration state |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---|---|---|");
+        for row in &self.rows {
+            let reason = if row.reasons.is_empty() {
+                row.note.clone()
+            } else {
+                row.reasons
+                    .iter()
+                    .map(|r| r.detail.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let decision = serde_json::to_value(row.decision)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let _ = writeln!(
+                md,
+                "| {} | {}{} | {:.0} | {} | {} | {} | {}{} | {} | {} |",
+                cell(&row.endpoint),
+                cell(&row.instance_type),
+                if row.instance_count > 1 {
+                    format!(" x{}", row.instance_count)
+                } else {
+                    String::new()
+                },
+                row.invocations,
+                money(row.monthly_cost_now),
+                money(row.monthly_cost_serverless),
+                money(row.monthly_saving),
+                decision,
+                row.step.map(|s| format!(" ({s})")).unwrap_or_default(),
+                cell(&reason),
+                cell(row.migration_state.as_deref().unwrap_or("")),
+            );
+        }
+        if !self.errors.is_empty() {
+            let _ = writeln!(md, "\n## Errors\n");
+            for e in &self.errors {
+                let _ = writeln!(md, "- {}: {}", cell(&e.endpoint), cell(&e.error));
+            }
+        }
+        md
+    }
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+fn money(value: Option<f64>) -> String {
+    value
+        .map(|v| format!("{v:.2}"))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Table cells cannot hold `|` or line breaks.
+fn cell(text: &str) -> String {
+    text.replace('|', "/").replace('\n', " ")
+}
+
+/// The S3 key of a report written at `now`.
+pub fn report_key(prefix: &str, now: DateTime<Utc>) -> String {
+    format!("{prefix}cost-sweep-{}.md", now.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// Writes the Markdown report; returns its `s3://` location.
+pub async fn write_markdown(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    markdown: String,
+) -> Result<String, AwsError> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("text/markdown; charset=utf-8")
+        .body(aws_sdk_s3::primitives::ByteStream::from(
+            markdown.into_bytes(),
+        ))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("PutObject", e))?;
+    Ok(format!("s3://{bucket}/{key}"))
+}

@@ -1,0 +1,150 @@
+//! Whether a failed smoke test rolls the endpoint back. Pure: decided from
+//! the endpoint's tags and the previous config, so every case is a test.
+
+use shared::aws::sagemaker::EndpointConfigInfo;
+use shared::deployment::PREVIOUS_CONFIG_TAG;
+use shared::smoke::ROLLED_BACK_FROM_TAG;
+use std::collections::BTreeMap;
+
+/// On an endpoint: set by the cost sweeper on a migration canary.
+pub const MIGRATION_OF_TAG: &str = "pipeline:migration-of";
+/// On an endpoint: the config a rollback moved to.
+pub const ROLLED_BACK_TO_TAG: &str = "pipeline:rolled-back-to";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackDecision {
+    RollBack {
+        to: String,
+    },
+    /// No rollback; the reason goes in the report and the notification.
+    ReportOnly {
+        why: String,
+    },
+}
+
+/// `previous` is the described config named by `pipeline:previous-config`
+/// (`None` when there is no such tag or the config is gone).
+pub fn decide_rollback(
+    failed_config: &str,
+    endpoint_tags: &BTreeMap<String, String>,
+    previous: Option<&EndpointConfigInfo>,
+    rollback_enabled: bool,
+) -> RollbackDecision {
+    let report = |why: String| RollbackDecision::ReportOnly { why };
+    let tag = |key: &str| endpoint_tags.get(key).map(String::as_str);
+    if !rollback_enabled {
+        return report("rollback is turned off (ROLLBACK_ON_FAILURE=false)".into());
+    }
+    if let Some(original) = tag(MIGRATION_OF_TAG) {
+        return report(format!(
+            "this endpoint is the serverless canary of a migration of {original}; a failed canary is reported, never rolled back onto a persistent config"
+        ));
+    }
+    if tag(ROLLED_BACK_TO_TAG) == Some(failed_config) {
+        return report(format!(
+            "{failed_config} is itself the result of a rollback; not rolling back again"
+        ));
+    }
+    if tag(ROLLED_BACK_FROM_TAG) == Some(failed_config) {
+        return report(format!(
+            "a rollback from {failed_config} was already issued"
+        ));
+    }
+    let Some(previous_name) = tag(PREVIOUS_CONFIG_TAG) else {
+        return report("no previous config is recorded (first deployment of this endpoint)".into());
+    };
+    if previous_name == failed_config {
+        return report("the previous config is the failed one".into());
+    }
+    match previous {
+        None => report(format!("the previous config {previous_name} no longer exists")),
+        Some(config) if !config.serverless => report(format!(
+            "the previous config {previous_name} is not serverless; AWS cannot update a serverless endpoint onto it in place safely"
+        )),
+        Some(_) => RollbackDecision::RollBack { to: previous_name.to_string() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn config(name: &str, serverless: bool) -> EndpointConfigInfo {
+        EndpointConfigInfo {
+            name: name.into(),
+            arn: format!("arn:{name}"),
+            serverless,
+            variant_count: 1,
+            model_names: vec![],
+        }
+    }
+
+    #[test]
+    fn rolls_back_to_the_recorded_serverless_config() {
+        let t = tags(&[(PREVIOUS_CONFIG_TAG, "good")]);
+        assert_eq!(
+            decide_rollback("bad", &t, Some(&config("good", true)), true),
+            RollbackDecision::RollBack { to: "good".into() }
+        );
+    }
+
+    #[test]
+    fn never_twice_and_never_from_a_rollback() {
+        let issued = tags(&[(PREVIOUS_CONFIG_TAG, "good"), (ROLLED_BACK_FROM_TAG, "bad")]);
+        assert!(matches!(
+            decide_rollback("bad", &issued, Some(&config("good", true)), true),
+            RollbackDecision::ReportOnly { .. }
+        ));
+        // The endpoint back on "good" fails too: no rollback loop.
+        let after = tags(&[
+            (PREVIOUS_CONFIG_TAG, "older"),
+            (ROLLED_BACK_FROM_TAG, "bad"),
+            (ROLLED_BACK_TO_TAG, "good"),
+        ]);
+        let decision = decide_rollback("good", &after, Some(&config("older", true)), true);
+        assert!(
+            matches!(decision, RollbackDecision::ReportOnly { ref why } if why.contains("result of a rollback")),
+            "{decision:?}"
+        );
+    }
+
+    #[test]
+    fn canaries_are_reported_not_rolled_back() {
+        let t = tags(&[(MIGRATION_OF_TAG, "legacy"), (PREVIOUS_CONFIG_TAG, "x")]);
+        let decision = decide_rollback("canary", &t, Some(&config("x", true)), true);
+        assert!(
+            matches!(decision, RollbackDecision::ReportOnly { ref why } if why.contains("canary"))
+        );
+    }
+
+    #[test]
+    fn nothing_to_roll_back_to() {
+        assert!(
+            matches!(decide_rollback("bad", &tags(&[]), None, true), RollbackDecision::ReportOnly { ref why } if why.contains("first deployment"))
+        );
+        let t = tags(&[(PREVIOUS_CONFIG_TAG, "gone")]);
+        assert!(
+            matches!(decide_rollback("bad", &t, None, true), RollbackDecision::ReportOnly { ref why } if why.contains("no longer exists"))
+        );
+        let t = tags(&[(PREVIOUS_CONFIG_TAG, "instance")]);
+        assert!(
+            matches!(decide_rollback("bad", &t, Some(&config("instance", false)), true), RollbackDecision::ReportOnly { ref why } if why.contains("not serverless"))
+        );
+    }
+
+    #[test]
+    fn can_be_turned_off() {
+        let t = tags(&[(PREVIOUS_CONFIG_TAG, "good")]);
+        assert!(matches!(
+            decide_rollback("bad", &t, Some(&config("good", true)), false),
+            RollbackDecision::ReportOnly { .. }
+        ));
+    }
+}

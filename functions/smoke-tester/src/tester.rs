@@ -1,0 +1,325 @@
+//! One smoke test, start to finish: observe the endpoint, claim the test,
+//! find the request, call the endpoint, judge, record, and on failure roll
+//! back or alert.
+
+use crate::check::judge;
+use crate::config::SmokeTesterConfig;
+use crate::invoke::{CallResult, Invoker};
+use crate::report::SmokeTestReport;
+use crate::request::{find_request, Lookup};
+use crate::rollback::{decide_rollback, RollbackDecision, ROLLED_BACK_TO_TAG};
+use crate::trigger::{parse_trigger, Ignored, Trigger};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+use shared::aws::s3::ArtifactStore;
+use shared::aws::sagemaker::SageMaker;
+use shared::aws::sns::Notifier;
+use shared::aws::{AwsError, AwsErrorKind};
+use shared::deployment::PREVIOUS_CONFIG_TAG;
+use shared::smoke::{
+    verdict_for, Verdict, ROLLED_BACK_FROM_TAG, TESTED_AT_TAG, TESTED_CONFIG_TAG, VERDICT_TAG,
+};
+use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+use tracing::{info, warn};
+
+/// On the endpoint: which invocation is running the test.
+pub const CLAIM_TAG: &str = "pipeline:smoke-test-claim";
+const IN_PROGRESS: &str = "in-progress";
+pub const COLD_MS_TAG: &str = "pipeline:smoke-test-cold-ms";
+pub const WARM_MS_TAG: &str = "pipeline:smoke-test-warm-p50-ms";
+/// Serverless invocations time out after 60 s; a call needs that much room.
+const CALL_BUDGET: Duration = Duration::from_secs(65);
+
+#[derive(Clone, Debug)]
+pub struct SmokeTester {
+    pub sagemaker: SageMaker,
+    pub store: ArtifactStore,
+    pub invoker: Invoker,
+    pub notifier: Notifier,
+    pub config: SmokeTesterConfig,
+}
+
+impl SmokeTester {
+    /// Handles one payload. `Err` only for AWS faults a retry can fix.
+    pub async fn run(
+        &self,
+        payload: &Value,
+        request_id: &str,
+        deadline: Option<SystemTime>,
+    ) -> Result<SmokeTestReport, AwsError> {
+        let trigger = match parse_trigger(payload) {
+            Ok(trigger) => trigger,
+            Err(Ignored(why)) => return Ok(SmokeTestReport::ignored(None, why)),
+        };
+        let endpoint = trigger.endpoint.clone();
+        let (config, endpoint_arn, tags) = match self.claim(&trigger, request_id).await? {
+            Ok(claimed) => claimed,
+            Err(Ignored(why)) => return Ok(SmokeTestReport::ignored(Some(endpoint), why)),
+        };
+        let mut report = self.test(&endpoint, &config, deadline).await?;
+        self.record(&endpoint_arn, &config, &report).await?;
+        if report.outcome == crate::report::Outcome::Failed {
+            report.rollback = Some(self.maybe_roll_back(&endpoint, &config, &tags).await);
+            report.notified = self.alert(&report).await;
+        }
+        if let Some(metrics) = report.metrics(&self.config.metrics_namespace) {
+            metrics.emit();
+        }
+        Ok(report)
+    }
+
+    /// Checks the endpoint is one to test now and takes the test for this
+    /// invocation. Returns the config, the endpoint ARN and its tags.
+    async fn claim(
+        &self,
+        trigger: &Trigger,
+        request_id: &str,
+    ) -> Result<Result<(String, String, BTreeMap<String, String>), Ignored>, AwsError> {
+        let name = &trigger.endpoint;
+        let Some(endpoint) = self.sagemaker.describe_endpoint(name).await? else {
+            return Ok(Err(Ignored(format!(
+                "endpoint {name} does not exist (deleted?)"
+            ))));
+        };
+        if endpoint.status != "InService" {
+            return Ok(Err(Ignored(format!(
+                "endpoint {name} is {} now; the event is stale",
+                endpoint.status
+            ))));
+        }
+        if let Some(event_config) = &trigger.event_config {
+            if event_config != &endpoint.config_name {
+                return Ok(Err(Ignored(format!(
+                    "endpoint {name} now runs {}, not {event_config}; that config gets its own event",
+                    endpoint.config_name
+                ))));
+            }
+        }
+        let config = endpoint.config_name.clone();
+        let tags = self.sagemaker.list_tags(&endpoint.arn).await?;
+        if tags.get(MANAGED_BY_KEY).map(String::as_str) != Some(MANAGED_BY_VALUE) {
+            return Ok(Err(Ignored(format!(
+                "endpoint {name} is not managed by this pipeline"
+            ))));
+        }
+        if let Some(verdict) = verdict_for(&tags, &config) {
+            if !trigger.force {
+                return Ok(Err(Ignored(format!(
+                    "{config} was already tested: {}",
+                    verdict.as_str()
+                ))));
+            }
+        }
+        if self.claimed_by_other(&tags, &config, request_id) {
+            return Ok(Err(Ignored(format!(
+                "another invocation is testing {config}"
+            ))));
+        }
+        let claim = BTreeMap::from([
+            (VERDICT_TAG.to_string(), IN_PROGRESS.to_string()),
+            (TESTED_CONFIG_TAG.to_string(), config.clone()),
+            (TESTED_AT_TAG.to_string(), now_rfc3339()),
+            (CLAIM_TAG.to_string(), request_id.to_string()),
+        ]);
+        self.sagemaker.add_tags(&endpoint.arn, &claim).await?;
+        // Tags are not a lock: a racing twin may write its claim just after
+        // ours. After a pause, whoever's claim stands runs the test.
+        tokio::time::sleep(self.config.claim_settle).await;
+        let after = self.sagemaker.list_tags(&endpoint.arn).await?;
+        if after.get(CLAIM_TAG).map(String::as_str) != Some(request_id) {
+            return Ok(Err(Ignored(format!(
+                "another invocation claimed the test of {config}"
+            ))));
+        }
+        Ok(Ok((config, endpoint.arn, tags)))
+    }
+
+    fn claimed_by_other(
+        &self,
+        tags: &BTreeMap<String, String>,
+        config: &str,
+        request_id: &str,
+    ) -> bool {
+        let get = |k: &str| tags.get(k).map(String::as_str);
+        let fresh = get(TESTED_AT_TAG)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .and_then(|t| (Utc::now() - t.with_timezone(&Utc)).to_std().ok())
+            .is_some_and(|age| age < self.config.claim_lease);
+        get(VERDICT_TAG) == Some(IN_PROGRESS)
+            && get(TESTED_CONFIG_TAG) == Some(config)
+            && get(CLAIM_TAG) != Some(request_id)
+            && fresh
+    }
+
+    /// Finds the request and calls the endpoint: one cold call, then warm ones.
+    async fn test(
+        &self,
+        endpoint: &str,
+        config: &str,
+        deadline: Option<SystemTime>,
+    ) -> Result<SmokeTestReport, AwsError> {
+        let Some(config_info) = self.sagemaker.describe_endpoint_config(config).await? else {
+            return Ok(SmokeTestReport::tested(
+                endpoint,
+                config,
+                Verdict::NotTested,
+                vec![format!("endpoint config {config} does not exist")],
+                &[],
+            ));
+        };
+        let config_tags = self.sagemaker.list_tags(&config_info.arn).await?;
+        let (request, payload) = match find_request(&self.store, &config_tags).await? {
+            Lookup::Found {
+                request,
+                payload,
+                source,
+            } => {
+                info!(endpoint, config, source, "smoke-test request found");
+                (request, payload)
+            }
+            Lookup::NotRecorded { why } => {
+                info!(endpoint, config, why, "not tested");
+                return Ok(SmokeTestReport::tested(
+                    endpoint,
+                    config,
+                    Verdict::NotTested,
+                    vec![why],
+                    &[],
+                ));
+            }
+        };
+        let mut calls: Vec<CallResult> = Vec::with_capacity(1 + self.config.warm_invocations);
+        let mut notes = Vec::new();
+        for index in 0..=self.config.warm_invocations {
+            if index > 0 && !has_room(deadline) {
+                notes.push(format!(
+                    "stopped after {index} calls: the Lambda deadline is near"
+                ));
+                break;
+            }
+            let call = self.invoker.call(endpoint, &payload).await;
+            let failed = call.outcome.is_err();
+            calls.push(call);
+            if failed {
+                break; // a failing endpoint will not pass on the next call
+            }
+        }
+        let judgement = judge(&calls, request.expect.as_ref());
+        let mut reasons = judgement.reasons;
+        reasons.extend(notes);
+        Ok(SmokeTestReport::tested(
+            endpoint,
+            config,
+            judgement.verdict,
+            reasons,
+            &calls,
+        ))
+    }
+
+    /// Tags the verdict on the endpoint.
+    async fn record(
+        &self,
+        endpoint_arn: &str,
+        config: &str,
+        report: &SmokeTestReport,
+    ) -> Result<(), AwsError> {
+        let verdict = match report.outcome {
+            crate::report::Outcome::Passed => Verdict::Passed,
+            crate::report::Outcome::Failed => Verdict::Failed,
+            _ => Verdict::NotTested,
+        };
+        let mut tags = BTreeMap::from([
+            (VERDICT_TAG.to_string(), verdict.as_str().to_string()),
+            (TESTED_CONFIG_TAG.to_string(), config.to_string()),
+            (TESTED_AT_TAG.to_string(), now_rfc3339()),
+            (CLAIM_TAG.to_string(), "done".to_string()),
+        ]);
+        if let Some(cold) = report.cold_start_ms {
+            tags.insert(COLD_MS_TAG.into(), format!("{cold:.0}"));
+        }
+        if let Some(warm) = report.warm_p50_ms {
+            tags.insert(WARM_MS_TAG.into(), format!("{warm:.0}"));
+        }
+        self.sagemaker.add_tags(endpoint_arn, &tags).await
+    }
+
+    /// Rolls back when the rules allow; returns what happened, for the report.
+    async fn maybe_roll_back(
+        &self,
+        endpoint: &str,
+        failed: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> String {
+        let previous = match tags.get(PREVIOUS_CONFIG_TAG) {
+            Some(name) => match self.sagemaker.describe_endpoint_config(name).await {
+                Ok(info) => info,
+                Err(e) => {
+                    return format!("not rolled back: could not read the previous config: {e}")
+                }
+            },
+            None => None,
+        };
+        let to = match decide_rollback(
+            failed,
+            tags,
+            previous.as_ref(),
+            self.config.rollback_on_failure,
+        ) {
+            RollbackDecision::ReportOnly { why } => return format!("not rolled back: {why}"),
+            RollbackDecision::RollBack { to } => to,
+        };
+        match self.sagemaker.update_endpoint(endpoint, &to).await {
+            Ok(()) => {}
+            Err(e) if e.kind == AwsErrorKind::InProgress => {
+                return format!("not rolled back: the endpoint is already changing ({e})")
+            }
+            Err(e) => return format!("rollback to {to} failed: {e}"),
+        }
+        let arn = self
+            .sagemaker
+            .describe_endpoint(endpoint)
+            .await
+            .ok()
+            .flatten()
+            .map(|e| e.arn);
+        if let Some(arn) = arn {
+            let marks = BTreeMap::from([
+                (ROLLED_BACK_FROM_TAG.to_string(), failed.to_string()),
+                (ROLLED_BACK_TO_TAG.to_string(), to.clone()),
+            ]);
+            if let Err(e) = self.sagemaker.add_tags(&arn, &marks).await {
+                warn!(endpoint, error = %e, "rolled back but could not tag the endpoint");
+            }
+        }
+        format!("rolled back to {to}")
+    }
+
+    async fn alert(&self, report: &SmokeTestReport) -> bool {
+        let endpoint = report.endpoint.as_deref().unwrap_or("?");
+        let body = serde_json::to_string_pretty(report).unwrap_or_default();
+        match self
+            .notifier
+            .notify(&format!("Smoke test failed: {endpoint}"), &body)
+            .await
+        {
+            Ok(Some(_)) => true,
+            Ok(None) => false,
+            Err(e) => {
+                warn!(endpoint, error = %e, "could not publish the failure notification");
+                false
+            }
+        }
+    }
+}
+
+fn has_room(deadline: Option<SystemTime>) -> bool {
+    deadline
+        .and_then(|d| d.duration_since(SystemTime::now()).ok())
+        .is_none_or(|left| left > CALL_BUDGET)
+}
+
+fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}

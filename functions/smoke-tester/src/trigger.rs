@@ -1,0 +1,189 @@
+//! Which events start a smoke test: EventBridge "SageMaker Endpoint State
+//! Change" events that say an endpoint is IN_SERVICE, or a direct
+//! invocation `{"endpoint_name": "...", "force": false}`. Anything else is
+//! ignored with a reason, never a crash.
+
+use serde_json::Value;
+use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
+
+pub const EVENT_SOURCE: &str = "aws.sagemaker";
+pub const DETAIL_TYPE: &str = "SageMaker Endpoint State Change";
+pub const IN_SERVICE: &str = "IN_SERVICE";
+
+/// A request to test one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    pub endpoint: String,
+    /// The config the event says went into service (events can be stale).
+    pub event_config: Option<String>,
+    /// Re-test even if this config already has a verdict (direct invocation only).
+    pub force: bool,
+}
+
+/// Why an event starts nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored(pub String);
+
+/// Reads a Lambda payload.
+pub fn parse_trigger(payload: &Value) -> Result<Trigger, Ignored> {
+    if payload.get("detail-type").is_some() || payload.get("source").is_some() {
+        return parse_state_change(payload);
+    }
+    if let Some(name) = payload.get("endpoint_name") {
+        let endpoint = name
+            .as_str()
+            .filter(|n| shared::naming::is_valid_name(n))
+            .ok_or_else(|| {
+                Ignored(format!(
+                    "direct invocation: endpoint_name must be a valid endpoint name, got {name}"
+                ))
+            })?;
+        let force = payload
+            .get("force")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        return Ok(Trigger {
+            endpoint: endpoint.to_string(),
+            event_config: None,
+            force,
+        });
+    }
+    Err(Ignored(
+        "not a SageMaker Endpoint State Change event nor {\"endpoint_name\": \"...\"}".into(),
+    ))
+}
+
+fn parse_state_change(event: &Value) -> Result<Trigger, Ignored> {
+    let source = event
+        .get("source")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let detail_type = event
+        .get("detail-type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if source != EVENT_SOURCE || detail_type != DETAIL_TYPE {
+        return Err(Ignored(format!(
+            "event {source:?} / {detail_type:?} is not a {DETAIL_TYPE}"
+        )));
+    }
+    let detail = event
+        .get("detail")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| Ignored("state change event has no detail object".into()))?;
+    let endpoint = detail
+        .get("EndpointName")
+        .and_then(Value::as_str)
+        .filter(|n| shared::naming::is_valid_name(n))
+        .ok_or_else(|| Ignored("state change event has no valid detail.EndpointName".into()))?;
+    let status = detail
+        .get("EndpointStatus")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if status != IN_SERVICE {
+        return Err(Ignored(format!(
+            "endpoint {endpoint} is {status:?}; only {IN_SERVICE} starts a smoke test"
+        )));
+    }
+    // The event carries the endpoint's tags: an unmanaged endpoint is
+    // dismissed without an API call. (Tags missing: decided after ListTags.)
+    if let Some(tags) = detail.get("Tags").and_then(Value::as_object) {
+        if tags.get(MANAGED_BY_KEY).and_then(Value::as_str) != Some(MANAGED_BY_VALUE) {
+            return Err(Ignored(format!(
+                "endpoint {endpoint} is not managed by this pipeline"
+            )));
+        }
+    }
+    Ok(Trigger {
+        endpoint: endpoint.to_string(),
+        event_config: detail
+            .get("EndpointConfigName")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        force: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn state_change(status: &str, tags: Value) -> Value {
+        json!({
+            "version": "0", "id": "a", "detail-type": DETAIL_TYPE, "source": EVENT_SOURCE,
+            "account": "123456789012", "time": "2026-11-28T10:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:sagemaker:us-east-1:123456789012:endpoint/fraud"],
+            "detail": {"EndpointName": "fraud", "EndpointConfigName": "fraud-cfg", "EndpointStatus": status, "Tags": tags}
+        })
+    }
+
+    #[test]
+    fn in_service_events_for_managed_endpoints_start_a_test() {
+        let trigger = parse_trigger(&state_change(
+            "IN_SERVICE",
+            json!({"managed-by": MANAGED_BY_VALUE}),
+        ))
+        .unwrap();
+        assert_eq!(
+            trigger,
+            Trigger {
+                endpoint: "fraud".into(),
+                event_config: Some("fraud-cfg".into()),
+                force: false
+            }
+        );
+    }
+
+    #[test]
+    fn other_statuses_and_unmanaged_endpoints_are_ignored() {
+        let managed = json!({"managed-by": MANAGED_BY_VALUE});
+        for status in ["FAILED", "UPDATING", "CREATING", "InService"] {
+            let Ignored(why) = parse_trigger(&state_change(status, managed.clone())).unwrap_err();
+            assert!(why.contains(status), "{why}");
+        }
+        let Ignored(why) =
+            parse_trigger(&state_change("IN_SERVICE", json!({"team": "x"}))).unwrap_err();
+        assert!(why.contains("not managed"), "{why}");
+    }
+
+    #[test]
+    fn missing_tags_defer_the_managed_check() {
+        let mut event = state_change("IN_SERVICE", json!({}));
+        event["detail"].as_object_mut().unwrap().remove("Tags");
+        assert!(parse_trigger(&event).is_ok());
+    }
+
+    #[test]
+    fn malformed_events_are_ignored_with_a_reason() {
+        let mut no_detail = state_change("IN_SERVICE", json!({}));
+        no_detail["detail"] = json!("oops");
+        assert!(parse_trigger(&no_detail)
+            .unwrap_err()
+            .0
+            .contains("no detail"));
+        let mut bad_name = state_change("IN_SERVICE", json!({"managed-by": MANAGED_BY_VALUE}));
+        bad_name["detail"]["EndpointName"] = json!("not_valid!");
+        assert!(parse_trigger(&bad_name)
+            .unwrap_err()
+            .0
+            .contains("EndpointName"));
+        let scheduled =
+            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        assert!(parse_trigger(&scheduled).is_err());
+        assert!(parse_trigger(&json!({"hello": 1})).is_err());
+    }
+
+    #[test]
+    fn direct_invocations_name_the_endpoint() {
+        assert_eq!(
+            parse_trigger(&json!({"endpoint_name": "fraud", "force": true})).unwrap(),
+            Trigger {
+                endpoint: "fraud".into(),
+                event_config: None,
+                force: true
+            }
+        );
+        assert!(parse_trigger(&json!({"endpoint_name": 7})).is_err());
+    }
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""The pipeline end to end against the local AWS emulator (see scripts/demo).
+
+1. creates a versioned models bucket;
+2. uploads deploy.json, then a scikit-learn model.tar.gz (the recommended order);
+3. delivers the S3 event for the artifact to the real deployer binary;
+4. shows the endpoint that resulted, once it is InService;
+5. edits deploy.json (more memory) and delivers that event: the endpoint is
+   updated to a new serverless config, the old one kept for rollback.
+"""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from urllib.parse import quote_plus
+
+import boto3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUCKET = "ml-models-123456789012"
+ENDPOINT = "iris-classifier"
+FOLDER = f"models/{ENDPOINT}/v1/"
+ROLE = "arn:aws:iam::123456789012:role/sagemaker-serverless-pipeline-execution"
+
+
+def step(text):
+    print(f"\n== {text}", flush=True)
+
+
+def s3_event(bucket, key, put):
+    """The notification S3 sends for `put`, shaped like events/s3-put-model.json."""
+    with open(os.path.join(ROOT, "events", "s3-put-model.json")) as f:
+        event = json.load(f)
+    record = event["Records"][0]
+    record["eventTime"] = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    obj = record["s3"]["object"]
+    record["s3"]["bucket"].update(name=bucket, arn=f"arn:aws:s3:::{bucket}")
+    obj.update(
+        key=quote_plus(key, safe="/"),
+        eTag=put["ETag"].strip('"'),
+        versionId=put.get("VersionId", ""),
+        sequencer=format(time.time_ns(), "018X"),
+    )
+    return event
+
+
+def invoke_deployer(binary, event):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(event, f)
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "lambda_local.py"), "--binary", binary, "--event", f.name,
+         "--env", f"EXECUTION_ROLE_ARN={ROLE}", "--env", "MODELS_PREFIX=models/"],
+        capture_output=True, text=True,
+    )
+    os.unlink(f.name)
+    sys.stderr.write(result.stderr)
+    outcome = json.loads(result.stdout)
+    print(json.dumps(outcome, indent=2))
+    if not outcome.get("ok"):
+        sys.exit("demo: the deployer reported an error (see above)")
+    return outcome["response"]
+
+
+def wait_in_service(sagemaker, name, timeout=60):
+    deadline = time.time() + timeout
+    while True:
+        described = sagemaker.describe_endpoint(EndpointName=name)
+        if described["EndpointStatus"] != "Creating" and described["EndpointStatus"] != "Updating":
+            return described
+        if time.time() > deadline:
+            sys.exit(f"demo: {name} still {described['EndpointStatus']} after {timeout} s")
+        print(f"   {name}: {described['EndpointStatus']} ...", flush=True)
+        time.sleep(1)
+
+
+def show_endpoint(sagemaker, name):
+    endpoint = wait_in_service(sagemaker, name)
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    variant = config["ProductionVariants"][0]
+    model = sagemaker.describe_model(ModelName=variant["ModelName"])
+    tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"])["Tags"]}
+    print(json.dumps({
+        "EndpointName": endpoint["EndpointName"],
+        "EndpointStatus": endpoint["EndpointStatus"],
+        "EndpointConfigName": endpoint["EndpointConfigName"],
+        "ServerlessConfig": variant["ServerlessConfig"],
+        "ModelName": variant["ModelName"],
+        "Image": model["PrimaryContainer"]["Image"],
+        "ModelDataUrl": model["PrimaryContainer"]["ModelDataUrl"],
+        "Environment": model["PrimaryContainer"].get("Environment", {}),
+        "EndpointTags": tags,
+    }, indent=2))
+
+
+def main(deployer_binary):
+    s3 = boto3.client("s3")
+    sagemaker = boto3.client("sagemaker")
+
+    step(f"create versioned bucket s3://{BUCKET}")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+    step("build model.tar.gz (scikit-learn, iris) as the SageMaker sklearn container expects")
+    workdir = tempfile.mkdtemp(prefix="pipeline-demo-")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "sample_model", "build.py"), workdir], check=True)
+    artifact = os.path.join(workdir, "model.tar.gz")
+
+    settings = {
+        "framework": "sklearn",
+        "framework_version": "1.2-1",
+        "memory_size_mb": 2048,
+        "max_concurrency": 5,
+        "environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+        "tags": {"team": "demo"},
+        "smoke_test": {"content_type": "text/csv", "body": "5.1,3.5,1.4,0.2"},
+    }
+    step(f"upload s3://{BUCKET}/{FOLDER}deploy.json, then model.tar.gz")
+    print(json.dumps(settings, indent=2))
+    s3.put_object(Bucket=BUCKET, Key=f"{FOLDER}deploy.json", Body=json.dumps(settings).encode())
+    with open(artifact, "rb") as f:
+        put = s3.put_object(Bucket=BUCKET, Key=f"{FOLDER}model.tar.gz", Body=f.read())
+
+    step("deliver the S3 event to the deployer (real binary, local Lambda Runtime API)")
+    invoke_deployer(deployer_binary, s3_event(BUCKET, f"{FOLDER}model.tar.gz", put))
+    step("the endpoint that resulted")
+    show_endpoint(sagemaker, ENDPOINT)
+
+    step("change deploy.json: memory_size_mb 2048 -> 4096; its event redeploys the same artifact")
+    changed = copy.deepcopy(settings)
+    changed["memory_size_mb"] = 4096
+    put = s3.put_object(Bucket=BUCKET, Key=f"{FOLDER}deploy.json", Body=json.dumps(changed).encode())
+    invoke_deployer(deployer_binary, s3_event(BUCKET, f"{FOLDER}deploy.json", put))
+    step("the endpoint after the update")
+    show_endpoint(sagemaker, ENDPOINT)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
