@@ -16,17 +16,17 @@ use shared::aws::sagemaker::SageMaker;
 use shared::settings::SettingsLayer;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-const ROLE: &str = "arn:aws:iam::123456789012:role/pipeline-sagemaker-execution";
+pub(crate) const ROLE: &str = "arn:aws:iam::123456789012:role/pipeline-sagemaker-execution";
 
 /// A bucket, a deployer configured for it, and the clients to check results.
-struct World {
-    clients: Clients,
-    bucket: String,
-    deployer: Deployer,
+pub(crate) struct World {
+    pub(crate) clients: Clients,
+    pub(crate) bucket: String,
+    pub(crate) deployer: Deployer,
 }
 
 impl World {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let clients = Clients::new().await;
         let bucket = clients.versioned_bucket("models").await;
         let config = DeployerConfig {
@@ -48,11 +48,11 @@ impl World {
         }
     }
 
-    fn sm(&self) -> &SageMakerClient {
+    pub(crate) fn sm(&self) -> &SageMakerClient {
         &self.clients.sagemaker
     }
 
-    fn image(&self) -> String {
+    pub(crate) fn image(&self) -> String {
         format!(
             "123456789012.dkr.ecr.{}.amazonaws.com/test-model:1",
             self.clients.region
@@ -60,7 +60,7 @@ impl World {
     }
 
     /// Uploads a file and returns the notification S3 would send for it.
-    async fn upload(&self, key: &str, body: &[u8], metadata: &[(&str, &str)]) -> Upload {
+    pub(crate) async fn upload(&self, key: &str, body: &[u8], metadata: &[(&str, &str)]) -> Upload {
         let (version_id, etag) = self.clients.put(&self.bucket, key, body, metadata).await;
         Upload {
             bucket: self.bucket.clone(),
@@ -72,7 +72,7 @@ impl World {
         }
     }
 
-    async fn upload_artifact(&self, endpoint: &str, folder: &str) -> Upload {
+    pub(crate) async fn upload_artifact(&self, endpoint: &str, folder: &str) -> Upload {
         let key = format!("models/{endpoint}/{folder}model.tar.gz");
         let image = self.image();
         self.upload(
@@ -83,19 +83,19 @@ impl World {
         .await
     }
 
-    async fn deploy(&self, event: Value) -> Result<DeployReport, DeployReport> {
+    pub(crate) async fn deploy(&self, event: Value) -> Result<DeployReport, DeployReport> {
         deployer::handle(LambdaEvent::new(event, Context::default()), &self.deployer)
             .await
             .map_err(|failed| failed.report)
     }
 
-    async fn deploy_ok(&self, uploads: &[Upload]) -> DeployReport {
+    pub(crate) async fn deploy_ok(&self, uploads: &[Upload]) -> DeployReport {
         self.deploy(s3_event(uploads))
             .await
             .unwrap_or_else(|r| panic!("deploy failed: {r:#?}"))
     }
 
-    async fn endpoint(
+    pub(crate) async fn endpoint(
         &self,
         name: &str,
     ) -> aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput {
@@ -107,7 +107,7 @@ impl World {
             .expect("endpoint exists")
     }
 
-    async fn names(&self, kind: &str, endpoint: &str) -> Vec<String> {
+    pub(crate) async fn names(&self, kind: &str, endpoint: &str) -> Vec<String> {
         let prefix = format!("{endpoint}-");
         let mut names: Vec<String> = if kind == "model" {
             let out = self
@@ -141,7 +141,7 @@ impl World {
         names
     }
 
-    async fn tags(&self, arn: &str) -> std::collections::BTreeMap<String, String> {
+    pub(crate) async fn tags(&self, arn: &str) -> std::collections::BTreeMap<String, String> {
         let out = self
             .sm()
             .list_tags()
@@ -166,7 +166,7 @@ fn next_sequencer() -> String {
     format!("{:016X}", NEXT.fetch_add(0x100, Ordering::Relaxed))
 }
 
-fn only(report: &DeployReport) -> &deployer::outcome::RecordOutcome {
+pub(crate) fn only(report: &DeployReport) -> &deployer::outcome::RecordOutcome {
     assert_eq!(report.results.len(), 1, "{report:#?}");
     &report.results[0]
 }

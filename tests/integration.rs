@@ -3,3 +3,4 @@
 //! HTTP. Run them with the README's test command, which starts the emulator.
 
 mod deployer;
+mod smoke_tester;

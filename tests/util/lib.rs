@@ -145,3 +145,40 @@ pub fn set_endpoint_status(endpoint: &str, status: &str) {
         &serde_json::json!({ "status": status }),
     );
 }
+
+/// Calls the emulator's control API with GET and returns the JSON answer.
+pub fn emulator_get(path: &str) -> Value {
+    let url = emulator_url();
+    let host_port = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(host_port).expect("connect to emulator");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host_port}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    assert!(
+        head.contains(" 200 "),
+        "emulator control call {path} failed: {head}\n{body}"
+    );
+    serde_json::from_str(body.trim()).unwrap_or(Value::Null)
+}
+
+/// Queues what the endpoint answers to its next InvokeEndpoint calls (the
+/// last one repeats); see tests/emulator/README.md.
+pub fn queue_invoke_results(endpoint: &str, results: Value) {
+    emulator_post(
+        &format!("/_emulator/endpoints/{endpoint}/invoke-results"),
+        &serde_json::json!({ "results": results, "replace": true }),
+    );
+}
+
+/// The InvokeEndpoint calls the endpoint received.
+pub fn invocations(endpoint: &str) -> Vec<Value> {
+    emulator_get(&format!("/_emulator/endpoints/{endpoint}/invocations"))["Invocations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}

@@ -34,13 +34,17 @@ pub fn resolve(
         })?;
     let endpoint_name = naming::endpoint_name_from(raw_name)?;
 
-    let container_layer = layers.iter().find(|l| l.names_container()).ok_or_else(|| {
-        SettingsError::Missing {
+    let container_layer =
+        layers
+            .iter()
+            .find(|l| l.names_container())
+            .ok_or_else(|| {
+                SettingsError::Missing {
             field: "image_uri or framework + framework_version".into(),
             why: "no deploy.json, metadata or function default says which container runs the model"
                 .into(),
         }
-    })?;
+            })?;
     let container = container_from(container_layer, region)?;
 
     let memory_size_mb = memory_size(first(|l| l.memory_size_mb.as_ref()))?;
