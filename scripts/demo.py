@@ -19,6 +19,8 @@ import time
 from datetime import datetime, timezone
 from urllib.parse import quote_plus
 
+import urllib.request
+
 import boto3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,21 +51,56 @@ def s3_event(bucket, key, put):
     return event
 
 
-def invoke_deployer(binary, event):
+def invoke_function(binary, event, env, show_logs=True):
+    """Runs a function binary once through scripts/lambda_local.py."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(event, f)
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "scripts", "lambda_local.py"), "--binary", binary, "--event", f.name,
-         "--env", f"EXECUTION_ROLE_ARN={ROLE}", "--env", "MODELS_PREFIX=models/"],
-        capture_output=True, text=True,
-    )
+    command = [sys.executable, os.path.join(ROOT, "scripts", "lambda_local.py"), "--binary", binary, "--event", f.name]
+    for item in env:
+        command += ["--env", item]
+    result = subprocess.run(command, capture_output=True, text=True)
     os.unlink(f.name)
-    sys.stderr.write(result.stderr)
+    if show_logs:
+        sys.stderr.write(result.stderr)
     outcome = json.loads(result.stdout)
-    print(json.dumps(outcome, indent=2))
     if not outcome.get("ok"):
-        sys.exit("demo: the deployer reported an error (see above)")
+        print(json.dumps(outcome, indent=2))
+        sys.exit(f"demo: {os.path.basename(binary)} reported an error (see above)")
     return outcome["response"]
+
+
+def invoke_deployer(binary, event):
+    response = invoke_function(binary, event, [f"EXECUTION_ROLE_ARN={ROLE}", "MODELS_PREFIX=models/"])
+    print(json.dumps(response, indent=2))
+    return response
+
+
+def emulator_post(path, body):
+    request = urllib.request.Request(
+        os.environ["AWS_ENDPOINT_URL"] + path, data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
+def smoke_test(binary, sagemaker, endpoint, answers):
+    """Delivers the endpoint's IN_SERVICE event to the smoke tester.
+
+    There is no container here, so the emulator answers InvokeEndpoint with
+    `answers` (on AWS the model itself answers); DelayMs stands in for the
+    cold start.
+    """
+    emulator_post(f"/_emulator/endpoints/{endpoint}/invoke-results", {"results": answers, "replace": True})
+    described = sagemaker.describe_endpoint(EndpointName=endpoint)
+    with open(os.path.join(ROOT, "events", "sagemaker-endpoint-in-service.json")) as f:
+        event = json.load(f)
+    event["detail"].update(EndpointName=endpoint, EndpointConfigName=described["EndpointConfigName"],
+                           EndpointArn=described["EndpointArn"])
+    report = invoke_function(binary, event, ["METRICS_NAMESPACE=ServerlessInferencePipeline", "CLAIM_SETTLE_MS=100"],
+                             show_logs=False)
+    print(json.dumps(report, indent=2))
+    return report
 
 
 def wait_in_service(sagemaker, name, timeout=60):
@@ -97,7 +134,11 @@ def show_endpoint(sagemaker, name):
     }, indent=2))
 
 
-def main(deployer_binary):
+PREDICTION = json.dumps({"probabilities": [[0.97, 0.02, 0.01]]})
+EXPECT = {"json_number": {"pointer": "/probabilities/0/0", "min": 0, "max": 1}}
+
+
+def main(deployer_binary, smoke_tester_binary):
     s3 = boto3.client("s3")
     sagemaker = boto3.client("sagemaker")
 
@@ -117,7 +158,7 @@ def main(deployer_binary):
         "max_concurrency": 5,
         "environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
         "tags": {"team": "demo"},
-        "smoke_test": {"content_type": "text/csv", "body": "5.1,3.5,1.4,0.2"},
+        "smoke_test": {"content_type": "text/csv", "body": "5.1,3.5,1.4,0.2", "expect": EXPECT},
     }
     step(f"upload s3://{BUCKET}/{FOLDER}deploy.json, then model.tar.gz")
     print(json.dumps(settings, indent=2))
@@ -130,6 +171,11 @@ def main(deployer_binary):
     step("the endpoint that resulted")
     show_endpoint(sagemaker, ENDPOINT)
 
+    step("IN_SERVICE event -> smoke tester: one cold call, two warm calls, verdict")
+    good = [{"Body": PREDICTION, "ContentType": "application/json", "DelayMs": 850},
+            {"Body": PREDICTION, "ContentType": "application/json", "DelayMs": 35}]
+    smoke_test(smoke_tester_binary, sagemaker, ENDPOINT, good)
+
     step("change deploy.json: memory_size_mb 2048 -> 4096; its event redeploys the same artifact")
     changed = copy.deepcopy(settings)
     changed["memory_size_mb"] = 4096
@@ -137,7 +183,21 @@ def main(deployer_binary):
     invoke_deployer(deployer_binary, s3_event(BUCKET, f"{FOLDER}deploy.json", put))
     step("the endpoint after the update")
     show_endpoint(sagemaker, ENDPOINT)
+    smoke_test(smoke_tester_binary, sagemaker, ENDPOINT, good)
+
+    step("a broken model in a new folder (v2/): deployed, fails its smoke test, rolled back")
+    v2 = f"models/{ENDPOINT}/v2/"
+    s3.put_object(Bucket=BUCKET, Key=f"{v2}deploy.json", Body=json.dumps(changed).encode())
+    with open(artifact, "rb") as f:
+        put = s3.put_object(Bucket=BUCKET, Key=f"{v2}model.tar.gz", Body=f.read() + b"\0")
+    invoke_deployer(deployer_binary, s3_event(BUCKET, f"{v2}model.tar.gz", put))
+    wait_in_service(sagemaker, ENDPOINT)
+    model_error = [{"Error": {"Code": "ModelError", "Status": 424,
+                              "Message": "Received server error (500) from primary with message \"ModuleNotFoundError\""}}]
+    smoke_test(smoke_tester_binary, sagemaker, ENDPOINT, model_error)
+    step("the endpoint after the rollback")
+    show_endpoint(sagemaker, ENDPOINT)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])

@@ -17,7 +17,7 @@ pub const MAX_PAYLOAD_BYTES: i64 = 4 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lookup {
     Found {
-        request: SmokeTestRequest,
+        request: Box<SmokeTestRequest>,
         payload: Payload,
         source: String,
     },
@@ -79,7 +79,7 @@ pub async fn find_request(
         body,
     };
     Ok(Lookup::Found {
-        request,
+        request: Box::new(request),
         payload,
         source,
     })

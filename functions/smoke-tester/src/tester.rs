@@ -236,12 +236,11 @@ impl SmokeTester {
             (TESTED_AT_TAG.to_string(), now_rfc3339()),
             (CLAIM_TAG.to_string(), "done".to_string()),
         ]);
-        if let Some(cold) = report.cold_start_ms {
-            tags.insert(COLD_MS_TAG.into(), format!("{cold:.0}"));
-        }
-        if let Some(warm) = report.warm_p50_ms {
-            tags.insert(WARM_MS_TAG.into(), format!("{warm:.0}"));
-        }
+        // Always written, empty when not measured, so no figure from an
+        // earlier test is left standing next to this verdict.
+        let figure = |ms: Option<f64>| ms.map(|v| format!("{v:.0}")).unwrap_or_default();
+        tags.insert(COLD_MS_TAG.into(), figure(report.cold_start_ms));
+        tags.insert(WARM_MS_TAG.into(), figure(report.warm_p50_ms));
         self.sagemaker.add_tags(endpoint_arn, &tags).await
     }
 
