@@ -1,6 +1,7 @@
 //! The deployer: S3 `ObjectCreated` events for `model.tar.gz` (and its
 //! sidecar `deploy.json`) become SageMaker Serverless Inference endpoints.
 
+pub mod apply;
 pub mod cleanup;
 pub mod config;
 pub mod deploy;

@@ -1,0 +1,220 @@
+//! The deployer: S3 events in, SageMaker models/configs/endpoints out.
+//! This module holds the fixture; `lifecycle` covers creation, updates,
+//! idempotence under duplicated and concurrent delivery, ordering and
+//! pruning; `refusals` covers what it must not do and bad input.
+
+mod lifecycle;
+mod refusals;
+
+use aws_sdk_sagemaker::Client as SageMakerClient;
+use chrono::{Duration, Utc};
+use deployer::config::DeployerConfig;
+use deployer::deploy::Deployer;
+use deployer::outcome::{DeployReport, Status};
+use integration_tests::fixtures::{s3_event, Upload};
+use integration_tests::{event_file, set_endpoint_status, unique, Clients};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use shared::aws::s3::ArtifactStore;
+use shared::aws::sagemaker::SageMaker;
+use shared::settings::SettingsLayer;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub(crate) const ROLE: &str = "arn:aws:iam::123456789012:role/pipeline-sagemaker-execution";
+
+/// A bucket, a deployer configured for it, and the clients to check results.
+pub(crate) struct World {
+    pub(crate) clients: Clients,
+    pub(crate) bucket: String,
+    pub(crate) deployer: Deployer,
+}
+
+impl World {
+    pub(crate) async fn new() -> Self {
+        let clients = Clients::new().await;
+        let bucket = clients.versioned_bucket("models").await;
+        let config = DeployerConfig {
+            region: clients.region.clone(),
+            execution_role_arn: ROLE.into(),
+            models_prefix: "models/".into(),
+            defaults: SettingsLayer::default(),
+            keep_superseded: 2,
+        };
+        let deployer = Deployer {
+            sagemaker: SageMaker::new(clients.sagemaker.clone()),
+            store: ArtifactStore::new(clients.s3.clone()),
+            config,
+        };
+        World {
+            clients,
+            bucket,
+            deployer,
+        }
+    }
+
+    pub(crate) fn sm(&self) -> &SageMakerClient {
+        &self.clients.sagemaker
+    }
+
+    pub(crate) fn image(&self) -> String {
+        format!(
+            "123456789012.dkr.ecr.{}.amazonaws.com/test-model:1",
+            self.clients.region
+        )
+    }
+
+    /// Uploads a file and returns the notification S3 would send for it.
+    pub(crate) async fn upload(&self, key: &str, body: &[u8], metadata: &[(&str, &str)]) -> Upload {
+        let (version_id, etag) = self.clients.put(&self.bucket, key, body, metadata).await;
+        Upload {
+            bucket: self.bucket.clone(),
+            key: key.into(),
+            version_id,
+            etag,
+            sequencer: next_sequencer(),
+            event_time: Utc::now(),
+        }
+    }
+
+    pub(crate) async fn upload_artifact(&self, endpoint: &str, folder: &str) -> Upload {
+        let key = format!("models/{endpoint}/{folder}model.tar.gz");
+        let image = self.image();
+        self.upload(
+            &key,
+            unique("weights").as_bytes(),
+            &[("image-uri", image.as_str())],
+        )
+        .await
+    }
+
+    pub(crate) async fn deploy(&self, event: Value) -> Result<DeployReport, DeployReport> {
+        deployer::handle(LambdaEvent::new(event, Context::default()), &self.deployer)
+            .await
+            .map_err(|failed| failed.report)
+    }
+
+    pub(crate) async fn deploy_ok(&self, uploads: &[Upload]) -> DeployReport {
+        self.deploy(s3_event(uploads))
+            .await
+            .unwrap_or_else(|r| panic!("deploy failed: {r:#?}"))
+    }
+
+    pub(crate) async fn endpoint(
+        &self,
+        name: &str,
+    ) -> aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput {
+        self.sm()
+            .describe_endpoint()
+            .endpoint_name(name)
+            .send()
+            .await
+            .expect("endpoint exists")
+    }
+
+    pub(crate) async fn names(&self, kind: &str, endpoint: &str) -> Vec<String> {
+        let prefix = format!("{endpoint}-");
+        let mut names: Vec<String> = if kind == "model" {
+            let out = self
+                .sm()
+                .list_models()
+                .name_contains(endpoint)
+                .max_results(100)
+                .send()
+                .await
+                .unwrap();
+            out.models()
+                .iter()
+                .filter_map(|m| m.model_name().map(str::to_string))
+                .collect()
+        } else {
+            let out = self
+                .sm()
+                .list_endpoint_configs()
+                .name_contains(endpoint)
+                .max_results(100)
+                .send()
+                .await
+                .unwrap();
+            out.endpoint_configs()
+                .iter()
+                .filter_map(|c| c.endpoint_config_name().map(str::to_string))
+                .collect()
+        };
+        names.retain(|n| n.starts_with(&prefix));
+        names.sort();
+        names
+    }
+
+    pub(crate) async fn tags(&self, arn: &str) -> std::collections::BTreeMap<String, String> {
+        let out = self
+            .sm()
+            .list_tags()
+            .resource_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        out.tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// An endpoint created by hand (not by the pipeline), InService.
+    /// Returns (model, config).
+    pub(crate) async fn create_unmanaged_endpoint(
+        &self,
+        endpoint: &str,
+        variant: aws_sdk_sagemaker::types::builders::ProductionVariantBuilder,
+    ) -> (String, String) {
+        let model = format!("{endpoint}-manual");
+        self.sm()
+            .create_model()
+            .model_name(&model)
+            .execution_role_arn(ROLE)
+            .primary_container(
+                aws_sdk_sagemaker::types::ContainerDefinition::builder()
+                    .image(self.image())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let config = format!("{endpoint}-manual-config");
+        self.sm()
+            .create_endpoint_config()
+            .endpoint_config_name(&config)
+            .production_variants(
+                variant
+                    .variant_name("AllTraffic")
+                    .model_name(&model)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        self.sm()
+            .create_endpoint()
+            .endpoint_name(endpoint)
+            .endpoint_config_name(&config)
+            .send()
+            .await
+            .unwrap();
+        set_endpoint_status(endpoint, "InService");
+        (model, config)
+    }
+}
+
+fn next_sequencer() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0x0062_D8A4_0000_0000);
+    format!("{:016X}", NEXT.fetch_add(0x100, Ordering::Relaxed))
+}
+
+pub(crate) fn only(report: &DeployReport) -> &deployer::outcome::RecordOutcome {
+    assert_eq!(report.results.len(), 1, "{report:#?}");
+    &report.results[0]
+}

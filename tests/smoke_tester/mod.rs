@@ -1,0 +1,135 @@
+//! The smoke tester against deployments made by the real deployer: queued
+//! InvokeEndpoint answers (good, wrong body, model error, throttling),
+//! verdict tags, duplicated events, rollback without loops.
+
+mod rollback;
+mod verdicts;
+
+use crate::deployer::{only, World};
+use aws_sdk_sagemaker::types::EndpointStatus;
+use deployer::outcome::Status;
+use integration_tests::{
+    event_file, invocations, queue_invoke_results, set_endpoint_status, unique,
+};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use shared::aws::s3::ArtifactStore;
+use shared::aws::sagemaker::SageMaker;
+use shared::aws::sns::Notifier;
+use smoke_tester::config::SmokeTesterConfig;
+use smoke_tester::invoke::Invoker;
+use smoke_tester::report::{Outcome, SmokeTestReport};
+use smoke_tester::tester::SmokeTester;
+use std::time::Duration;
+
+struct Bench {
+    world: World,
+    tester: SmokeTester,
+}
+
+impl Bench {
+    async fn new() -> Self {
+        let world = World::new().await;
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let sns = aws_sdk_sns::Client::new(&config);
+        let topic = sns
+            .create_topic()
+            .name(unique("smoke-alerts"))
+            .send()
+            .await
+            .unwrap();
+        let runtime = aws_sdk_sagemakerruntime::config::Builder::from(&config)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        let mut invoker = Invoker::new(aws_sdk_sagemakerruntime::Client::from_conf(runtime));
+        invoker.backoff = Duration::from_millis(10);
+        let tester = SmokeTester {
+            sagemaker: SageMaker::new(world.clients.sagemaker.clone()),
+            store: ArtifactStore::new(world.clients.s3.clone()),
+            invoker,
+            notifier: Notifier::new(sns, topic.topic_arn().map(str::to_string)),
+            config: SmokeTesterConfig {
+                metrics_namespace: "PipelineTests".into(),
+                warm_invocations: 2,
+                notify_topic_arn: None,
+                rollback_on_failure: true,
+                claim_settle: Duration::from_millis(20),
+                claim_lease: Duration::from_secs(600),
+            },
+        };
+        Bench { world, tester }
+    }
+
+    /// Deploys `endpoint` through the deployer with a deploy.json holding
+    /// `smoke_test` (if any), and brings it InService. Returns its config.
+    async fn deploy(&self, endpoint: &str, smoke_test: Option<Value>) -> String {
+        let mut settings = json!({"image_uri": self.world.image()});
+        if let Some(smoke_test) = smoke_test {
+            settings["smoke_test"] = smoke_test;
+        }
+        let folder = format!("models/{endpoint}/");
+        self.world
+            .upload(
+                &format!("{folder}deploy.json"),
+                settings.to_string().as_bytes(),
+                &[],
+            )
+            .await;
+        let artifact = self
+            .world
+            .upload(
+                &format!("{folder}model.tar.gz"),
+                unique("weights").as_bytes(),
+                &[],
+            )
+            .await;
+        let report = self.world.deploy_ok(&[artifact]).await;
+        let outcome = only(&report);
+        assert!(
+            matches!(outcome.status, Status::Created | Status::Updated),
+            "{outcome:#?}"
+        );
+        set_endpoint_status(endpoint, "InService");
+        outcome.endpoint_config.clone().unwrap()
+    }
+
+    /// The IN_SERVICE event from events/, pointed at this endpoint.
+    fn in_service_event(&self, endpoint: &str, config: &str) -> Value {
+        let mut event = event_file("sagemaker-endpoint-in-service.json");
+        event["detail"]["EndpointName"] = json!(endpoint);
+        event["detail"]["EndpointConfigName"] = json!(config);
+        event
+    }
+
+    async fn run(&self, payload: Value) -> SmokeTestReport {
+        let mut context = Context::default();
+        context.request_id = unique("request");
+        smoke_tester::handle(LambdaEvent::new(payload, context), &self.tester)
+            .await
+            .expect("smoke test ran")
+    }
+
+    async fn endpoint_tags(&self, endpoint: &str) -> std::collections::BTreeMap<String, String> {
+        let arn = self
+            .world
+            .endpoint(endpoint)
+            .await
+            .endpoint_arn()
+            .unwrap()
+            .to_string();
+        self.world.tags(&arn).await
+    }
+}
+
+fn answer(body: &str, delay_ms: u64) -> Value {
+    json!({"Body": body, "ContentType": "application/json", "DelayMs": delay_ms})
+}
+
+const GOOD: &str = r#"{"probabilities": [[0.97, 0.02, 0.01]]}"#;
+
+fn request_with_expectation() -> Value {
+    json!({"content_type": "text/csv", "accept": "application/json", "body": "5.1,3.5,1.4,0.2",
+           "expect": {"json_number": {"pointer": "/probabilities/0/0", "min": 0, "max": 1}}})
+}

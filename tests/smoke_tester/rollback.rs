@@ -1,0 +1,136 @@
+//! Rollback after a failed test: once, never looping, and never
+//! redeployed by a redelivered event.
+
+use super::*;
+
+#[tokio::test]
+async fn a_model_error_rolls_back_once_and_never_loops() {
+    let bench = Bench::new().await;
+    let endpoint = unique("smoke-rollback");
+    let good_config = bench
+        .deploy(&endpoint, Some(request_with_expectation()))
+        .await;
+    queue_invoke_results(&endpoint, json!([answer(GOOD, 0)]));
+    assert_eq!(
+        bench
+            .run(bench.in_service_event(&endpoint, &good_config))
+            .await
+            .outcome,
+        Outcome::Passed
+    );
+
+    // A new model whose container fails.
+    let bad_config = bench
+        .deploy(&endpoint, Some(request_with_expectation()))
+        .await;
+    assert_ne!(bad_config, good_config);
+    queue_invoke_results(
+        &endpoint,
+        json!([{"Error": {"Code": "ModelError", "Status": 424, "Message": "Received server error (500) from primary with message \"boom\""}}]),
+    );
+    let report = bench
+        .run(bench.in_service_event(&endpoint, &bad_config))
+        .await;
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    assert!(
+        report.reasons[0].contains("the model returned an error (HTTP 500)"),
+        "{:?}",
+        report.reasons
+    );
+    assert_eq!(
+        report.rollback.as_deref(),
+        Some(format!("rolled back to {good_config}").as_str())
+    );
+    // A model error is an answer, not a reason to retry: one call, no warm ones.
+    let calls_after_failure = invocations(&endpoint).len();
+    let described = bench.world.endpoint(&endpoint).await;
+    assert_eq!(described.endpoint_config_name(), Some(good_config.as_str()));
+    assert_eq!(described.endpoint_status(), Some(&EndpointStatus::Updating));
+
+    // The duplicate of the failed config's event: endpoint busy, nothing done.
+    let duplicate = bench
+        .run(bench.in_service_event(&endpoint, &bad_config))
+        .await;
+    assert_eq!(duplicate.outcome, Outcome::Ignored, "{duplicate:#?}");
+
+    // Back on the good config, which now fails too: reported, no second rollback.
+    set_endpoint_status(&endpoint, "InService");
+    let after = bench
+        .run(bench.in_service_event(&endpoint, &good_config))
+        .await;
+    assert_eq!(after.outcome, Outcome::Failed, "{after:#?}");
+    assert!(
+        after
+            .rollback
+            .as_deref()
+            .unwrap()
+            .contains("result of a rollback"),
+        "{after:#?}"
+    );
+    assert_eq!(
+        bench.world.endpoint(&endpoint).await.endpoint_config_name(),
+        Some(good_config.as_str())
+    );
+    assert_eq!(invocations(&endpoint).len(), calls_after_failure + 1);
+
+    // The deployer will not redeploy the rolled-back config from a redelivered event.
+    let tags = bench.endpoint_tags(&endpoint).await;
+    assert_eq!(tags.get("pipeline:rolled-back-from"), Some(&bad_config));
+}
+
+#[tokio::test]
+async fn the_deployer_skips_a_config_that_was_rolled_back() {
+    let bench = Bench::new().await;
+    let endpoint = unique("smoke-redeliver");
+    let good_config = bench
+        .deploy(&endpoint, Some(request_with_expectation()))
+        .await;
+    let folder = format!("models/{endpoint}/");
+    let settings =
+        json!({"image_uri": bench.world.image(), "smoke_test": request_with_expectation()});
+    bench
+        .world
+        .upload(
+            &format!("{folder}deploy.json"),
+            settings.to_string().as_bytes(),
+            &[],
+        )
+        .await;
+    let bad = bench
+        .world
+        .upload(
+            &format!("{folder}model.tar.gz"),
+            unique("bad").as_bytes(),
+            &[],
+        )
+        .await;
+    let bad_config = only(&bench.world.deploy_ok(&[bad.clone()]).await)
+        .endpoint_config
+        .clone()
+        .unwrap();
+    set_endpoint_status(&endpoint, "InService");
+    queue_invoke_results(
+        &endpoint,
+        json!([{"Error": {"Code": "ModelError", "Status": 424, "Message": "boom"}}]),
+    );
+    let report = bench
+        .run(bench.in_service_event(&endpoint, &bad_config))
+        .await;
+    assert_eq!(
+        report.rollback.as_deref(),
+        Some(format!("rolled back to {good_config}").as_str()),
+        "{report:#?}"
+    );
+    set_endpoint_status(&endpoint, "InService");
+    let redelivered = bench.world.deploy_ok(&[bad]).await;
+    assert_eq!(
+        only(&redelivered).status,
+        Status::Skipped,
+        "{redelivered:#?}"
+    );
+    assert!(
+        only(&redelivered).message.contains("rolled back"),
+        "{}",
+        only(&redelivered).message
+    );
+}
