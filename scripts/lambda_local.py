@@ -15,6 +15,7 @@ failed to start. Only the standard library is used.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import subprocess
@@ -144,16 +145,33 @@ def main(argv=None) -> int:
     server = QuietServer(("127.0.0.1", 0), make_handler(invocation))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     name = os.path.basename(args.binary)
-    # The function's logs go to stderr, so stdout carries only the outcome.
+    # The function's logs go to stderr, so stdout carries only the outcome;
+    # the last lines are kept to explain a function that dies during init.
     process = subprocess.Popen(
         [args.binary],
         env=lambda_environment(server.server_address[1], name, args.env),
         stdout=sys.stderr,
+        stderr=subprocess.PIPE,
     )
+    last_lines = collections.deque(maxlen=20)
+
+    def relay_stderr():
+        for raw in process.stderr:
+            line = raw.decode("utf-8", "replace")
+            last_lines.append(line.rstrip())
+            sys.stderr.write(line)
+
+    relay = threading.Thread(target=relay_stderr, daemon=True)
+    relay.start()
     try:
         while not invocation.finished.wait(0.05):
             if process.poll() is not None:
-                invocation.outcome = {"ok": False, "init_error": f"{name} exited with status {process.returncode}"}
+                relay.join(2)
+                invocation.outcome = {
+                    "ok": False,
+                    "init_error": f"{name} exited with status {process.returncode}",
+                    "stderr": list(last_lines),
+                }
                 break
             if time.time() * 1000 > invocation.deadline_ms:
                 invocation.outcome = {"ok": False, "error": f"timed out after {args.timeout} s"}

@@ -2,5 +2,7 @@
 //! tests/emulator/launch.py to behave like AWS), through the real SDK over
 //! HTTP. Run them with the README's test command, which starts the emulator.
 
+mod binaries;
+mod cost_sweeper;
 mod deployer;
 mod smoke_tester;

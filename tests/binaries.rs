@@ -1,0 +1,103 @@
+//! The real `bootstrap` binaries (each function's main.rs: configuration
+//! from the environment, SDK clients, the Lambda runtime loop), driven
+//! through scripts/lambda_local.py's local Lambda Runtime API.
+
+use crate::deployer::World;
+use integration_tests::fixtures::s3_event;
+use integration_tests::{repo_root, unique};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A workspace binary built next to this test executable.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run the tests with `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// Runs `binary` once with `event`; returns lambda_local.py's outcome JSON.
+fn invoke(binary_name: &str, event: &Value, env: &[(&str, &str)]) -> Value {
+    let python = std::env::var("PIPELINE_PYTHON")
+        .unwrap_or_else(|_| repo_root().join(".venv/bin/python").display().to_string());
+    let event_path = std::env::temp_dir().join(format!("{}.json", unique("event")));
+    std::fs::write(&event_path, event.to_string()).unwrap();
+    let mut command = Command::new(python);
+    command
+        .arg(repo_root().join("scripts/lambda_local.py"))
+        .arg("--binary")
+        .arg(binary(binary_name))
+        .arg("--event")
+        .arg(&event_path)
+        .arg("--timeout")
+        .arg("60");
+    for (name, value) in env {
+        command.arg("--env").arg(format!("{name}={value}"));
+    }
+    let output = command.output().expect("run scripts/lambda_local.py");
+    let _ = std::fs::remove_file(&event_path);
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "lambda_local.py printed no JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+#[tokio::test]
+async fn the_deployer_binary_deploys_an_upload() {
+    let world = World::new().await;
+    let endpoint = unique("binary");
+    let upload = world.upload_artifact(&endpoint, "v1/").await;
+    let outcome = invoke(
+        "deployer",
+        &s3_event(&[upload]),
+        &[("EXECUTION_ROLE_ARN", crate::deployer::ROLE)],
+    );
+    assert_eq!(outcome["ok"], json!(true), "{outcome:#}");
+    assert_eq!(
+        outcome["response"]["results"][0]["status"], "created",
+        "{outcome:#}"
+    );
+    assert_eq!(
+        world
+            .endpoint(&endpoint)
+            .await
+            .endpoint_status()
+            .map(|s| s.as_str()),
+        Some("Creating")
+    );
+}
+
+#[test]
+fn the_deployer_refuses_to_start_without_its_execution_role() {
+    let outcome = invoke(
+        "deployer",
+        &json!({"Records": []}),
+        &[("EXECUTION_ROLE_ARN", "")],
+    );
+    assert_eq!(outcome["ok"], json!(false), "{outcome:#}");
+    let error = outcome.to_string();
+    assert!(error.contains("EXECUTION_ROLE_ARN"), "{error}");
+}
+
+#[test]
+fn the_smoke_tester_binary_ignores_an_unknown_endpoint() {
+    let outcome = invoke(
+        "smoke-tester",
+        &json!({"endpoint_name": unique("ghost")}),
+        &[],
+    );
+    assert_eq!(outcome["ok"], json!(true), "{outcome:#}");
+    assert_eq!(outcome["response"]["outcome"], "ignored", "{outcome:#}");
+}
