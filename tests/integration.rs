@@ -6,3 +6,4 @@ mod binaries;
 mod cost_sweeper;
 mod deployer;
 mod smoke_tester;
+mod template;

@@ -7,7 +7,7 @@ async fn a_new_artifact_creates_model_config_and_endpoint() {
     let world = World::new().await;
     let endpoint = unique("create");
     let upload = world.upload_artifact(&endpoint, "v1/").await;
-    let report = world.deploy_ok(&[upload.clone()]).await;
+    let report = world.deploy_ok(std::slice::from_ref(&upload)).await;
     let outcome = only(&report);
     assert_eq!(outcome.status, Status::Created, "{outcome:#?}");
     assert_eq!(outcome.endpoint.as_deref(), Some(endpoint.as_str()));
@@ -72,10 +72,10 @@ async fn a_redelivered_event_changes_nothing() {
     let endpoint = unique("dup");
     let upload = world.upload_artifact(&endpoint, "").await;
     assert_eq!(
-        only(&world.deploy_ok(&[upload.clone()]).await).status,
+        only(&world.deploy_ok(std::slice::from_ref(&upload)).await).status,
         Status::Created
     );
-    let again = world.deploy_ok(&[upload.clone()]).await;
+    let again = world.deploy_ok(std::slice::from_ref(&upload)).await;
     assert_eq!(only(&again).status, Status::Unchanged, "{again:#?}");
     set_endpoint_status(&endpoint, "InService");
     assert_eq!(
@@ -119,13 +119,13 @@ async fn a_newer_artifact_updates_a_serverless_endpoint_and_records_the_old_conf
     let world = World::new().await;
     let endpoint = unique("update");
     let first = world.upload_artifact(&endpoint, "").await;
-    let created = world.deploy_ok(&[first.clone()]).await;
+    let created = world.deploy_ok(std::slice::from_ref(&first)).await;
     let old_config = only(&created).endpoint_config.clone().unwrap();
 
     // While the endpoint is still Creating, a newer artifact must wait.
     let second = world.upload_artifact(&endpoint, "").await;
     let busy = world
-        .deploy(s3_event(&[second.clone()]))
+        .deploy(s3_event(std::slice::from_ref(&second)))
         .await
         .expect_err("busy endpoint");
     let outcome = only(&busy);
@@ -133,7 +133,7 @@ async fn a_newer_artifact_updates_a_serverless_endpoint_and_records_the_old_conf
     assert!(outcome.message.contains("Creating"), "{}", outcome.message);
 
     set_endpoint_status(&endpoint, "InService");
-    let updated = world.deploy_ok(&[second.clone()]).await;
+    let updated = world.deploy_ok(std::slice::from_ref(&second)).await;
     let outcome = only(&updated);
     assert_eq!(outcome.status, Status::Updated, "{outcome:#?}");
     let described = world.endpoint(&endpoint).await;
@@ -170,7 +170,7 @@ async fn an_older_artifact_under_another_key_is_skipped() {
     let mut older = world.upload_artifact(&endpoint, "v1/").await;
     let newer = world.upload_artifact(&endpoint, "v2/").await;
     older.event_time = newer.event_time - Duration::seconds(30);
-    world.deploy_ok(&[newer.clone()]).await;
+    world.deploy_ok(std::slice::from_ref(&newer)).await;
     set_endpoint_status(&endpoint, "InService");
     let report = world.deploy_ok(&[older]).await;
     assert_eq!(only(&report).status, Status::Skipped, "{report:#?}");

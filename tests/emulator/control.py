@@ -12,6 +12,10 @@
          -> 200 {"EndpointName", "EndpointArn", "EndpointStatus", "FailureReason",
                  "LastModifiedTime"}
 
+    POST /_emulator/endpoints/<name>/creation-time
+         {"creation_time": "2026-01-01T00:00:00Z"}   (ISO 8601; backdates an endpoint,
+         as AWS shows for endpoints created long ago) -> 200 same view + "CreationTime"
+
     POST   /_emulator/endpoints/<name>/invoke-results
            {"results": [{"Body": "...", "ContentType": "...", "DelayMs": 0}
                         | {"Error": {"Code": "ModelError", "Status": 424, "Message": "..."},
@@ -37,6 +41,7 @@ Every other path goes to moto unchanged.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import unquote
 
@@ -179,4 +184,14 @@ class ControlMiddleware:
                 return _json(400, {"error": "failure_reason must be a string"})
             patches.set_status(ep, status, reason)
             return _json(200, _endpoint_view(ep))
+        if len(parts) == 3 and parts[2] == "creation-time" and request.method == "POST":
+            try:
+                created = datetime.fromisoformat(str(body.get("creation_time", "")).replace("Z", "+00:00"))
+            except ValueError:
+                return _json(400, {"error": "creation_time must be an ISO 8601 time, e.g. 2026-01-01T00:00:00Z"})
+            if created.tzinfo is None:
+                return _json(400, {"error": "creation_time needs a time zone (e.g. a trailing Z)"})
+            # moto keeps naive UTC datetimes.
+            ep.creation_time = created.astimezone(timezone.utc).replace(tzinfo=None)
+            return _json(200, {**_endpoint_view(ep), "CreationTime": ep.creation_time.isoformat()})
         return _json(404, {"error": f"no control route {request.method} {request.path}"})

@@ -23,8 +23,10 @@ from typing import Any
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cbor_protocol  # noqa: E402
 import control  # noqa: E402
 import runtime_patches  # noqa: E402
+import request_counter  # noqa: E402
 import sagemaker_patches  # noqa: E402
 
 
@@ -35,7 +37,11 @@ def build_app() -> Any:
     sagemaker_patches.apply()
     runtime_patches.apply()
     moto_app = DomainDispatcherApplication(create_backend_app)
-    return control.ControlMiddleware(runtime_patches.InvocationBodyMiddleware(moto_app))
+    app = control.ControlMiddleware(runtime_patches.InvocationBodyMiddleware(moto_app))
+    # CloudWatch over Smithy RPC v2 CBOR, as the Rust SDK sends it.
+    app = cbor_protocol.RpcV2CborMiddleware(app)
+    # Outermost: counts requests as clients sent them (GET /_emulator/requests).
+    return request_counter.RequestCounterMiddleware(app)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -256,6 +256,66 @@ def lifecycle_manual(c: Ctx) -> None:
 
 
 @check
+def cloudwatch_over_rpc_v2_cbor(c: Ctx) -> None:
+    """PutMetricData / GetMetricData as the Rust SDK sends them (CBOR, gzip)."""
+    import gzip
+    import urllib.request
+
+    import cbor_protocol as cbor
+
+    def call(op: str, body: dict, compress: bool = False) -> tuple[int, Any]:
+        data = cbor.encode(body)
+        headers = {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
+                   "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/monitoring/aws4_request, "
+                                    "SignedHeaders=host, Signature=x"}
+        if compress:
+            data, headers["Content-Encoding"] = gzip.compress(data), "gzip"
+        request = urllib.request.Request(f"{c.url}/service/GraniteServiceVersion20100801/operation/{op}",
+                                         data=data, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request) as response:
+                assert response.headers["smithy-protocol"] == "rpc-v2-cbor"
+                return response.status, cbor.decode(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, cbor.decode(err.read())
+
+    now = int(time.time())
+    dims = [{"Name": "EndpointName", "Value": n("cbor", "e")}, {"Name": "VariantName", "Value": "AllTraffic"}]
+    code, _ = call("PutMetricData", {"Namespace": "AWS/SageMaker", "MetricData": [
+        {"MetricName": "Invocations", "Dimensions": dims, "Timestamp": now - 3600, "Value": 7}]},
+        compress=True)
+    assert code == 200, code
+    query = {"Id": "q0", "MetricStat": {"Metric": {"Namespace": "AWS/SageMaker", "MetricName": "Invocations",
+                                                   "Dimensions": dims}, "Period": 86400, "Stat": "Sum"}}
+    code, out = call("GetMetricData", {"MetricDataQueries": [query], "StartTime": now - 86400, "EndTime": now})
+    assert code == 200, (code, out)
+    result = out["MetricDataResults"][0]
+    assert result["Id"] == "q0" and result["Values"] == [7.0], out
+    code, out = call("GetMetricData", {"StartTime": now, "EndTime": now - 1})
+    assert code == 400 and "__type" in out, (code, out)
+
+
+@check
+def backdated_creation_time(c: Ctx) -> None:
+    p = "backdate"
+    m = c.model(n(p, "m"))
+    cfg = c.instance_config(n(p, "c"), m)
+    ep = n(p, "e")
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg)
+    code, out = c.control("POST", f"endpoints/{ep}/creation-time", {"creation_time": "2026-01-02T03:04:05Z"})
+    assert code == 200, (code, out)
+    d = c.sm.describe_endpoint(EndpointName=ep)
+    assert d["CreationTime"].isoformat().startswith("2026-01-02T03:04:05"), d["CreationTime"]
+    listed = c.sm.list_endpoints(NameContains=ep)["Endpoints"]
+    assert listed[0]["CreationTime"].isoformat().startswith("2026-01-02T03:04:05"), listed
+    code, out = c.control("POST", f"endpoints/{ep}/creation-time", {"creation_time": "yesterday"})
+    assert code == 400, (code, out)
+    code, out = c.control("POST", f"endpoints/{ep}/creation-time", {"creation_time": "2026-01-02T03:04:05"})
+    assert code == 400, (code, out)
+    c.sm.delete_endpoint(EndpointName=ep)
+
+
+@check
 def lifecycle_timed(c: Ctx) -> None:
     p = "timed"
     code, before = c.control("GET", "settle")
@@ -631,6 +691,27 @@ def invoke_without_queue_keeps_moto_global_queue(c: Ctx) -> None:
     c.queue_results(ep, [{"Body": "mine"}])
     c.queue_results(ep, [], replace=True)
     assert c.invoke(ep, f"unique-{RUN}")[0] == f"global-{RUN}".encode()
+
+
+@check
+def request_counter(c: Ctx) -> None:
+    # Counts by service and operation (benchmarks read them); control calls are not counted.
+    def count(view: dict, service: str, op: str) -> int:
+        return view["requests"].get(service, {}).get(op, 0)
+
+    _, before = c.control("GET", "requests")
+    c.sm.list_endpoints(MaxResults=1)
+    c.sm.list_endpoints(MaxResults=1)
+    expect_error(c.sm.describe_endpoint, EndpointName=n("reqcount", "missing"))
+    _, after = c.control("GET", "requests")
+    assert count(after, "sagemaker", "ListEndpoints") - count(before, "sagemaker", "ListEndpoints") == 2, after
+    assert count(after, "sagemaker", "DescribeEndpoint") - count(before, "sagemaker", "DescribeEndpoint") >= 1
+    assert after["total"] >= before["total"] + 3
+    assert "_emulator" not in json.dumps(after["requests"])
+    status, _ = c.control("DELETE", "requests")
+    assert status == 200
+    _, reset = c.control("GET", "requests")
+    assert count(reset, "sagemaker", "ListEndpoints") == 0, reset
 
 
 def main() -> int:

@@ -104,7 +104,7 @@ async fn the_deployer_skips_a_config_that_was_rolled_back() {
             &[],
         )
         .await;
-    let bad_config = only(&bench.world.deploy_ok(&[bad.clone()]).await)
+    let bad_config = only(&bench.world.deploy_ok(std::slice::from_ref(&bad)).await)
         .endpoint_config
         .clone()
         .unwrap();

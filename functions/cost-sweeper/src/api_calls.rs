@@ -1,10 +1,13 @@
 //! Counts the AWS API calls a sweep makes, by operation: the report shows
 //! what a sweep costs in requests (and how close it runs to throttling).
-//! An SDK interceptor, attached to every client the sweeper builds.
+//! An SDK interceptor, attached to every client the sweeper builds; it
+//! reads the operation name once per operation (before serialization, when
+//! the operation's metadata is in the config bag; retries are not counted).
 
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -44,9 +47,10 @@ impl Intercept for ApiCalls {
         "ApiCalls"
     }
 
-    fn read_before_execution(
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {

@@ -5,7 +5,7 @@
 //! the same time, finds a state the planner knows how to continue.
 
 use crate::fleet::migration_tags as tags;
-use crate::migration::{carried_tags, state, Action, CanaryRef, CanarySpec, OriginalRef};
+use crate::migration::{state, Action, CanaryRef, CanarySpec, OriginalRef};
 use chrono::{DateTime, SecondsFormat, Utc};
 use shared::aws::sagemaker::{SageMaker, ServerlessSpec};
 use shared::aws::sns::Notifier;
@@ -14,12 +14,6 @@ use shared::deployment::ENDPOINT_TAG;
 use shared::smoke::SOURCE_TAG;
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE, MAX_VALUE_LEN};
 use std::collections::BTreeMap;
-use std::time::Duration;
-
-/// How long a step waits for a deleted endpoint to disappear before it
-/// leaves the rest to the next run (SageMaker shows `Deleting` for a while).
-const DELETE_WAIT: Duration = Duration::from_secs(60);
-const DELETE_POLL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct Applier {
@@ -55,7 +49,7 @@ fn stamp(now: DateTime<Utc>) -> String {
     now.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn tag_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub(crate) fn tag_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -216,38 +210,14 @@ impl Applier {
                 canary_name,
                 reason,
             } => {
-                let user = match self.sagemaker.describe_endpoint(name).await? {
-                    Some(current) if current.status != "Failed" => {
-                        return Ok(Applied::Skipped(format!(
-                            "{name} is now {}",
-                            current.status
-                        )))
-                    }
-                    Some(current) => carried_tags(&self.sagemaker.list_tags(&current.arn).await?),
-                    None => BTreeMap::new(),
-                };
-                self.sagemaker.delete_endpoint(name).await?;
-                if !self.wait_gone(name).await? {
-                    return Ok(Applied::Skipped(format!(
-                        "{name} still deleting; the next run recreates it"
-                    )));
-                }
-                let mut endpoint_tags = user;
-                endpoint_tags.extend(tag_map(&[
-                    (tags::STATE, state::FAILED),
-                    (tags::FAILURE, &tag_text(reason)),
-                    (tags::STRATEGY, "recreate"),
-                    (tags::CHANGED_AT, &at),
-                ]));
-                if let Some(canary) = canary_name {
-                    endpoint_tags.insert(tags::CANARY.into(), canary.clone());
-                }
-                self.sagemaker
-                    .create_endpoint(name, persistent_config, &endpoint_tags)
-                    .await?;
-                Ok(Applied::Done(format!(
-                    "{reason}; recreated {name} from its persistent config {persistent_config}"
-                )))
+                self.roll_back_replacement(
+                    name,
+                    persistent_config,
+                    canary_name.as_deref(),
+                    reason,
+                    &at,
+                )
+                .await
             }
             Action::RevertInPlace {
                 name,
@@ -410,96 +380,6 @@ impl Applier {
             )));
         }
         Ok(None)
-    }
-
-    async fn replace_original(
-        &self,
-        original: &OriginalRef,
-        canary: &CanaryRef,
-        at: &str,
-    ) -> Result<Applied, AwsError> {
-        let current = self.sagemaker.describe_endpoint(&original.name).await?;
-        if let Some(current) = &current {
-            if current.config_name != original.config_name {
-                return Ok(Applied::Skipped(format!(
-                    "{} now runs {}",
-                    original.name, current.config_name
-                )));
-            }
-        }
-        match self.sagemaker.describe_endpoint(&canary.name).await? {
-            Some(c) if c.status == "InService" => {}
-            other => {
-                let status = other.map(|c| c.status).unwrap_or_else(|| "gone".into());
-                return Ok(Applied::Skipped(format!(
-                    "canary {} is {status}",
-                    canary.name
-                )));
-            }
-        }
-        let canary_tags = tag_map(&[
-            (tags::STATE, state::REPLACING),
-            (tags::PERSISTENT_CONFIG, &original.config_name),
-            (tags::CHANGED_AT, at),
-        ]);
-        self.sagemaker.add_tags(&canary.arn, &canary_tags).await?;
-        if current.is_some() {
-            self.sagemaker
-                .add_tags(
-                    &original.arn,
-                    &tag_map(&[(tags::STATE, state::REPLACING), (tags::CHANGED_AT, at)]),
-                )
-                .await?;
-            self.sagemaker.delete_endpoint(&original.name).await?;
-        }
-        if !self.wait_gone(&original.name).await? {
-            return Ok(Applied::Skipped(format!(
-                "{} still deleting; the next run recreates it",
-                original.name
-            )));
-        }
-        self.create_replacement(&original.name, canary, &original.config_name, at)
-            .await
-    }
-
-    async fn create_replacement(
-        &self,
-        name: &str,
-        canary: &CanaryRef,
-        persistent: &str,
-        at: &str,
-    ) -> Result<Applied, AwsError> {
-        let mut endpoint_tags = canary.user_tags.clone();
-        endpoint_tags.extend(tag_map(&[
-            (MANAGED_BY_KEY, MANAGED_BY_VALUE),
-            (tags::MIGRATION_OF, name),
-            (tags::STATE, state::REPLACEMENT),
-            (tags::PERSISTENT_CONFIG, persistent),
-            (tags::CANARY, &canary.name),
-            (tags::STRATEGY, "recreate"),
-            (tags::CHANGED_AT, at),
-        ]));
-        self.sagemaker
-            .create_endpoint(name, &canary.config_name, &endpoint_tags)
-            .await?;
-        Ok(Applied::Done(format!(
-            "recreating {name} as serverless from {} (unavailable until it is InService)",
-            canary.config_name
-        )))
-    }
-
-    /// Waits (bounded) until the endpoint no longer exists.
-    async fn wait_gone(&self, name: &str) -> Result<bool, AwsError> {
-        let deadline = tokio::time::Instant::now() + DELETE_WAIT;
-        loop {
-            if self.sagemaker.describe_endpoint(name).await?.is_none() {
-                return Ok(true);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(DELETE_POLL).await;
-        }
     }
 }
 

@@ -247,6 +247,21 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_events_parse() {
+        let parse =
+            |text: &str| SweepRequest::from_event(&serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(
+            parse(include_str!("../../../events/scheduled-sweep.json")),
+            SweepRequest::default()
+        );
+        let direct = parse(include_str!("../../../events/sweep-direct-invocation.json"));
+        assert_eq!(direct.dry_run, Some(false));
+        assert_eq!(direct.endpoint_name_contains.as_deref(), Some("fraud"));
+        let revert = parse(include_str!("../../../events/sweep-revert.json"));
+        assert_eq!(revert.revert.as_deref(), Some("fraud-detector"));
+    }
+
+    #[test]
     fn strategies_parse() {
         assert_eq!(Strategy::parse("recreate"), Some(Strategy::Recreate));
         assert_eq!(Strategy::parse("side-by-side"), Some(Strategy::SideBySide));

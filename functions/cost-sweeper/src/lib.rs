@@ -4,6 +4,7 @@
 
 pub mod api_calls;
 pub mod apply;
+mod apply_recreate;
 pub mod config;
 pub mod eligibility;
 pub mod fleet;
@@ -12,7 +13,10 @@ pub mod migration;
 pub mod observe;
 pub mod plan;
 pub mod pricing;
+pub mod reasons;
 pub mod report;
+pub mod rows;
+pub mod steps;
 #[cfg(test)]
 mod test_support;
 
@@ -36,6 +40,45 @@ pub struct Sweeper {
     pub s3: aws_sdk_s3::Client,
     pub config: SweepConfig,
     pub api_calls: api_calls::ApiCalls,
+}
+
+impl Sweeper {
+    /// Clients from `sdk_config` (region, credentials and endpoint from the
+    /// standard sources), each counting its calls into one tally.
+    pub fn new(sdk_config: &aws_config::SdkConfig, config: SweepConfig) -> Self {
+        let api_calls = api_calls::ApiCalls::default();
+        let sagemaker = aws_sdk_sagemaker::Client::from_conf(
+            aws_sdk_sagemaker::config::Builder::from(sdk_config)
+                .interceptor(api_calls.clone())
+                .build(),
+        );
+        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(sdk_config)
+                .interceptor(api_calls.clone())
+                .build(),
+        );
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(sdk_config)
+                .interceptor(api_calls.clone())
+                .build(),
+        );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(sdk_config)
+                .interceptor(api_calls.clone())
+                .build(),
+        );
+        Sweeper {
+            observer: Observer::new(sagemaker.clone()),
+            metrics: MetricsReader::new(cloudwatch),
+            applier: Applier {
+                sagemaker: shared::aws::sagemaker::SageMaker::new(sagemaker),
+                notifier: shared::aws::sns::Notifier::new(sns, config.notify_topic_arn.clone()),
+            },
+            s3,
+            config,
+            api_calls,
+        }
+    }
 }
 
 /// Why a sweep could not run (or finished with failures).

@@ -5,68 +5,10 @@ use crate::config::SweepConfig;
 use crate::eligibility::{self, Costs, Reason};
 use crate::fleet::{migration_tags, EndpointView, Usage};
 use crate::migration::{self, Action, Group, Progress};
-use crate::pricing;
+use crate::rows::{base_row, serverless_row, unavailability, with_costs};
+pub use crate::rows::{Decision, ReasonOut, Row};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Decision {
-    /// Eligible: a migration starts (or would, in a dry run).
-    Migrate,
-    /// Eligible, but this run's limit of new migrations is reached.
-    Deferred,
-    /// A migration in flight takes its next step.
-    Advance,
-    /// A migration in flight waits for something (endpoint status, smoke test, drain).
-    Wait,
-    /// A migration ended (completed, failed, reverted).
-    Ended,
-    /// Not eligible; the reasons say why.
-    Skip,
-    /// Serverless: kept, with advice.
-    Keep,
-    /// A canary (its migration is reported on the original's row).
-    Canary,
-    /// Could not be observed.
-    Error,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReasonOut {
-    pub code: &'static str,
-    pub detail: String,
-}
-
-impl From<&Reason> for ReasonOut {
-    fn from(reason: &Reason) -> Self {
-        ReasonOut {
-            code: reason.code(),
-            detail: reason.describe(),
-        }
-    }
-}
-
-/// One endpoint in the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Row {
-    pub endpoint: String,
-    pub status: String,
-    pub instance_type: String,
-    pub instance_count: u32,
-    pub invocations: f64,
-    pub average_latency_ms: Option<f64>,
-    pub monthly_cost_now: Option<f64>,
-    pub monthly_cost_serverless: Option<f64>,
-    pub monthly_saving: Option<f64>,
-    pub serverless_memory_mb: Option<u32>,
-    pub decision: Decision,
-    pub reasons: Vec<ReasonOut>,
-    pub migration_state: Option<String>,
-    pub step: Option<&'static str>,
-    pub note: String,
-}
 
 /// A step to apply, for the endpoint whose row it is on.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,83 +38,6 @@ pub fn needs_model(
         Some(state) => state == migration::state::CANARY,
         None => eligibility::structural_reasons(endpoint, usage, config, now).is_empty(),
     }
-}
-
-fn base_row(endpoint: &EndpointView, usage: &Usage) -> Row {
-    Row {
-        endpoint: endpoint.name.clone(),
-        status: endpoint.status.clone(),
-        instance_type: if endpoint.is_serverless() {
-            "serverless".into()
-        } else {
-            endpoint.instance_types().join("+")
-        },
-        instance_count: endpoint.instance_count(),
-        invocations: usage.invocations,
-        average_latency_ms: usage.average_latency_ms,
-        monthly_cost_now: None,
-        monthly_cost_serverless: None,
-        monthly_saving: None,
-        serverless_memory_mb: None,
-        decision: Decision::Skip,
-        reasons: Vec::new(),
-        migration_state: endpoint.migration_state().map(str::to_string),
-        step: None,
-        note: String::new(),
-    }
-}
-
-fn with_costs(mut row: Row, costs: &Costs) -> Row {
-    row.monthly_cost_now = costs.now;
-    row.monthly_cost_serverless = costs.serverless;
-    row.monthly_saving = costs.saving();
-    row.serverless_memory_mb = costs.memory_mb;
-    row
-}
-
-/// Serverless endpoints: what they cost, and advice (never acted on): an
-/// instance would be cheaper; the memory could shrink.
-fn serverless_row(endpoint: &EndpointView, usage: &Usage, config: &SweepConfig) -> Row {
-    let mut row = base_row(endpoint, usage);
-    row.decision = Decision::Keep;
-    let Some(spec) = endpoint.variants.first().and_then(|v| v.serverless.clone()) else {
-        return row;
-    };
-    row.serverless_memory_mb = Some(spec.memory_size_mb);
-    let cost = eligibility::serverless_cost(
-        usage,
-        spec.memory_size_mb,
-        spec.provisioned_concurrency,
-        config,
-    );
-    row.monthly_cost_now = cost;
-    row.monthly_cost_serverless = cost;
-    let mut advice = Vec::new();
-    if let (Some(cost), Some((instance, hourly))) = (
-        cost,
-        config
-            .prices
-            .cheapest_instance_with(&config.region, spec.memory_size_mb),
-    ) {
-        let instance_cost = pricing::persistent_monthly(hourly, 1);
-        if instance_cost < cost {
-            advice.push(format!(
-                "break-even passed: {instance} would cost ${instance_cost:.2}/month against ${cost:.2} on serverless"
-            ));
-        }
-    }
-    if let Some(peak) = usage.peak_memory_percent {
-        let used_mb = peak / 100.0 * f64::from(spec.memory_size_mb);
-        let smaller = pricing::smallest_memory_for_use(used_mb);
-        if smaller < spec.memory_size_mb {
-            advice.push(format!(
-                "memory could shrink to {smaller} MB (peak use {used_mb:.0} of {} MB)",
-                spec.memory_size_mb
-            ));
-        }
-    }
-    row.note = advice.join("; ");
-    row
 }
 
 /// Costs and reasons for an instance-based endpoint with no migration.
@@ -247,8 +112,8 @@ pub fn plan(
     let mut group_names: Vec<&str> = endpoints
         .iter()
         .filter(|e| {
-            !e.tag(migration_tags::MIGRATION_OF)
-                .is_some_and(|of| of != e.name)
+            e.tag(migration_tags::MIGRATION_OF)
+                .is_none_or(|of| of == e.name)
         })
         .map(|e| e.name.as_str())
         .collect();
@@ -282,6 +147,9 @@ pub fn plan(
             let (costs, _, _) = evaluate(original, &usage, config, now);
             let mut row = with_costs(base_row(original, &usage), &costs);
             apply_progress(&mut row, &progress, &mut plan.steps);
+            if let (Progress::Step(Action::ReplaceOriginal { .. }), Some(c)) = (&progress, canary) {
+                row.note = unavailability(c);
+            }
             plan.rows.push(row);
             continue;
         }
@@ -313,10 +181,15 @@ pub fn plan(
         if index < config.max_new_migrations {
             row.step = Some("start");
             row.note = format!(
-                "{} migration to {} ({} MB)",
+                "{} migration to {} ({} MB){}",
                 spec.strategy.as_str(),
                 spec.endpoint_name,
-                spec.memory_mb
+                spec.memory_mb,
+                if spec.strategy == crate::config::Strategy::Recreate {
+                    "; the name is unavailable for a few minutes while it is recreated"
+                } else {
+                    ""
+                }
             );
             plan.steps.push(Planned {
                 endpoint: row.endpoint.clone(),

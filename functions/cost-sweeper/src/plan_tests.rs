@@ -1,1 +1,201 @@
+use super::*;
+use crate::fleet::migration_tags as t;
+use crate::test_support::{config, now, persistent, serverless, tagged, usage};
 
+fn row<'a>(plan: &'a Plan, name: &str) -> &'a Row {
+    plan.rows
+        .iter()
+        .find(|r| r.endpoint == name)
+        .unwrap_or_else(|| panic!("no row for {name}"))
+}
+
+fn codes(row: &Row) -> Vec<&'static str> {
+    row.reasons.iter().map(|r| r.code).collect()
+}
+
+#[test]
+fn at_most_n_new_migrations_largest_savings_first() {
+    let mut fleet = Vec::new();
+    let mut traffic = HashMap::new();
+    for (name, instance) in [
+        ("a", "ml.m5.large"),
+        ("b", "ml.m5.xlarge"),
+        ("c", "ml.c5.large"),
+        ("d", "ml.m5.2xlarge"),
+    ] {
+        let mut e = persistent(name);
+        e.variants[0].instance_type = Some(instance.into());
+        fleet.push(e);
+        traffic.insert(name.to_string(), usage(5.0, 100.0));
+    }
+    let mut c = config();
+    c.max_new_migrations = 2;
+    let plan = plan(&fleet, &traffic, &c, now());
+    let started: Vec<&str> = plan.steps.iter().map(|s| s.endpoint.as_str()).collect();
+    assert_eq!(started, ["d", "b"]);
+    assert_eq!(row(&plan, "d").decision, Decision::Migrate);
+    assert_eq!(row(&plan, "a").decision, Decision::Deferred);
+    assert_eq!(row(&plan, "c").decision, Decision::Deferred);
+    assert!(plan.steps.iter().all(|s| s.action.name() == "start"));
+}
+
+#[test]
+fn eligible_without_a_smoke_test_request_is_reported_not_started() {
+    let mut e = persistent("quiet");
+    e.tags.clear();
+    let plan = plan(&[e], &HashMap::new(), &config(), now());
+    let r = row(&plan, "quiet");
+    assert_eq!(r.decision, Decision::Skip);
+    assert_eq!(codes(r), ["no-smoke-test-request"]);
+    assert!(
+        r.reasons[0]
+            .detail
+            .contains("serverless-migration:smoke-test=s3://"),
+        "{}",
+        r.reasons[0].detail
+    );
+    assert!(plan.steps.is_empty());
+    // Its costs are still reported.
+    assert!(r.monthly_saving.unwrap() > 0.0);
+}
+
+#[test]
+fn costs_and_reasons_are_reported_for_skipped_endpoints() {
+    let mut gpu = persistent("gpu");
+    gpu.variants[0].instance_type = Some("ml.g4dn.xlarge".into());
+    let mut traffic = HashMap::new();
+    traffic.insert("busy".to_string(), usage(50_000.0, 20.0));
+    let plan = plan(&[gpu, persistent("busy")], &traffic, &config(), now());
+    let gpu = row(&plan, "gpu");
+    assert_eq!(codes(gpu), ["gpu-or-accelerator"]);
+    assert!((gpu.monthly_cost_now.unwrap() - 0.736 * 730.0).abs() < 1e-6);
+    assert_eq!(codes(row(&plan, "busy")), ["busy"]);
+}
+
+#[test]
+fn serverless_endpoints_get_break_even_and_memory_advice_only() {
+    let s = serverless("hot", 6144);
+    let mut traffic = HashMap::new();
+    let mut hot = usage(200_000.0, 500.0);
+    hot.peak_memory_percent = Some(10.0);
+    traffic.insert("hot".to_string(), hot);
+    let plan = plan(&[s], &traffic, &config(), now());
+    let r = row(&plan, "hot");
+    assert_eq!(r.decision, Decision::Keep);
+    assert!(r.note.contains("break-even passed"), "{}", r.note);
+    assert!(
+        r.note.contains("memory could shrink to 1024 MB"),
+        "{}",
+        r.note
+    );
+    assert!(plan.steps.is_empty());
+}
+
+#[test]
+fn in_flight_migrations_advance_regardless_of_the_limit() {
+    let o = tagged(
+        persistent("orders"),
+        &[
+            (t::STATE, "canary"),
+            (t::CANARY, "orders-serverless"),
+            (t::STRATEGY, "side-by-side"),
+        ],
+    );
+    let mut c = tagged(
+        serverless("orders-serverless", 6144),
+        &[
+            (t::MIGRATION_OF, "orders"),
+            ("pipeline:smoke-test", "passed"),
+            ("pipeline:smoke-tested-config", "orders-serverless-config"),
+        ],
+    );
+    c.config_name = "orders-serverless-config".into();
+    let mut cfg = config();
+    cfg.max_new_migrations = 0;
+    let plan = plan(&[o, c, persistent("other")], &HashMap::new(), &cfg, now());
+    assert_eq!(row(&plan, "orders").decision, Decision::Advance);
+    assert_eq!(row(&plan, "orders").step, Some("announce-switch"));
+    assert_eq!(row(&plan, "orders-serverless").decision, Decision::Canary);
+    assert_eq!(row(&plan, "other").decision, Decision::Deferred);
+    assert_eq!(plan.steps.len(), 1);
+}
+
+#[test]
+fn a_recreated_endpoint_runs_the_canary_config_so_it_is_in_use() {
+    let mut n = tagged(
+        serverless("orders", 6144),
+        &[
+            (t::MIGRATION_OF, "orders"),
+            (t::STATE, "completed"),
+            (t::PERSISTENT_CONFIG, "orders-config"),
+            (t::CANARY, "orders-serverless"),
+        ],
+    );
+    n.config_name = "shared-cfg".into();
+    let mut c = tagged(
+        serverless("orders-serverless", 6144),
+        &[(t::MIGRATION_OF, "orders"), (t::STATE, "replacing")],
+    );
+    c.config_name = "shared-cfg".into();
+    let plan = plan(&[n, c], &HashMap::new(), &config(), now());
+    match &plan.steps[..] {
+        [Planned {
+            action:
+                Action::FinishReplacement {
+                    canary: Some(canary),
+                    ..
+                },
+            ..
+        }] => {
+            assert!(canary.config_in_use_elsewhere)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_model_is_described_only_when_it_matters() {
+    let c = config();
+    assert!(needs_model(&persistent("a"), &usage(1.0, 1.0), &c, now()));
+    assert!(!needs_model(
+        &persistent("a"),
+        &usage(5000.0, 1.0),
+        &c,
+        now()
+    ));
+    assert!(!needs_model(
+        &serverless("s", 1024),
+        &usage(0.0, 0.0),
+        &c,
+        now()
+    ));
+    let resuming = tagged(persistent("a"), &[(t::STATE, "canary")]);
+    assert!(needs_model(&resuming, &usage(5000.0, 1.0), &c, now()));
+}
+
+#[test]
+fn a_recreate_reports_its_expected_unavailability() {
+    let o = tagged(
+        persistent("orders"),
+        &[
+            (t::STATE, "canary"),
+            (t::CANARY, "orders-serverless"),
+            (t::STRATEGY, "recreate"),
+        ],
+    );
+    let mut c = tagged(
+        serverless("orders-serverless", 6144),
+        &[
+            (t::MIGRATION_OF, "orders"),
+            ("pipeline:smoke-test", "passed"),
+            ("pipeline:smoke-tested-config", "cs-config"),
+        ],
+    );
+    c.config_name = "cs-config".into();
+    c.created = now() - chrono::Duration::minutes(10);
+    c.last_modified = c.created + chrono::Duration::seconds(190);
+    let plan = plan(&[o, c], &HashMap::new(), &config(), now());
+    let r = row(&plan, "orders");
+    assert_eq!(r.step, Some("replace-original"));
+    assert!(r.note.contains("expected about 190 s"), "{}", r.note);
+}

@@ -229,7 +229,8 @@ impl SweepReport {
 }
 
 fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
+    // `+ 0.0` turns a rounded -0.0 into 0.0.
+    (value * 100.0).round() / 100.0 + 0.0
 }
 
 fn money(value: Option<f64>) -> String {
@@ -266,4 +267,91 @@ pub async fn write_markdown(
         .await
         .map_err(|e| AwsError::from_sdk("PutObject", e))?;
     Ok(format!("s3://{bucket}/{key}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ReasonOut;
+
+    fn row(endpoint: &str, decision: Decision, saving: Option<f64>) -> Row {
+        Row {
+            endpoint: endpoint.into(),
+            status: "InService".into(),
+            instance_type: "ml.m5.large".into(),
+            instance_count: 2,
+            invocations: 700.0,
+            average_latency_ms: Some(200.0),
+            monthly_cost_now: Some(167.9),
+            monthly_cost_serverless: saving.map(|s| 167.9 - s),
+            monthly_saving: saving,
+            serverless_memory_mb: Some(6144),
+            decision,
+            reasons: vec![ReasonOut {
+                code: "busy",
+                detail: "a | b".into(),
+            }],
+            migration_state: None,
+            step: None,
+            note: String::new(),
+        }
+    }
+
+    fn report(rows: Vec<Row>, steps: Vec<StepOutcome>) -> SweepReport {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        SweepReport::new(
+            now,
+            "us-east-1",
+            true,
+            rows,
+            steps,
+            Vec::new(),
+            4,
+            BTreeMap::new(),
+        )
+    }
+
+    #[test]
+    fn the_summary_counts_decisions_candidates_and_savings() {
+        let r = report(
+            vec![
+                row("a", Decision::Migrate, Some(100.0)),
+                row("b", Decision::Deferred, Some(50.5)),
+                row("c", Decision::Skip, None),
+            ],
+            vec![StepOutcome {
+                endpoint: "a".into(),
+                step: "start",
+                status: StepStatus::Done,
+                message: String::new(),
+            }],
+        );
+        assert_eq!(r.candidates, 2);
+        assert_eq!(r.estimated_monthly_saving, 150.5);
+        assert_eq!(r.migrations_started, 1);
+        assert_eq!(r.decisions.get("skip"), Some(&1));
+        assert!(r.summary().get("rows").is_none());
+        assert!(!r.has_failures());
+    }
+
+    #[test]
+    fn the_markdown_table_has_one_escaped_row_per_endpoint() {
+        let md = report(vec![row("a", Decision::Skip, None)], Vec::new()).markdown();
+        assert!(md.contains("(us-east-1, dry run: nothing changed)"), "{md}");
+        assert!(
+            md.contains(
+                "| a | ml.m5.large x2 | 700 | 167.90 | unknown | unknown | skip | a / b |  |"
+            ),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn report_keys_sit_under_the_prefix() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        assert_eq!(
+            report_key("reports/", now),
+            "reports/cost-sweep-20270115T080000Z.md"
+        );
+    }
 }

@@ -1,0 +1,149 @@
+//! The applier's recreate steps: replacing the original under its own
+//! name, and rolling a failed replacement back to the kept persistent config.
+
+use crate::apply::{tag_map, tag_text, Applied, Applier};
+use crate::fleet::migration_tags as tags;
+use crate::migration::{carried_tags, state, CanaryRef, OriginalRef};
+use shared::aws::AwsError;
+use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long a step waits for a deleted endpoint to disappear before it
+/// leaves the rest to the next run (SageMaker shows `Deleting` for a while).
+const DELETE_WAIT: Duration = Duration::from_secs(60);
+const DELETE_POLL: Duration = Duration::from_secs(2);
+
+impl Applier {
+    pub(crate) async fn roll_back_replacement(
+        &self,
+        name: &str,
+        persistent_config: &str,
+        canary_name: Option<&str>,
+        reason: &str,
+        at: &str,
+    ) -> Result<Applied, AwsError> {
+        let user = match self.sagemaker.describe_endpoint(name).await? {
+            Some(current) if current.status != "Failed" => {
+                return Ok(Applied::Skipped(format!(
+                    "{name} is now {}",
+                    current.status
+                )))
+            }
+            Some(current) => carried_tags(&self.sagemaker.list_tags(&current.arn).await?),
+            None => BTreeMap::new(),
+        };
+        self.sagemaker.delete_endpoint(name).await?;
+        if !self.wait_gone(name).await? {
+            return Ok(Applied::Skipped(format!(
+                "{name} still deleting; the next run recreates it"
+            )));
+        }
+        let mut endpoint_tags = user;
+        endpoint_tags.extend(tag_map(&[
+            (tags::STATE, state::FAILED),
+            (tags::FAILURE, &tag_text(reason)),
+            (tags::STRATEGY, "recreate"),
+            (tags::CHANGED_AT, at),
+        ]));
+        if let Some(canary) = canary_name {
+            endpoint_tags.insert(tags::CANARY.into(), canary.to_string());
+        }
+        self.sagemaker
+            .create_endpoint(name, persistent_config, &endpoint_tags)
+            .await?;
+        Ok(Applied::Done(format!(
+            "{reason}; recreated {name} from its persistent config {persistent_config}"
+        )))
+    }
+
+    pub(crate) async fn replace_original(
+        &self,
+        original: &OriginalRef,
+        canary: &CanaryRef,
+        at: &str,
+    ) -> Result<Applied, AwsError> {
+        let current = self.sagemaker.describe_endpoint(&original.name).await?;
+        if let Some(current) = &current {
+            if current.config_name != original.config_name {
+                return Ok(Applied::Skipped(format!(
+                    "{} now runs {}",
+                    original.name, current.config_name
+                )));
+            }
+        }
+        match self.sagemaker.describe_endpoint(&canary.name).await? {
+            Some(c) if c.status == "InService" => {}
+            other => {
+                let status = other.map(|c| c.status).unwrap_or_else(|| "gone".into());
+                return Ok(Applied::Skipped(format!(
+                    "canary {} is {status}",
+                    canary.name
+                )));
+            }
+        }
+        let canary_tags = tag_map(&[
+            (tags::STATE, state::REPLACING),
+            (tags::PERSISTENT_CONFIG, &original.config_name),
+            (tags::CHANGED_AT, at),
+        ]);
+        self.sagemaker.add_tags(&canary.arn, &canary_tags).await?;
+        if current.is_some() {
+            self.sagemaker
+                .add_tags(
+                    &original.arn,
+                    &tag_map(&[(tags::STATE, state::REPLACING), (tags::CHANGED_AT, at)]),
+                )
+                .await?;
+            self.sagemaker.delete_endpoint(&original.name).await?;
+        }
+        if !self.wait_gone(&original.name).await? {
+            return Ok(Applied::Skipped(format!(
+                "{} still deleting; the next run recreates it",
+                original.name
+            )));
+        }
+        self.create_replacement(&original.name, canary, &original.config_name, at)
+            .await
+    }
+
+    pub(crate) async fn create_replacement(
+        &self,
+        name: &str,
+        canary: &CanaryRef,
+        persistent: &str,
+        at: &str,
+    ) -> Result<Applied, AwsError> {
+        let mut endpoint_tags = canary.user_tags.clone();
+        endpoint_tags.extend(tag_map(&[
+            (MANAGED_BY_KEY, MANAGED_BY_VALUE),
+            (tags::MIGRATION_OF, name),
+            (tags::STATE, state::REPLACEMENT),
+            (tags::PERSISTENT_CONFIG, persistent),
+            (tags::CANARY, &canary.name),
+            (tags::STRATEGY, "recreate"),
+            (tags::CHANGED_AT, at),
+        ]));
+        self.sagemaker
+            .create_endpoint(name, &canary.config_name, &endpoint_tags)
+            .await?;
+        Ok(Applied::Done(format!(
+            "recreating {name} as serverless from {} (unavailable until it is InService)",
+            canary.config_name
+        )))
+    }
+
+    /// Waits (bounded) until the endpoint no longer exists.
+    async fn wait_gone(&self, name: &str) -> Result<bool, AwsError> {
+        let deadline = tokio::time::Instant::now() + DELETE_WAIT;
+        loop {
+            if self.sagemaker.describe_endpoint(name).await?.is_none() {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(DELETE_POLL).await;
+        }
+    }
+}

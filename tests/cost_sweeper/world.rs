@@ -1,0 +1,163 @@
+//! A sweeper pointed at the emulator, scoped to one test's fleet, and the
+//! calls the tests make to look at (and, as the smoke tester would, tag)
+//! the endpoints.
+
+use chrono::Utc;
+use cost_sweeper::config::{Strategy, SweepConfig};
+use cost_sweeper::pricing::PriceTable;
+use cost_sweeper::report::{StepStatus, SweepReport};
+use cost_sweeper::Sweeper;
+use integration_tests::{set_endpoint_status, unique, Clients};
+use std::collections::BTreeMap;
+
+pub struct World {
+    pub prefix: String,
+    pub clients: Clients,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sweeper: Sweeper,
+    pub report_bucket: String,
+}
+
+impl World {
+    pub async fn new(label: &str) -> Self {
+        let clients = Clients::new().await;
+        let sdk = shared::aws::load_sdk_config().await;
+        let prefix = unique(label);
+        let report_bucket = unique("sweep-reports").to_ascii_lowercase();
+        clients
+            .s3
+            .create_bucket()
+            .bucket(&report_bucket)
+            .send()
+            .await
+            .expect("create report bucket");
+        let config = SweepConfig {
+            region: clients.region.clone(),
+            dry_run: true,
+            max_new_migrations: 3,
+            lookback_days: 7,
+            grace_period_days: 7,
+            drain_days: 1,
+            idle_max_daily_invocations: 1000.0,
+            min_monthly_saving: 10.0,
+            default_strategy: Strategy::SideBySide,
+            canary_suffix: "-serverless".into(),
+            serverless_max_concurrency: 10,
+            smoke_test_timeout_minutes: 60,
+            endpoint_name_contains: Some(prefix.clone()),
+            report_bucket: Some(report_bucket.clone()),
+            report_prefix: "reports/".into(),
+            notify_topic_arn: None,
+            describe_concurrency: 8,
+            prices: PriceTable::embedded(),
+        };
+        World {
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+            sweeper: Sweeper::new(&sdk, config),
+            prefix,
+            clients,
+            report_bucket,
+        }
+    }
+
+    pub fn sm(&self) -> &aws_sdk_sagemaker::Client {
+        &self.clients.sagemaker
+    }
+
+    /// One sweep, applying unless `dry_run`.
+    pub async fn sweep(&self, dry_run: bool) -> SweepReport {
+        let mut config = self.sweeper.config.clone();
+        config.dry_run = dry_run;
+        let report = cost_sweeper::sweep(&self.sweeper, &config, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("sweep failed: {e}"));
+        assert!(report.errors.is_empty(), "{:#?}", report.errors);
+        let failed: Vec<_> = report
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Failed)
+            .collect();
+        assert!(failed.is_empty(), "{failed:#?}");
+        report
+    }
+
+    pub async fn tags(&self, endpoint: &str) -> BTreeMap<String, String> {
+        let arn = format!("arn:aws:sagemaker:us-east-1:123456789012:endpoint/{endpoint}");
+        let out = self
+            .sm()
+            .list_tags()
+            .resource_arn(arn)
+            .send()
+            .await
+            .expect("list tags");
+        out.tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().into(),
+                    t.value().unwrap_or_default().into(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn exists(&self, endpoint: &str) -> bool {
+        self.sm()
+            .describe_endpoint()
+            .endpoint_name(endpoint)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    pub async fn config_of(&self, endpoint: &str) -> String {
+        let out = self
+            .sm()
+            .describe_endpoint()
+            .endpoint_name(endpoint)
+            .send()
+            .await
+            .expect("endpoint exists");
+        out.endpoint_config_name().unwrap_or_default().to_string()
+    }
+
+    pub async fn tag(&self, endpoint: &str, key: &str, value: &str) {
+        let arn = format!("arn:aws:sagemaker:us-east-1:123456789012:endpoint/{endpoint}");
+        let tag = aws_sdk_sagemaker::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build();
+        self.sm()
+            .add_tags()
+            .resource_arn(arn)
+            .tags(tag)
+            .send()
+            .await
+            .expect("add tag");
+    }
+
+    /// What the smoke tester does once a canary is InService.
+    pub async fn smoke_tester_verdict(&self, canary: &str, verdict: &str) {
+        set_endpoint_status(canary, "InService");
+        let config = self.config_of(canary).await;
+        let arn = format!("arn:aws:sagemaker:us-east-1:123456789012:endpoint/{canary}");
+        self.sm()
+            .add_tags()
+            .resource_arn(arn)
+            .tags(
+                aws_sdk_sagemaker::types::Tag::builder()
+                    .key("pipeline:smoke-test")
+                    .value(verdict)
+                    .build(),
+            )
+            .tags(
+                aws_sdk_sagemaker::types::Tag::builder()
+                    .key("pipeline:smoke-tested-config")
+                    .value(config)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("tag verdict");
+    }
+}

@@ -1,0 +1,1106 @@
+//! template.yaml against the code, without AWS or the emulator. From the
+//! functions' own sources this derives the environment variables each one
+//! reads (`shared::env::{optional,required,parsed}`, `std::env::var`), the
+//! AWS operations each one calls (SDK calls in its crate, plus the shared
+//! adapter methods it uses, each resolved to the SDK operations the adapter
+//! makes; the operation names come from the SDK crates themselves), its
+//! metric names and its trigger, and checks the template declares exactly
+//! that: every variable set, every action granted with nothing much more
+//! (each extra named below with its reason), mutations bound to the
+//! pipeline's tags, and event filters that let through what the handlers
+//! accept. What cannot be checked here (that AWS honours a condition key
+//! for an action) is in the README.
+
+use regex_lite::Regex;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+// ---------------------------------------------------------------- the template
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// Converts YAML to JSON, short-form tags to their long form
+/// (`!Ref X` -> `{"Ref": "X"}`, `!Sub s` -> `{"Fn::Sub": s}`).
+fn to_json(value: &serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Y;
+    match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => json!(b),
+        Y::Number(n) => serde_json::to_value(n).expect("a YAML number is a JSON number"),
+        Y::String(s) => json!(s),
+        Y::Sequence(items) => Value::Array(items.iter().map(to_json).collect()),
+        Y::Mapping(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Y::String(s) => s.clone(),
+                        other => serde_yaml_ng::to_string(other).unwrap().trim().to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let tag = tag.trim_start_matches('!');
+            let name = if tag == "Ref" {
+                "Ref".to_string()
+            } else {
+                format!("Fn::{tag}")
+            };
+            json!({ name: to_json(&tagged.value) })
+        }
+    }
+}
+
+fn template() -> &'static Value {
+    static TEMPLATE: OnceLock<Value> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+        let yaml: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&text).expect("template.yaml parses");
+        to_json(&yaml)
+    })
+}
+
+fn resources() -> &'static serde_json::Map<String, Value> {
+    template()["Resources"].as_object().expect("Resources")
+}
+
+fn resource(name: &str) -> &'static Value {
+    resources()
+        .get(name)
+        .unwrap_or_else(|| panic!("template has no resource {name}"))
+}
+
+/// A template function: its logical id, its cargo binary and its properties.
+struct Function {
+    id: String,
+    binary: String,
+    properties: &'static Value,
+}
+
+impl Function {
+    fn crate_dir(&self) -> PathBuf {
+        root().join("functions").join(&self.binary)
+    }
+}
+
+fn functions() -> Vec<Function> {
+    resources()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(id, r)| Function {
+            id: id.clone(),
+            binary: r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_else(|| {
+                    panic!("{id}: Metadata.BuildProperties.Binary names its cargo binary")
+                })
+                .to_string(),
+            properties: &r["Properties"],
+        })
+        .collect()
+}
+
+fn function(binary: &str) -> Function {
+    functions()
+        .into_iter()
+        .find(|f| f.binary == binary)
+        .unwrap_or_else(|| panic!("template has no function built from {binary}"))
+}
+
+/// A property of a function, falling back to `Globals.Function`.
+fn property<'a>(f: &'a Function, name: &str) -> &'a Value {
+    match &f.properties[name] {
+        Value::Null => &template()["Globals"]["Function"][name],
+        v => v,
+    }
+}
+
+/// A value as text: strings as they are, `!Ref X` as `${X}`,
+/// `!GetAtt A.B` as `${A.B}`, `!Sub s` as `s`.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Object(map) if map.len() == 1 => {
+            let (k, v) = map.iter().next().unwrap();
+            match (k.as_str(), v) {
+                ("Ref", Value::String(x)) => format!("${{{x}}}"),
+                ("Fn::GetAtt", Value::String(x)) => format!("${{{x}}}"),
+                ("Fn::GetAtt", Value::Array(parts)) => format!(
+                    "${{{}}}",
+                    parts.iter().map(text).collect::<Vec<_>>().join(".")
+                ),
+                ("Fn::Sub", Value::String(s)) => s.clone(),
+                ("Fn::Sub", Value::Array(parts)) => text(&parts[0]),
+                _ => value.to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn one_or_many(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        v => vec![v],
+    }
+}
+
+// ------------------------------------------------------------------- sources
+
+/// Removes comments (keeping strings), so commented-out code is not read.
+fn strip_comments(src: &str) -> String {
+    let bytes = src.as_bytes();
+    let mut out = String::with_capacity(src.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if src[i..].starts_with("//") {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+        } else if src[i..].starts_with("/*") {
+            let end = src[i + 2..]
+                .find("*/")
+                .map_or(bytes.len(), |p| i + 2 + p + 2);
+            out.push(' ');
+            i = end;
+        } else if bytes[i] == b'"' {
+            let end = string_end(src, i);
+            out.push_str(&src[i..end]);
+            i = end;
+        } else if src[i..].starts_with("r\"") || src[i..].starts_with("r#") {
+            let hashes = src[i + 1..].chars().take_while(|c| *c == '#').count();
+            let close = format!("\"{}", "#".repeat(hashes));
+            let body = i + 2 + hashes;
+            let end = src[body..]
+                .find(&close)
+                .map_or(bytes.len(), |p| body + p + close.len());
+            out.push_str(&src[i..end]);
+            i = end;
+        } else if bytes[i] == b'\'' {
+            // A char literal ('x', '\n', '"'), or a lifetime ('a).
+            let end = if src[i + 1..].starts_with('\\') {
+                src[i + 2..].find('\'').map_or(i + 1, |p| i + 2 + p + 1)
+            } else {
+                match src[i + 1..].char_indices().nth(1) {
+                    Some((p, '\'')) => i + 1 + p + 1,
+                    _ => i + 1,
+                }
+            };
+            out.push_str(&src[i..end]);
+            i = end;
+        } else {
+            let c = src[i..].chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+fn string_end(src: &str, start: usize) -> usize {
+    let bytes = src.as_bytes();
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Removes `#[cfg(test)] mod name { ... }` blocks (comments already gone).
+fn strip_test_modules(src: &str) -> String {
+    let re = Regex::new(r"#\[cfg\(test\)\]\s*(pub\s+)?mod\s+\w+\s*\{").unwrap();
+    let mut out = src.to_string();
+    while let Some(m) = re.find(&out) {
+        let open = m.end() - 1;
+        let mut depth = 0usize;
+        let mut i = open;
+        let bytes = out.as_bytes();
+        let mut end = bytes.len();
+        while i < bytes.len() {
+            match bytes[i] {
+                b'"' => {
+                    i = string_end(&out, i);
+                    continue;
+                }
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        out.replace_range(m.start()..end, "");
+    }
+    out
+}
+
+struct Source {
+    path: PathBuf,
+    code: String,
+}
+
+/// The non-test Rust sources below `dir`.
+fn sources(dir: &Path) -> Vec<Source> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if path.is_dir() {
+                if name != "tests" {
+                    stack.push(path);
+                }
+            } else if name.ends_with(".rs")
+                && !name.ends_with("_tests.rs")
+                && name != "tests.rs"
+                && name != "test_support.rs"
+            {
+                let raw = std::fs::read_to_string(&path).unwrap();
+                let code = strip_test_modules(&strip_comments(&raw));
+                found.push(Source { path, code });
+            }
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
+}
+
+// ------------------------------------------------- environment the code reads
+
+/// Variables a function reads: its crate and the shared crate (except
+/// shared/src/env.rs, which defines the readers).
+fn env_vars_read(crate_dir: &Path) -> BTreeSet<String> {
+    let helper = Regex::new(
+        r#"\benv::(optional|required|parsed)\s*(::\s*<[^>]*>)?\s*\(\s*("([A-Za-z0-9_]+)")?"#,
+    )
+    .unwrap();
+    let std_var = Regex::new(r#"\benv::var(_os)?\s*\(\s*("([A-Za-z0-9_]+)")?"#).unwrap();
+    let env_rs = root().join("shared/src/env.rs");
+    let mut vars = BTreeSet::new();
+    let all = sources(&crate_dir.join("src"))
+        .into_iter()
+        .chain(sources(&root().join("shared/src")));
+    for source in all.filter(|s| s.path != env_rs) {
+        for caps in helper
+            .captures_iter(&source.code)
+            .chain(std_var.captures_iter(&source.code))
+        {
+            let name = caps.get(caps.len() - 1).unwrap_or_else(|| {
+                panic!(
+                    "{}: an environment read whose name is not a string literal ({}): \
+                     the template check cannot see which variable it is",
+                    source.path.display(),
+                    &caps[0]
+                )
+            });
+            vars.insert(name.as_str().to_string());
+        }
+    }
+    vars
+}
+
+/// Read by a function but deliberately not set by the template, and why.
+const NOT_SET_BY_TEMPLATE: &[(&str, &str, &str)] = &[(
+    "cost-sweeper",
+    "PRICING_FILE",
+    "a path to a local price file overriding the embedded table; nothing ships such a file in the Lambda package",
+)];
+
+fn template_env(f: &Function) -> BTreeSet<String> {
+    let mut vars: BTreeSet<String> = BTreeSet::new();
+    for source in [
+        &f.properties["Environment"]["Variables"],
+        &template()["Globals"]["Function"]["Environment"]["Variables"],
+    ] {
+        if let Some(map) = source.as_object() {
+            vars.extend(map.keys().cloned());
+        }
+    }
+    vars
+}
+
+// ---------------------------------------------------- AWS actions the code calls
+
+/// IAM service prefix of each SDK crate the functions use.
+const IAM_PREFIX: &[(&str, &str)] = &[
+    ("aws_sdk_sagemaker", "sagemaker"),
+    ("aws_sdk_sagemakerruntime", "sagemaker"),
+    ("aws_sdk_s3", "s3"),
+    ("aws_sdk_sns", "sns"),
+    ("aws_sdk_cloudwatch", "cloudwatch"),
+];
+
+/// Operation names (snake case) of every `aws-sdk-*` crate in Cargo.lock,
+/// read from the crates' own `src/operation/` folders in cargo's registry.
+fn sdk_operations() -> &'static BTreeMap<String, BTreeSet<String>> {
+    static OPS: OnceLock<BTreeMap<String, BTreeSet<String>>> = OnceLock::new();
+    OPS.get_or_init(|| {
+        let lock = std::fs::read_to_string(root().join("Cargo.lock")).expect("Cargo.lock");
+        let package = Regex::new(r#"name = "(aws-sdk-[a-z0-9-]+)"\nversion = "([^"]+)""#).unwrap();
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cargo")
+            });
+        let registries: Vec<PathBuf> = std::fs::read_dir(cargo_home.join("registry/src"))
+            .expect("cargo's registry sources")
+            .map(|e| e.unwrap().path())
+            .collect();
+        let mut ops = BTreeMap::new();
+        for caps in package.captures_iter(&lock) {
+            let (name, version) = (&caps[1], &caps[2]);
+            let dir = registries
+                .iter()
+                .map(|r| r.join(format!("{name}-{version}/src/operation")))
+                .find(|d| d.is_dir())
+                .unwrap_or_else(|| {
+                    panic!("{name} {version}: sources not in {}", cargo_home.display())
+                });
+            let names: BTreeSet<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect();
+            assert!(
+                !names.is_empty(),
+                "{name} has no operations in {}",
+                dir.display()
+            );
+            ops.entry(name.replace('-', "_"))
+                .or_insert_with(BTreeSet::new)
+                .extend(names);
+        }
+        ops
+    })
+}
+
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// IAM actions of the SDK calls in `code` (one file, or one function of
+/// it). The service is told by the SDK crates the file names.
+fn actions_in(path: &Path, file_code: &str, code: &str) -> BTreeSet<String> {
+    let crate_ref = Regex::new(r"\b(aws_sdk_[a-z0-9_]+)").unwrap();
+    let services: BTreeSet<&str> = crate_ref
+        .captures_iter(file_code)
+        .map(|c| c.get(1).unwrap().as_str())
+        .filter(|c| sdk_operations().contains_key(*c))
+        .collect();
+    let call = Regex::new(r"\.\s*([a-z][a-z0-9_]*)\s*\(\s*\)").unwrap();
+    let mut actions = BTreeSet::new();
+    for caps in call.captures_iter(code) {
+        let op = &caps[1];
+        let owners: Vec<&str> = services
+            .iter()
+            .copied()
+            .filter(|s| sdk_operations()[*s].contains(op))
+            .collect();
+        let service = match owners.as_slice() {
+            [] => continue,
+            [one] => *one,
+            many => panic!(
+                "{}: `.{op}()` is an operation of {many:?}; keep one service per adapter file",
+                path.display()
+            ),
+        };
+        let prefix = IAM_PREFIX
+            .iter()
+            .find(|(c, _)| *c == service)
+            .unwrap_or_else(|| panic!("{}: add the IAM prefix of {service}", path.display()))
+            .1;
+        let action = match (prefix, op) {
+            // HeadObject is authorised as GetObject.
+            ("s3", "head_object") => "GetObject".to_string(),
+            _ => pascal(op),
+        };
+        if prefix == "s3" && action == "GetObject" && code.contains("version_id(") {
+            actions.insert("s3:GetObjectVersion".to_string());
+        }
+        actions.insert(format!("{prefix}:{action}"));
+    }
+    actions
+}
+
+/// The shared adapters: method name -> IAM actions it ends in (methods
+/// calling other methods of the same adapter included).
+fn adapter_methods() -> BTreeMap<String, BTreeSet<String>> {
+    let fn_re = Regex::new(r"\bfn\s+([a-z_][a-z0-9_]*)").unwrap();
+    let call_re = Regex::new(r"\.\s*([a-z_][a-z0-9_]*)\s*\(").unwrap();
+    let mut all: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for source in sources(&root().join("shared/src/aws")) {
+        let starts: Vec<(usize, String)> = fn_re
+            .captures_iter(&source.code)
+            .map(|c| (c.get(0).unwrap().start(), c[1].to_string()))
+            .collect();
+        let mut direct: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+        for (i, (start, name)) in starts.iter().enumerate() {
+            let end = starts.get(i + 1).map_or(source.code.len(), |(s, _)| *s);
+            let body = &source.code[*start..end];
+            let entry = direct.entry(name.clone()).or_default();
+            entry.0.extend(actions_in(&source.path, &source.code, body));
+            entry
+                .1
+                .extend(call_re.captures_iter(body).map(|c| c[1].to_string()));
+        }
+        // Close over calls between methods of this adapter.
+        let mut resolved: BTreeMap<String, BTreeSet<String>> = direct
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        loop {
+            let mut changed = false;
+            for (name, (_, calls)) in &direct {
+                let extra: BTreeSet<String> = calls
+                    .iter()
+                    .filter(|c| *c != name)
+                    .filter_map(|c| resolved.get(c))
+                    .flatten()
+                    .cloned()
+                    .collect();
+                let entry = resolved.get_mut(name).unwrap();
+                let before = entry.len();
+                entry.extend(extra);
+                changed |= entry.len() != before;
+            }
+            if !changed {
+                break;
+            }
+        }
+        for (name, actions) in resolved {
+            all.entry(name).or_default().extend(actions);
+        }
+    }
+    all
+}
+
+/// Every IAM action a function's code can call.
+fn actions_called(crate_dir: &Path) -> BTreeSet<String> {
+    let adapters = adapter_methods();
+    let call_re = Regex::new(r"\.\s*([a-z_][a-z0-9_]*)\s*\(").unwrap();
+    let mut actions = BTreeSet::new();
+    for source in sources(&crate_dir.join("src")) {
+        actions.extend(actions_in(&source.path, &source.code, &source.code));
+        for caps in call_re.captures_iter(&source.code) {
+            if let Some(adapter) = adapters.get(&caps[1]) {
+                actions.extend(adapter.iter().cloned());
+            }
+        }
+    }
+    actions
+}
+
+/// Granted without being called, because of something that is called.
+const IMPLIED: &[(&str, &str, &str)] = &[
+    (
+        "s3:ListBucket",
+        "s3:GetObject",
+        "S3 answers 404 for a missing key only to callers that may list the bucket (403 otherwise); the adapters read 404 as absent",
+    ),
+    ("kms:Decrypt", "sns:Publish", "the topic is encrypted with the stack's KMS key"),
+    ("kms:GenerateDataKey", "sns:Publish", "the topic is encrypted with the stack's KMS key"),
+    ("iam:PassRole", "sagemaker:CreateModel", "CreateModel passes the models' execution role"),
+];
+
+/// Actions without resource-level permissions (Resource "*" is the only form).
+const NO_RESOURCE_LEVEL: &[&str] = &[
+    "sagemaker:ListEndpointConfigs",
+    "sagemaker:ListModels",
+    "sagemaker:ListEndpoints",
+    "cloudwatch:GetMetricData",
+];
+
+/// Tag-scoping exceptions, and why.
+const UNSCOPED_BY_TAG: &[(&str, &str, &str)] = &[(
+    "cost-sweeper",
+    "sagemaker:AddTags",
+    "it records the migration's state on the original (not pipeline-managed) endpoint before it changes anything",
+)];
+
+/// The Allow statements of a function's inline policies (both branches of a
+/// conditional statement).
+fn statements(f: &Function) -> Vec<&'static Value> {
+    let mut found = Vec::new();
+    for policy in one_or_many(&f.properties["Policies"]) {
+        let Some(list) = policy["Statement"].as_array() else {
+            panic!(
+                "{}: only inline policy documents are checked; found {policy}",
+                f.id
+            )
+        };
+        for statement in list {
+            if let Some(branches) = statement["Fn::If"].as_array() {
+                found.extend(branches[1..].iter().filter(|b| b["Effect"].is_string()));
+            } else {
+                found.push(statement);
+            }
+        }
+    }
+    for s in &found {
+        assert_eq!(
+            s["Effect"], "Allow",
+            "{}: only Allow statements expected: {s}",
+            f.id
+        );
+    }
+    found
+}
+
+fn statement_actions(s: &Value) -> Vec<String> {
+    one_or_many(&s["Action"]).into_iter().map(text).collect()
+}
+
+/// Condition keys of a statement with their values (`aws:RequestTag/x` -> ["v"]).
+fn condition_keys(s: &Value) -> BTreeMap<String, Vec<String>> {
+    let mut keys = BTreeMap::new();
+    if let Some(ops) = s["Condition"].as_object() {
+        for (_, pairs) in ops {
+            for (k, v) in pairs.as_object().unwrap() {
+                keys.insert(k.clone(), one_or_many(v).into_iter().map(text).collect());
+            }
+        }
+    }
+    keys
+}
+
+// -------------------------------------------------------------------- tests
+
+#[test]
+fn every_function_crate_is_in_the_template_built_the_same_way() {
+    let in_template: BTreeSet<String> = functions().into_iter().map(|f| f.binary).collect();
+    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(in_template, crates, "template functions vs functions/*");
+    for f in functions() {
+        let meta = &resource(&f.id)["Metadata"];
+        assert_eq!(meta["BuildMethod"], "rust-cargolambda", "{}", f.id);
+        assert_eq!(text(property(&f, "Runtime")), "provided.al2023", "{}", f.id);
+        assert_eq!(text(property(&f, "Handler")), "bootstrap", "{}", f.id);
+        assert_eq!(property(&f, "Architectures"), &json!(["arm64"]), "{}", f.id);
+        assert_eq!(text(property(&f, "Tracing")), "Active", "{}", f.id);
+        assert_eq!(
+            f.properties["LoggingConfig"]["LogFormat"], "JSON",
+            "{}",
+            f.id
+        );
+        assert!(
+            f.properties["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
+                .is_object(),
+            "{}: failed asynchronous invocations need an on-failure destination",
+            f.id
+        );
+        let cargo = std::fs::read_to_string(f.crate_dir().join("Cargo.toml")).unwrap();
+        assert!(
+            cargo.contains(&format!("name = \"{}\"", f.binary)),
+            "{}: functions/{}/Cargo.toml builds no binary of that name",
+            f.id,
+            f.binary
+        );
+    }
+}
+
+#[test]
+fn every_variable_a_function_reads_is_set_and_nothing_else() {
+    for f in functions() {
+        let read = env_vars_read(&f.crate_dir());
+        let set = template_env(&f);
+        let exempt: BTreeSet<String> = NOT_SET_BY_TEMPLATE
+            .iter()
+            .filter(|(bin, _, _)| *bin == f.binary)
+            .map(|(_, var, _)| var.to_string())
+            .collect();
+        let missing: Vec<_> = read
+            .difference(&set)
+            .filter(|v| !exempt.contains(*v))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{}: read but not set in template.yaml: {missing:?}",
+            f.id
+        );
+        let unread: Vec<_> = set.difference(&read).collect();
+        assert!(
+            unread.is_empty(),
+            "{}: set in template.yaml but never read: {unread:?}",
+            f.id
+        );
+        let stale: Vec<_> = exempt.difference(&read).collect();
+        assert!(
+            stale.is_empty(),
+            "{}: NOT_SET_BY_TEMPLATE names unread {stale:?}",
+            f.id
+        );
+    }
+}
+
+#[test]
+fn the_source_scan_finds_what_the_functions_are_known_to_do() {
+    // Guards the scanner itself: if these go missing, it has stopped seeing.
+    let deployer = actions_called(&root().join("functions/deployer"));
+    for a in [
+        "sagemaker:CreateEndpoint",
+        "sagemaker:UpdateEndpoint",
+        "sagemaker:DeleteModel",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+    ] {
+        assert!(
+            deployer.contains(a),
+            "deployer: {a} not found in {deployer:?}"
+        );
+    }
+    let smoke = actions_called(&root().join("functions/smoke-tester"));
+    for a in [
+        "sagemaker:InvokeEndpoint",
+        "sns:Publish",
+        "sagemaker:AddTags",
+    ] {
+        assert!(
+            smoke.contains(a),
+            "smoke tester: {a} not found in {smoke:?}"
+        );
+    }
+    assert!(!smoke.contains("sagemaker:CreateModel"), "{smoke:?}");
+    let vars = env_vars_read(&root().join("functions/deployer"));
+    for v in [
+        "EXECUTION_ROLE_ARN",
+        "MODELS_PREFIX",
+        "DEFAULT_MEMORY_SIZE_MB",
+    ] {
+        assert!(vars.contains(v), "deployer reads {v}: {vars:?}");
+    }
+    // The adapters' operations all map to actions the scan knows.
+    let adapters = adapter_methods();
+    for (method, actions) in [
+        ("describe_endpoint", "sagemaker:DescribeEndpoint"),
+        ("notify", "sns:Publish"),
+        ("head", "s3:GetObject"),
+        ("get_small", "s3:GetObject"),
+    ] {
+        assert!(
+            adapters[method].contains(actions),
+            "{method}: {:?}",
+            adapters[method]
+        );
+    }
+    assert_eq!(pascal("list_objects_v2"), "ListObjectsV2");
+}
+
+#[test]
+fn every_action_a_function_calls_is_granted_and_little_more() {
+    for f in functions() {
+        let called = actions_called(&f.crate_dir());
+        let granted: BTreeSet<String> = statements(&f)
+            .iter()
+            .flat_map(|s| statement_actions(s))
+            .collect();
+        let missing: Vec<_> = called.difference(&granted).collect();
+        assert!(
+            missing.is_empty(),
+            "{}: calls but is not granted {missing:?}",
+            f.id
+        );
+        let extra: Vec<_> = granted
+            .difference(&called)
+            .filter(|a| {
+                !IMPLIED
+                    .iter()
+                    .any(|(implied, by, _)| implied == a && called.contains(*by))
+            })
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "{}: granted but never called (remove, or add to IMPLIED with the reason): {extra:?}",
+            f.id
+        );
+    }
+}
+
+#[test]
+fn grants_are_scoped_to_resources_and_tags() {
+    let tag_keys_in_code: String = sources(&root().join("functions"))
+        .into_iter()
+        .chain(sources(&root().join("shared/src")))
+        .map(|s| s.code)
+        .collect();
+    for f in functions() {
+        for s in statements(&f) {
+            let actions = statement_actions(s);
+            let resources: Vec<String> =
+                one_or_many(&s["Resource"]).into_iter().map(text).collect();
+            let conditions = condition_keys(s);
+            assert!(
+                !resources.is_empty(),
+                "{}: statement without Resource: {s}",
+                f.id
+            );
+            for action in &actions {
+                assert!(!action.contains('*'), "{}: wildcard action {action}", f.id);
+                if resources.iter().any(|r| r == "*") {
+                    assert!(
+                        NO_RESOURCE_LEVEL.contains(&action.as_str()),
+                        "{}: {action} on Resource \"*\"",
+                        f.id
+                    );
+                }
+                if action.starts_with("sagemaker:") {
+                    for r in resources.iter().filter(|r| *r != "*") {
+                        assert!(
+                            r.contains(":sagemaker:${AWS::Region}:${AWS::AccountId}:"),
+                            "{}: {action} on {r}: scope it to the stack's Region and account",
+                            f.id
+                        );
+                    }
+                }
+                let name = action.trim_start_matches("sagemaker:");
+                let request_tag = conditions.keys().any(|k| k.starts_with("aws:RequestTag/"));
+                let resource_tag = conditions.keys().any(|k| k.starts_with("aws:ResourceTag/"));
+                let exempt = UNSCOPED_BY_TAG
+                    .iter()
+                    .any(|(bin, a, _)| *bin == f.binary && a == action);
+                // For CreateEndpoint/UpdateEndpoint a config is only the
+                // target; the endpoint's own statement carries the tag rule.
+                let only_configs = resources.iter().all(|r| r.contains(":endpoint-config/"));
+                let target_config =
+                    only_configs && matches!(name, "CreateEndpoint" | "UpdateEndpoint");
+                if action.starts_with("sagemaker:") && !exempt && !target_config {
+                    if name.starts_with("Create") {
+                        assert!(
+                            request_tag,
+                            "{}: {action} without an aws:RequestTag condition",
+                            f.id
+                        );
+                    }
+                    if name.starts_with("Update")
+                        || name.starts_with("Delete")
+                        || name == "InvokeEndpoint"
+                    {
+                        assert!(
+                            resource_tag,
+                            "{}: {action} without an aws:ResourceTag condition",
+                            f.id
+                        );
+                    }
+                    if name == "AddTags" {
+                        assert!(
+                            request_tag || resource_tag,
+                            "{}: AddTags without a tag condition",
+                            f.id
+                        );
+                    }
+                }
+                if action == "iam:PassRole" {
+                    assert_eq!(
+                        conditions.get("iam:PassedToService"),
+                        Some(&vec!["sagemaker.amazonaws.com".to_string()]),
+                        "{}: iam:PassRole must be conditioned on iam:PassedToService",
+                        f.id
+                    );
+                    for r in &resources {
+                        assert!(
+                            r == "${SageMakerExecutionRole.Arn}"
+                                || r == "${MigratableModelRoleArns}",
+                            "{}: iam:PassRole on {r}",
+                            f.id
+                        );
+                    }
+                }
+            }
+            // Tag conditions name the tags the code writes.
+            for (key, values) in &conditions {
+                let Some(tag) = key
+                    .strip_prefix("aws:RequestTag/")
+                    .or_else(|| key.strip_prefix("aws:ResourceTag/"))
+                else {
+                    continue;
+                };
+                assert!(
+                    tag_keys_in_code.contains(&format!("\"{tag}\"")),
+                    "{}: condition on tag {tag:?}, which the code never writes",
+                    f.id
+                );
+                if tag == shared::tags::MANAGED_BY_KEY {
+                    assert_eq!(
+                        values,
+                        &vec![shared::tags::MANAGED_BY_VALUE.to_string()],
+                        "{}",
+                        f.id
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bucket_arns_all_name_the_models_bucket() {
+    let bucket = text(&resource("ModelsBucket")["Properties"]["BucketName"]);
+    let all = template().to_string();
+    let arn = Regex::new(r":s3:::([^/\x22*]+)").unwrap();
+    let mut seen = 0;
+    for caps in arn.captures_iter(&all) {
+        let name = &caps[1];
+        assert!(
+            name == bucket || name == "${ModelsBucket}",
+            "an S3 ARN names {name:?}, not the models bucket {bucket:?}"
+        );
+        seen += 1;
+    }
+    assert!(seen > 3, "expected S3 ARNs in the policies");
+}
+
+#[test]
+fn the_deployer_is_notified_of_exactly_the_uploads_it_acts_on() {
+    let f = function("deployer");
+    assert_eq!(
+        f.properties["Environment"]["Variables"]["MODELS_PREFIX"],
+        json!({"Ref": "ModelsPrefix"})
+    );
+    let prefix = template()["Parameters"]["ModelsPrefix"]["Default"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut suffixes = BTreeSet::new();
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/s3-put-model.json")).unwrap(),
+    )
+    .unwrap();
+    for (name, event) in f.properties["Events"].as_object().unwrap() {
+        assert_eq!(event["Type"], "S3", "{name}");
+        let p = &event["Properties"];
+        assert_eq!(p["Bucket"], json!({"Ref": "ModelsBucket"}), "{name}");
+        assert_eq!(p["Events"], "s3:ObjectCreated:*", "{name}");
+        let rules: BTreeMap<String, &Value> = p["Filter"]["S3Key"]["Rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["Name"].as_str().unwrap().to_string(), &r["Value"]))
+            .collect();
+        assert_eq!(rules["prefix"], &json!({"Ref": "ModelsPrefix"}), "{name}");
+        let suffix = rules["suffix"].as_str().unwrap().to_string();
+        // What passes this filter is a record the handler acts on.
+        let mut event = sample.clone();
+        event["Records"][0]["eventName"] = json!("ObjectCreated:Put");
+        event["Records"][0]["s3"]["object"]["key"] = json!(format!("{prefix}fraud/v1/{suffix}"));
+        let record =
+            shared::s3_event::parse_record(0, &shared::s3_event::records(&event).unwrap()[0])
+                .unwrap();
+        assert!(
+            record.role().is_some(),
+            "{name}: the deployer ignores {}",
+            record.key
+        );
+        suffixes.insert(suffix);
+    }
+    let handled: BTreeSet<String> = [
+        shared::s3_event::ARTIFACT_FILE,
+        shared::s3_event::SIDECAR_FILE,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(
+        suffixes, handled,
+        "notification suffixes vs the files the deployer acts on"
+    );
+}
+
+/// EventBridge matching for patterns of exact values.
+fn matches(pattern: &Value, event: &Value) -> bool {
+    pattern.as_object().unwrap().iter().all(|(k, p)| match p {
+        Value::Array(allowed) => {
+            assert!(
+                allowed.iter().all(|a| !a.is_object()),
+                "content filters are not modelled: {p}"
+            );
+            allowed.contains(&event[k])
+        }
+        Value::Object(_) => matches(p, &event[k]),
+        other => panic!("pattern value {other} is not an array or object"),
+    })
+}
+
+#[test]
+fn the_smoke_tester_receives_the_state_changes_it_acts_on() {
+    use smoke_tester::trigger::{parse_trigger, DETAIL_TYPE, EVENT_SOURCE, IN_SERVICE};
+    let f = function("smoke-tester");
+    let events = f.properties["Events"].as_object().unwrap();
+    assert_eq!(events.len(), 1);
+    let rule = events.values().next().unwrap();
+    assert_eq!(rule["Type"], "EventBridgeRule");
+    let pattern = &rule["Properties"]["Pattern"];
+    assert_eq!(pattern["source"], json!([EVENT_SOURCE]));
+    assert_eq!(pattern["detail-type"], json!([DETAIL_TYPE]));
+    assert_eq!(pattern["detail"]["EndpointStatus"], json!([IN_SERVICE]));
+    assert_eq!(
+        pattern["detail"]["Tags"],
+        json!({ shared::tags::MANAGED_BY_KEY: [shared::tags::MANAGED_BY_VALUE] })
+    );
+    let read = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root().join("events").join(name)).unwrap())
+            .unwrap()
+    };
+    let in_service = read("sagemaker-endpoint-in-service.json");
+    assert!(matches(pattern, &in_service));
+    assert!(parse_trigger(&in_service).is_ok());
+    for ignored in [
+        "sagemaker-endpoint-unmanaged.json",
+        "sagemaker-endpoint-failed.json",
+    ] {
+        assert!(
+            !matches(pattern, &read(ignored)),
+            "{ignored} should not reach the smoke tester"
+        );
+    }
+}
+
+#[test]
+fn the_sweeper_runs_on_a_schedule_it_accepts() {
+    let f = function("cost-sweeper");
+    let events = f.properties["Events"].as_object().unwrap();
+    assert_eq!(events.len(), 1);
+    let schedule = events.values().next().unwrap();
+    assert_eq!(schedule["Type"], "Schedule");
+    assert_eq!(
+        schedule["Properties"]["Schedule"],
+        json!({"Ref": "SweepSchedule"})
+    );
+    assert!(
+        schedule["Properties"]["Input"].is_null(),
+        "a scheduled event must reach the sweeper as sent"
+    );
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/scheduled-sweep.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        cost_sweeper::config::SweepRequest::from_event(&event).unwrap(),
+        cost_sweeper::config::SweepRequest::default()
+    );
+    assert_eq!(
+        template()["Parameters"]["DryRun"]["Default"],
+        "true",
+        "dry run is the default"
+    );
+}
+
+/// Metric names a crate emits (`.metric("Name", ...)`).
+fn metrics_emitted(crate_dir: &Path) -> BTreeSet<String> {
+    let re = Regex::new(r#"\.metric\(\s*"([A-Za-z0-9]+)""#).unwrap();
+    sources(&crate_dir.join("src"))
+        .iter()
+        .flat_map(|s| {
+            re.captures_iter(&s.code)
+                .map(|c| c[1].to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn alarms_and_dashboard_read_metrics_the_functions_emit() {
+    let smoke = metrics_emitted(&root().join("functions/smoke-tester"));
+    let sweeper = metrics_emitted(&root().join("functions/cost-sweeper"));
+    assert!(
+        smoke.contains("SmokeTestPassed") && sweeper.contains("MigrationsCompleted"),
+        "{smoke:?} {sweeper:?}"
+    );
+    assert_eq!(
+        template()["Parameters"]["MetricsNamespace"]["Default"],
+        smoke_tester::config::DEFAULT_NAMESPACE
+    );
+    let alarm = text(&resource("SmokeTestFailedAlarm")["Properties"]["Metrics"][0]["Expression"]);
+    let select =
+        Regex::new(r"SELECT \w+\((\w+)\) FROM SCHEMA\(.\$\{MetricsNamespace\}., EndpointName\)")
+            .unwrap();
+    let name = &select
+        .captures(&alarm)
+        .unwrap_or_else(|| panic!("alarm query: {alarm}"))[1];
+    assert!(smoke.contains(name), "alarm reads {name}, not emitted");
+
+    let body = text(&resource("Dashboard")["Properties"]["DashboardBody"]);
+    let placeholders = Regex::new(r"\$\{[^}]+\}").unwrap();
+    let body: Value =
+        serde_json::from_str(&placeholders.replace_all(&body, "NS")).expect("dashboard JSON");
+    let search = Regex::new(r#"\{NS,EndpointName\} MetricName="(\w+)""#).unwrap();
+    let mut checked = 0;
+    for widget in body["widgets"].as_array().unwrap() {
+        for line in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let line = line.as_array().unwrap();
+            if let Some(expr) = line[0]["expression"].as_str() {
+                let caps = search.captures(expr).unwrap_or_else(|| panic!("{expr}"));
+                assert!(
+                    smoke.contains(&caps[1]),
+                    "dashboard reads {}, not emitted",
+                    &caps[1]
+                );
+                checked += 1;
+            } else if line[0] == cost_sweeper::report::METRIC_NAMESPACE {
+                assert!(
+                    sweeper.contains(line[1].as_str().unwrap()),
+                    "dashboard reads {}",
+                    line[1]
+                );
+                checked += 1;
+            } else {
+                let ns = line[0].as_str().unwrap();
+                assert!(
+                    ns.starts_with("AWS/"),
+                    "dashboard namespace {ns} is neither AWS's nor the pipeline's"
+                );
+            }
+        }
+    }
+    assert!(checked >= 6, "dashboard metric lines checked: {checked}");
+}
+
+#[test]
+fn every_checkov_skip_is_justified() {
+    for (id, r) in resources() {
+        for skip in one_or_many(&r["Metadata"]["checkov"]["skip"]) {
+            let comment = skip["comment"].as_str().unwrap_or_default();
+            assert!(
+                skip["id"].as_str().is_some_and(|i| i.starts_with("CKV")) && comment.len() > 20,
+                "{id}: checkov skip {skip} needs an id and a justification"
+            );
+        }
+    }
+}
