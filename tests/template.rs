@@ -1041,7 +1041,7 @@ fn alarms_and_dashboard_read_metrics_the_functions_emit() {
     );
     assert_eq!(
         template()["Parameters"]["MetricsNamespace"]["Default"],
-        smoke_tester::config::DEFAULT_NAMESPACE
+        shared::emf::DEFAULT_NAMESPACE
     );
     let alarm = text(&resource("SmokeTestFailedAlarm")["Properties"]["Metrics"][0]["Expression"]);
     let select =
@@ -1073,7 +1073,7 @@ fn alarms_and_dashboard_read_metrics_the_functions_emit() {
                     &caps[1]
                 );
                 checked += 1;
-            } else if line[0] == cost_sweeper::report::METRIC_NAMESPACE {
+            } else if line[0] == "NS" {
                 assert!(
                     sweeper.contains(line[1].as_str().unwrap()),
                     "dashboard reads {}",

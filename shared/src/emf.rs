@@ -5,6 +5,10 @@
 use serde_json::{json, Map, Value};
 use std::io::Write;
 
+/// CloudWatch namespace of every metric the pipeline publishes, unless a
+/// function's `METRICS_NAMESPACE` says otherwise.
+pub const DEFAULT_NAMESPACE: &str = "ServerlessInferencePipeline";
+
 /// Units this pipeline uses (a subset of CloudWatch's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {

@@ -43,3 +43,26 @@ pub fn parsed<T: FromStr>(name: &str, expected: &str) -> Result<Option<T>, EnvEr
         })
         .transpose()
 }
+
+/// An S3 key prefix as the functions use it: no leading slash, one
+/// trailing slash, or empty for the whole bucket ("/models" -> "models/").
+pub fn key_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("{trimmed}/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_prefixes_are_normalized() {
+        assert_eq!(key_prefix("/models/"), "models/");
+        assert_eq!(key_prefix("a/b"), "a/b/");
+        assert_eq!(key_prefix("/"), "");
+    }
+}

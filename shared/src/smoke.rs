@@ -13,6 +13,10 @@ pub const VERDICT_TAG: &str = "pipeline:smoke-test";
 pub const TESTED_CONFIG_TAG: &str = "pipeline:smoke-tested-config";
 /// On the endpoint: when the verdict was reached (RFC 3339).
 pub const TESTED_AT_TAG: &str = "pipeline:smoke-tested-at";
+/// On a cost-sweeper canary (and an endpoint recreated by a migration): the
+/// persistent endpoint it replaces. Failed tests of such endpoints are
+/// reported, never rolled back.
+pub const MIGRATION_OF_TAG: &str = "pipeline:migration-of";
 /// On the endpoint: the config a rollback moved away from (never rolled back twice).
 pub const ROLLED_BACK_FROM_TAG: &str = "pipeline:rolled-back-from";
 

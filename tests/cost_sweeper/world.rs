@@ -48,6 +48,7 @@ impl World {
             report_bucket: Some(report_bucket.clone()),
             report_prefix: "reports/".into(),
             notify_topic_arn: None,
+            metrics_namespace: shared::emf::DEFAULT_NAMESPACE.to_string(),
             describe_concurrency: 8,
             prices: PriceTable::embedded(),
         };

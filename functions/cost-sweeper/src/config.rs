@@ -62,6 +62,8 @@ pub struct SweepConfig {
     pub report_bucket: Option<String>,
     pub report_prefix: String,
     pub notify_topic_arn: Option<String>,
+    /// CloudWatch namespace of the EMF metrics (shared with the smoke tester).
+    pub metrics_namespace: String,
     /// Describe calls in flight at once.
     pub describe_concurrency: usize,
     pub prices: PriceTable,
@@ -156,10 +158,12 @@ impl SweepConfig {
                 .unwrap_or(60),
             endpoint_name_contains: env::optional("ENDPOINT_NAME_CONTAINS"),
             report_bucket: env::optional("REPORT_BUCKET"),
-            report_prefix: normalize_prefix(
+            report_prefix: shared::env::key_prefix(
                 &env::optional("REPORT_PREFIX").unwrap_or_else(|| "reports/".into()),
             ),
             notify_topic_arn: env::optional("NOTIFY_TOPIC_ARN"),
+            metrics_namespace: env::optional("METRICS_NAMESPACE")
+                .unwrap_or_else(|| shared::emf::DEFAULT_NAMESPACE.into()),
             describe_concurrency: env::parsed("DESCRIBE_CONCURRENCY", "1 to 32")?
                 .unwrap_or(8)
                 .clamp(1, 32),
@@ -180,15 +184,6 @@ impl SweepConfig {
             config.endpoint_name_contains = request.endpoint_name_contains.clone();
         }
         config
-    }
-}
-
-fn normalize_prefix(prefix: &str) -> String {
-    let trimmed = prefix.trim_matches('/');
-    if trimmed.is_empty() {
-        String::new()
-    } else {
-        format!("{trimmed}/")
     }
 }
 

@@ -32,7 +32,7 @@ pub mod migration_tags {
     /// On a canary (and a recreated endpoint): the persistent endpoint it
     /// replaces. The smoke tester only reports on such endpoints, never
     /// rolls them back.
-    pub const MIGRATION_OF: &str = "pipeline:migration-of";
+    pub const MIGRATION_OF: &str = shared::smoke::MIGRATION_OF_TAG;
     pub const STRATEGY: &str = "pipeline:migration-strategy";
     pub const STARTED_AT: &str = "pipeline:migration-started-at";
     /// When the state last changed (switch notice, failure, ...).

@@ -297,7 +297,7 @@ async fn publish(
     mut report: SweepReport,
     now: DateTime<Utc>,
 ) -> SweepReport {
-    report.metrics().emit();
+    report.metrics(&config.metrics_namespace).emit();
     if let Some(bucket) = &config.report_bucket {
         let key = report::report_key(&config.report_prefix, now);
         match report::write_markdown(&sweeper.s3, bucket, &key, report.markdown()).await {

@@ -9,8 +9,6 @@ use shared::emf::{MetricDocument, Unit};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-pub const METRIC_NAMESPACE: &str = "ServerlessPipeline";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepStatus {
@@ -127,8 +125,8 @@ impl SweepReport {
     }
 
     /// CloudWatch metrics, as one EMF log line.
-    pub fn metrics(&self) -> MetricDocument {
-        MetricDocument::new(METRIC_NAMESPACE)
+    pub fn metrics(&self, namespace: &str) -> MetricDocument {
+        MetricDocument::new(namespace)
             .dimension("Function", "cost-sweeper")
             .metric("SweepEndpoints", Unit::Count, self.endpoints as f64)
             .metric("SweepCandidates", Unit::Count, self.candidates as f64)

@@ -30,6 +30,7 @@ pub fn config() -> SweepConfig {
         report_bucket: None,
         report_prefix: "reports/".into(),
         notify_topic_arn: None,
+        metrics_namespace: shared::emf::DEFAULT_NAMESPACE.to_string(),
         describe_concurrency: 4,
         prices: PriceTable::embedded(),
     }

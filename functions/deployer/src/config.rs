@@ -55,7 +55,7 @@ impl DeployerConfig {
         Ok(DeployerConfig {
             region,
             execution_role_arn,
-            models_prefix: normalize_prefix(
+            models_prefix: shared::env::key_prefix(
                 &env::optional("MODELS_PREFIX").unwrap_or_else(|| "models/".into()),
             ),
             defaults,
@@ -77,15 +77,6 @@ impl DeployerConfig {
     }
 }
 
-fn normalize_prefix(prefix: &str) -> String {
-    let trimmed = prefix.trim_matches('/');
-    if trimmed.is_empty() {
-        String::new()
-    } else {
-        format!("{trimmed}/")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,7 +85,7 @@ mod tests {
         DeployerConfig {
             region: "us-east-1".into(),
             execution_role_arn: "arn:aws:iam::123456789012:role/x".into(),
-            models_prefix: normalize_prefix(prefix),
+            models_prefix: shared::env::key_prefix(prefix),
             defaults: SettingsLayer::default(),
             keep_superseded: 2,
         }
@@ -118,12 +109,5 @@ mod tests {
             root.folder_endpoint_name("fraud/v1/model.tar.gz"),
             Some("fraud")
         );
-    }
-
-    #[test]
-    fn prefixes_are_normalized() {
-        assert_eq!(normalize_prefix("/models/"), "models/");
-        assert_eq!(normalize_prefix("a/b"), "a/b/");
-        assert_eq!(normalize_prefix("/"), "");
     }
 }

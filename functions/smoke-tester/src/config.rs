@@ -3,7 +3,6 @@
 use shared::env::{self, EnvError};
 use std::time::Duration;
 
-pub const DEFAULT_NAMESPACE: &str = "ServerlessInferencePipeline";
 pub const DEFAULT_WARM_INVOCATIONS: usize = 2;
 const MAX_WARM_INVOCATIONS: usize = 20;
 
@@ -36,7 +35,7 @@ impl SmokeTesterConfig {
         }
         Ok(SmokeTesterConfig {
             metrics_namespace: env::optional("METRICS_NAMESPACE")
-                .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+                .unwrap_or_else(|| shared::emf::DEFAULT_NAMESPACE.into()),
             warm_invocations,
             notify_topic_arn: env::optional("NOTIFY_TOPIC_ARN"),
             rollback_on_failure: env::parsed::<bool>("ROLLBACK_ON_FAILURE", "true or false")?

@@ -6,8 +6,7 @@ use shared::deployment::PREVIOUS_CONFIG_TAG;
 use shared::smoke::ROLLED_BACK_FROM_TAG;
 use std::collections::BTreeMap;
 
-/// On an endpoint: set by the cost sweeper on a migration canary.
-pub const MIGRATION_OF_TAG: &str = "pipeline:migration-of";
+pub use shared::smoke::MIGRATION_OF_TAG;
 /// On an endpoint: the config a rollback moved to.
 pub const ROLLED_BACK_TO_TAG: &str = "pipeline:rolled-back-to";
 
