@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/bench.py --bin-dir target/lambda --emulator http://127.0.0.1:5125 \
         [--starts 30] [--python-starts 20] [--repeats 7] [--sweep-markdown FILE [--sweep-json FILE]] \
-        [--out BENCHMARKS.md]
+        [--sweep-fake-json FILE] [--out BENCHMARKS.md]
 
 What it measures (medians with p95 or min-max; nothing is asserted):
 
@@ -22,7 +22,9 @@ What it measures (medians with p95 or min-max; nothing is asserted):
    requests, GetMetricData = ceil(series/500)); the fleet-scaling numbers
    (100/1,000/5,000 endpoints, the GetMetricStatistics-loop comparison) come
    from scripts/bench-sweep (--sweep-markdown, optional --sweep-json) and are
-   included in the same file.
+   included in the same file; the sweeper's own cost on the same fleet sizes
+   against an in-process zero-latency fake comes from
+   scripts/bench-sweep-fake (--sweep-fake-json).
 
 Only the standard library plus boto3 (for fixtures) is used.
 """
@@ -636,6 +638,75 @@ def scaling_rows(sweep: dict) -> list[str]:
     return rows
 
 
+def sweep_fake_section(fake: list[dict]) -> tuple[list[str], list[str]]:
+    """Section 4b from scripts/bench-sweep-fake's results: (lines, misses)."""
+    lines, misses = [], []
+    add = lines.append
+    fake = sorted(fake, key=lambda r: r["endpoints"])
+    profile = fake[0].get("profile", "?")
+    add("## 4b. Cost sweeper's own cost: the same sweep against an in-process, zero-latency fake")
+    add("")
+    add("scripts/bench-sweep-fake (benches/sweep-fake): the real sweeper (`cost_sweeper::handle`, a scheduled "
+        "event, dry run, no report bucket) with an SDK HTTP client that answers SageMaker (JSON 1.1) and "
+        "CloudWatch GetMetricData (RPC v2 CBOR) in-process with no network and no latency, for a synthetic "
+        "fleet with a fixed mix (per 10 endpoints: 3 idle CPU, 1 busy, 1 GPU, 1 two-variant, 1 serverless, "
+        "1 opted out, 1 younger than the grace period, 1 two-instance), so what is measured is the sweeper "
+        "itself: SDK serialising/signing/parsing, planning, reporting. One fresh process per size (peak RSS "
+        "= VmHWM, whole process, fake included); CPU = getrusage user+system of the process over the "
+        "handler call; *fake* = time the fake spent building answers (inside that wall time). Requests are "
+        "the sweeper's own tally (the fake's count of HTTP requests agreed: no retries).")
+    if profile != "release":
+        add("")
+        add(f"**Built in the {profile} profile** (target/release had no AWS SDK build; a cold release build "
+            "takes 25+ minutes here): absolute times are several times the release ones; requests, growth "
+            "and RSS shape are what to read.")
+    add("")
+    add("| endpoints | runs | series | requests | by operation | GetMetricData vs ceil(series/500) | wall (median, "
+        "min-max) | CPU | fake | peak RSS (after init) | decisions |")
+    add("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in fake:
+        ok = r["get_metric_data"] == r["get_metric_data_bound"]
+        if not ok:
+            misses.append(f"fake sweep {r['endpoints']}: GetMetricData {r['get_metric_data']} != "
+                          f"ceil(series/500) = {r['get_metric_data_bound']}")
+        if r["requests"] != r["calls"]:
+            misses.append(f"fake sweep {r['endpoints']}: HTTP requests {r['requests']} != tally {r['calls']}")
+        r["wall_med"], r["cpu_med"] = statistics.median(r["wall_ms"]), statistics.median(r["cpu_ms"])
+        r["total_calls"] = sum(r["calls"].values())
+        decisions = ", ".join(f"{k} {v}" for k, v in sorted(r["decisions"].items()))
+        add(f"| {r['endpoints']} | {r['runs']} | {r['series']} | {r['total_calls']} | {counts_text(r['calls'])} | "
+            f"{r['get_metric_data']} vs {r['get_metric_data_bound']}: {mark(ok)} | "
+            f"{fmt(summary(r['wall_ms']), ' ms', 0, spread='range')} | "
+            f"{fmt(summary(r['cpu_ms']), ' ms', 0, spread='range')} | {statistics.median(r['fake_ms']):.0f} ms | "
+            f"{r['rss_mb']:.1f} MB ({r['rss_init_mb']:.1f} MB) | {decisions} |")
+    add("")
+    if len(fake) > 1:
+        add("Growth between fleet sizes (ratio, and as n^k: k <= 1 is linear or better):")
+        add("")
+        add("| fleet | requests | wall | CPU | CPU per endpoint | peak RSS | RSS above init |")
+        add("|---|---|---|---|---|---|---|")
+        for a, b in zip(fake, fake[1:]):
+            size = b["endpoints"] / a["endpoints"]
+
+            def grow(x: float, y: float) -> str:
+                if not x or not y:
+                    return "-"
+                e = math.log(y / x) / math.log(size)
+                return f"{y / x:.1f}x (n^{e:.2f}{'' if e <= 1.15 else ', **worse than linear**'})"
+
+            row = (f"| {a['endpoints']} -> {b['endpoints']} ({size:.0f}x) | "
+                   f"{grow(a['total_calls'], b['total_calls'])} | "
+                   f"{grow(a['wall_med'], b['wall_med'])} | {grow(a['cpu_med'], b['cpu_med'])} | "
+                   f"{a['cpu_med'] / a['endpoints']:.2f} -> {b['cpu_med'] / b['endpoints']:.2f} ms | "
+                   f"{grow(a['rss_mb'], b['rss_mb'])} | "
+                   f"{grow(a['rss_mb'] - a['rss_init_mb'], b['rss_mb'] - b['rss_init_mb'])} |")
+            add(row)
+            if "worse than linear" in row:
+                misses.append(f"fake sweep growth {a['endpoints']} -> {b['endpoints']}: worse than linear")
+        add("")
+    return lines, misses
+
+
 # --------------------------------------------------------------------------- report
 def machine() -> str:
     cpu = "?"
@@ -792,9 +863,14 @@ def render(results: dict, sweep: dict | None, args) -> str:
         add("**Not measured in this run**: no sweep results (scripts/bench-sweep missing or failed; see its output).")
         add("")
 
+    fake_misses: list[str] = []
+    if results.get("sweep_fake"):
+        fake_lines, fake_misses = sweep_fake_section(results["sweep_fake"])
+        lines.extend(fake_lines)
+
     add("## Targets")
     add("")
-    misses = []
+    misses = list(fake_misses)
     for function, c in cold.items():
         if c["init_ms"]["median"] >= TARGET_INIT_MS:
             misses.append(f"{function} init median {c['init_ms']['median']:.1f} ms >= {TARGET_INIT_MS:g} ms")
@@ -826,6 +902,8 @@ def main() -> int:
     parser.add_argument("--sweep-markdown", help="scripts/bench-sweep's table (its stdout), included as is")
     parser.add_argument("--sweep-json", help="optional results of scripts/bench-sweep: {\"rss_mb\": {median, min, "
                         "max, ...} of a typical sweep, \"misses\": [\"target missed ...\"]}")
+    parser.add_argument("--sweep-fake-json", help="scripts/bench-sweep-fake's results (a list, one object per "
+                        "fleet size): the sweeper against an in-process zero-latency fake")
     parser.add_argument("--no-loop", action="store_true", help="skip the GetMetricStatistics-loop comparison")
     parser.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     parser.add_argument("--json-out", default=os.path.join(ROOT, "target", "bench", "results.json"))
@@ -858,6 +936,9 @@ def main() -> int:
             with open(args.sweep_json) as f:
                 sweep.update(json.load(f))
     results["sweep"] = sweep
+    if args.sweep_fake_json and os.path.exists(args.sweep_fake_json):
+        with open(args.sweep_fake_json) as f:
+            results["sweep_fake"] = json.load(f)
     if sweep and not args.no_loop:
         results["gms_loop"] = bench_gms_loop(emu, sweep)
     with open(args.json_out, "w") as f:

@@ -1,0 +1,146 @@
+//! Benchmark only (issue 6, item 4): the cost sweeper's own cost. One
+//! process sweeps a synthetic fleet of `--endpoints N` served by an
+//! in-process fake of SageMaker and CloudWatch that answers with zero
+//! latency, `--runs R` times, through the handler's code path
+//! (`cost_sweeper::handle` with a scheduled event, dry run), and prints one
+//! JSON line: wall and CPU time per run, the fake's share of it, peak RSS
+//! (VmHWM: run each fleet size in a fresh process), API calls by operation
+//! (the sweeper's tally and the requests the fake answered) and
+//! GetMetricData calls against ceil(series / 500).
+//!
+//!     cargo run -p sweep-fake-bench -- --endpoints 1000 --runs 5
+
+mod cbor;
+mod fake;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_sagemaker::config::{Credentials, Region};
+use aws_smithy_types::retry::RetryConfig;
+use cost_sweeper::config::SweepConfig;
+use cost_sweeper::{SweepFailed, Sweeper};
+use fake::FakeAws;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+fn arg(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}: a whole number"))
+        })
+        .unwrap_or(default)
+}
+
+/// User + system CPU time of the whole process (all threads), in ms.
+fn cpu_ms() -> f64 {
+    // SAFETY: getrusage only writes into the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+    ms(usage.ru_utime) + ms(usage.ru_stime)
+}
+
+/// A /proc/self/status field in MB (VmHWM: peak RSS; VmRSS: current).
+fn status_mb(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn counts_since(
+    now: &BTreeMap<String, u64>,
+    before: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    now.iter()
+        .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let endpoints = arg(&args, "--endpoints", 100);
+    let runs = arg(&args, "--runs", 3).max(1);
+
+    let fake = FakeAws::new(endpoints);
+    let tally = fake.tally.clone();
+    // As shared::aws::load_sdk_config, with the fake as the HTTP client.
+    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(5))
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDBENCH", "secret", None, None, "bench"))
+        .endpoint_url("http://fake-aws.invalid")
+        .http_client(fake)
+        .load()
+        .await;
+    let config = SweepConfig::from_env(Some("us-east-1".into())).expect("sweeper configuration");
+    assert!(
+        config.dry_run,
+        "the benchmark sweeps in dry run only (unset DRY_RUN)"
+    );
+    let sweeper = Sweeper::new(&sdk_config, config);
+    let rss_init_mb = status_mb("VmRSS:");
+
+    let mut walls = Vec::new();
+    let mut cpus = Vec::new();
+    let mut fake_ms = Vec::new();
+    let mut last = None;
+    for _ in 0..runs {
+        let requests_before = tally.requests.lock().map(|m| m.clone()).unwrap_or_default();
+        let fake_before = tally.answer_nanos.load(Ordering::Relaxed);
+        let event = LambdaEvent::new(
+            json!({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
+            Context::default(),
+        );
+        let cpu_before = cpu_ms();
+        let started = Instant::now();
+        let outcome = cost_sweeper::handle(event, &sweeper).await;
+        walls.push(started.elapsed().as_secs_f64() * 1000.0);
+        cpus.push(cpu_ms() - cpu_before);
+        fake_ms.push((tally.answer_nanos.load(Ordering::Relaxed) - fake_before) as f64 / 1e6);
+        let report = match outcome {
+            Ok(report) => report,
+            Err(SweepFailed::Partial(report)) => *report,
+            Err(e) => panic!("{e}"),
+        };
+        let requests_now = tally.requests.lock().map(|m| m.clone()).unwrap_or_default();
+        last = Some((report, counts_since(&requests_now, &requests_before)));
+    }
+    let (report, requests) = last.expect("at least one run");
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    for reason in report.rows.iter().flat_map(|r| &r.reasons) {
+        *reasons.entry(reason.code).or_insert(0) += 1;
+    }
+    let gmd = report.api_calls.get("GetMetricData").copied().unwrap_or(0);
+    let out = json!({
+        "endpoints": endpoints,
+        "runs": runs,
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "listed": report.endpoints,
+        "series": report.metric_series,
+        "calls": report.api_calls,
+        "requests": requests,
+        "get_metric_data": gmd,
+        "get_metric_data_bound": report.metric_series.div_ceil(500),
+        "decisions": report.decisions,
+        "reasons": reasons,
+        "candidates": report.candidates,
+        "errors": report.errors.len(),
+        "wall_ms": walls,
+        "cpu_ms": cpus,
+        "fake_ms": fake_ms,
+        "rss_init_mb": rss_init_mb,
+        "rss_mb": status_mb("VmHWM:"),
+    });
+    println!("SWEEP_FAKE_RESULT {out}");
+}
