@@ -75,7 +75,10 @@ impl Deployer {
                     }
                 }
             }
-            Decision::Update { previous_config } => {
+            Decision::Update {
+                previous_config,
+                endpoint_arn,
+            } => {
                 desired.replaces_config = Some(previous_config.clone());
                 let created = self.create_resources(&desired, settings).await?;
                 match self
@@ -104,11 +107,8 @@ impl Deployer {
                         return Err(e.into());
                     }
                 }
-                // The endpoint ARN is stable; describe gives it without guessing the partition.
-                if let Some(info) = self.sagemaker.describe_endpoint(&endpoint).await? {
-                    let tags = self.endpoint_tags(settings, Some(&previous_config));
-                    self.sagemaker.add_tags(&info.arn, &tags).await?;
-                }
+                let tags = self.endpoint_tags(settings, Some(&previous_config));
+                self.sagemaker.add_tags(&endpoint_arn, &tags).await?;
                 Ok(done(
                     Status::Updated,
                     format!("updating endpoint from {previous_config}"),

@@ -23,7 +23,11 @@ pub enum Decision {
     /// No endpoint yet: create model, config and endpoint.
     Create,
     /// A serverless endpoint the pipeline manages runs an older deployment.
-    Update { previous_config: String },
+    Update {
+        previous_config: String,
+        /// The endpoint's ARN, for tagging it after the update.
+        endpoint_arn: String,
+    },
     /// The endpoint already runs (or is moving to) exactly this config.
     AlreadyCurrent { status: String },
     /// The endpoint runs a newer artifact than this event carries.
@@ -112,6 +116,7 @@ pub fn decide(desired: &DeploymentRecord, observed: &Observed) -> Decision {
     }
     Decision::Update {
         previous_config: config_name,
+        endpoint_arn: endpoint.arn.clone(),
     }
 }
 

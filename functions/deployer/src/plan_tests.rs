@@ -79,7 +79,8 @@ fn newer_artifact_updates_and_remembers_the_previous_config() {
     assert_eq!(
         decide(&desired, &running(&current)),
         Decision::Update {
-            previous_config: "old".into()
+            previous_config: "old".into(),
+            endpoint_arn: "arn:aws:sagemaker:us-east-1:123456789012:endpoint/fraud".into()
         }
     );
 }
