@@ -85,25 +85,7 @@ pub fn plan(
     config: &SweepConfig,
     now: DateTime<Utc>,
 ) -> Plan {
-    let by_name: HashMap<&str, &EndpointView> =
-        endpoints.iter().map(|e| (e.name.as_str(), e)).collect();
-    let mut config_users: HashMap<&str, Vec<&str>> = HashMap::new();
-    for e in endpoints {
-        config_users
-            .entry(e.config_name.as_str())
-            .or_default()
-            .push(e.name.as_str());
-    }
-    // Canaries by the name of the endpoint they migrate.
-    let mut canaries: BTreeMap<&str, &EndpointView> = BTreeMap::new();
-    for e in endpoints {
-        if let Some(of) = e
-            .tag(migration_tags::MIGRATION_OF)
-            .filter(|of| *of != e.name)
-        {
-            canaries.entry(of).or_insert(e);
-        }
-    }
+    let index = FleetIndex::new(endpoints);
     let zero = Usage::default();
     let usage_of = |name: &str| usage.get(name).copied().unwrap_or(zero);
 
@@ -117,10 +99,15 @@ pub fn plan(
         })
         .map(|e| e.name.as_str())
         .collect();
-    group_names.extend(canaries.keys().filter(|n| !by_name.contains_key(*n)));
+    group_names.extend(
+        index
+            .canaries
+            .keys()
+            .filter(|n| !index.by_name.contains_key(*n)),
+    );
 
     for name in group_names {
-        let group = group_with(name, &by_name, &canaries, &config_users, usage_of(name));
+        let group = group_with(name, &index, usage_of(name));
         let (original, canary) = (group.original, group.canary);
         let resume = original
             .filter(|o| o.migration_state() == Some(migration::state::CANARY))
@@ -213,30 +200,49 @@ pub fn plan(
 
 /// The migration group of `name` among `endpoints` (for a revert).
 pub fn group_for<'a>(endpoints: &'a [EndpointView], name: &'a str) -> Group<'a> {
-    let by_name: HashMap<&str, &EndpointView> =
-        endpoints.iter().map(|e| (e.name.as_str(), e)).collect();
-    let mut config_users: HashMap<&str, Vec<&str>> = HashMap::new();
-    for e in endpoints {
-        config_users
-            .entry(e.config_name.as_str())
-            .or_default()
-            .push(e.name.as_str());
-    }
-    let canaries: BTreeMap<&str, &EndpointView> = endpoints
-        .iter()
-        .filter(|e| e.tag(migration_tags::MIGRATION_OF) == Some(name) && e.name != name)
-        .map(|e| (name, e))
-        .collect();
-    group_with(name, &by_name, &canaries, &config_users, Usage::default())
+    group_with(name, &FleetIndex::new(endpoints), Usage::default())
 }
 
-fn group_with<'a>(
-    name: &'a str,
-    by_name: &HashMap<&str, &'a EndpointView>,
-    canaries: &BTreeMap<&str, &'a EndpointView>,
-    config_users: &HashMap<&str, Vec<&str>>,
-    usage: Usage,
-) -> Group<'a> {
+/// Lookups over the whole fleet, built once per plan.
+struct FleetIndex<'a> {
+    by_name: HashMap<&'a str, &'a EndpointView>,
+    /// Endpoints by the endpoint config they run.
+    config_users: HashMap<&'a str, Vec<&'a str>>,
+    /// Canaries by the name of the endpoint they migrate.
+    canaries: BTreeMap<&'a str, &'a EndpointView>,
+}
+
+impl<'a> FleetIndex<'a> {
+    fn new(endpoints: &'a [EndpointView]) -> Self {
+        let by_name = endpoints.iter().map(|e| (e.name.as_str(), e)).collect();
+        let mut config_users: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut canaries: BTreeMap<&str, &EndpointView> = BTreeMap::new();
+        for e in endpoints {
+            config_users
+                .entry(e.config_name.as_str())
+                .or_default()
+                .push(e.name.as_str());
+            if let Some(of) = e
+                .tag(migration_tags::MIGRATION_OF)
+                .filter(|of| *of != e.name)
+            {
+                canaries.entry(of).or_insert(e);
+            }
+        }
+        FleetIndex {
+            by_name,
+            config_users,
+            canaries,
+        }
+    }
+}
+
+fn group_with<'a>(name: &'a str, index: &FleetIndex<'a>, usage: Usage) -> Group<'a> {
+    let FleetIndex {
+        by_name,
+        config_users,
+        canaries,
+    } = index;
     let original = by_name.get(name).copied();
     // The canary the original names, else any endpoint claiming to be one.
     let canary = original
