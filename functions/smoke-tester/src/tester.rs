@@ -61,7 +61,10 @@ impl SmokeTester {
         let mut report = self.test(&endpoint, &config, deadline).await?;
         self.record(&endpoint_arn, &config, &report).await?;
         if report.outcome == crate::report::Outcome::Failed {
-            report.rollback = Some(self.maybe_roll_back(&endpoint, &config, &tags).await);
+            report.rollback = Some(
+                self.maybe_roll_back(&endpoint, &endpoint_arn, &config, &tags)
+                    .await,
+            );
             report.notified = self.alert(&report).await;
         }
         if let Some(metrics) = report.metrics(&self.config.metrics_namespace) {
@@ -248,6 +251,7 @@ impl SmokeTester {
     async fn maybe_roll_back(
         &self,
         endpoint: &str,
+        endpoint_arn: &str,
         failed: &str,
         tags: &BTreeMap<String, String>,
     ) -> String {
@@ -276,21 +280,12 @@ impl SmokeTester {
             }
             Err(e) => return format!("rollback to {to} failed: {e}"),
         }
-        let arn = self
-            .sagemaker
-            .describe_endpoint(endpoint)
-            .await
-            .ok()
-            .flatten()
-            .map(|e| e.arn);
-        if let Some(arn) = arn {
-            let marks = BTreeMap::from([
-                (ROLLED_BACK_FROM_TAG.to_string(), failed.to_string()),
-                (ROLLED_BACK_TO_TAG.to_string(), to.clone()),
-            ]);
-            if let Err(e) = self.sagemaker.add_tags(&arn, &marks).await {
-                warn!(endpoint, error = %e, "rolled back but could not tag the endpoint");
-            }
+        let marks = BTreeMap::from([
+            (ROLLED_BACK_FROM_TAG.to_string(), failed.to_string()),
+            (ROLLED_BACK_TO_TAG.to_string(), to.clone()),
+        ]);
+        if let Err(e) = self.sagemaker.add_tags(endpoint_arn, &marks).await {
+            warn!(endpoint, error = %e, "rolled back but could not tag the endpoint");
         }
         format!("rolled back to {to}")
     }
