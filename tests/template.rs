@@ -9,7 +9,8 @@
 //! (each extra named below with its reason), mutations bound to the
 //! pipeline's tags, and event filters that let through what the handlers
 //! accept. What cannot be checked here (that AWS honours a condition key
-//! for an action) is in the README.
+//! for an action) is in docs/deploying.md. Needs no emulator: it is in the
+//! plain `cargo test` tier.
 
 use regex_lite::Regex;
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
     .venv/bin/python tests/emulator/launch.py --host 127.0.0.1 --port 5123 \
         [--settle-seconds manual|S]
 
-What changes compared with plain `moto_server` (see README.md beside this file):
+What changes compared with plain `moto_server` (see docs/emulator.md):
 UpdateEndpoint, create-on-existing-name errors, name and ServerlessConfig
 validation, the Creating/Updating -> InService lifecycle driven by a settle
 policy, AddTags overwriting keys, newest-first listing, AWS-style not-found

@@ -167,7 +167,7 @@ pub fn emulator_get(path: &str) -> Value {
 }
 
 /// Queues what the endpoint answers to its next InvokeEndpoint calls (the
-/// last one repeats); see tests/emulator/README.md.
+/// last one repeats); see docs/emulator.md.
 pub fn queue_invoke_results(endpoint: &str, results: Value) {
     emulator_post(
         &format!("/_emulator/endpoints/{endpoint}/invoke-results"),
