@@ -4,6 +4,7 @@
 use crate::apply::{tag_map, tag_text, Applied, Applier};
 use crate::fleet::migration_tags as tags;
 use crate::migration::{carried_tags, state, CanaryRef, OriginalRef};
+use aws_sdk_sagemaker::types::EndpointStatus;
 use shared::aws::AwsError;
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ impl Applier {
         at: &str,
     ) -> Result<Applied, AwsError> {
         let user = match self.sagemaker.describe_endpoint(name).await? {
-            Some(current) if current.status != "Failed" => {
+            Some(current) if current.status != EndpointStatus::Failed => {
                 return Ok(Applied::Skipped(format!(
                     "{name} is now {}",
                     current.status
@@ -73,9 +74,11 @@ impl Applier {
             }
         }
         match self.sagemaker.describe_endpoint(&canary.name).await? {
-            Some(c) if c.status == "InService" => {}
+            Some(c) if c.status == EndpointStatus::InService => {}
             other => {
-                let status = other.map(|c| c.status).unwrap_or_else(|| "gone".into());
+                let status = other
+                    .map(|c| c.status.to_string())
+                    .unwrap_or_else(|| "gone".into());
                 return Ok(Applied::Skipped(format!(
                     "canary {} is {status}",
                     canary.name

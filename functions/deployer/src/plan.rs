@@ -1,6 +1,7 @@
 //! Decide before acting: from what SageMaker shows now and what this
 //! artifact wants, choose one action. Pure code, so every case is a unit test.
 
+use aws_sdk_sagemaker::types::EndpointStatus;
 use shared::aws::sagemaker::{EndpointConfigInfo, EndpointInfo};
 use shared::deployment::{ArtifactRef, DeploymentRecord};
 use shared::s3_event::compare_sequencers;
@@ -29,7 +30,7 @@ pub enum Decision {
         endpoint_arn: String,
     },
     /// The endpoint already runs (or is moving to) exactly this config.
-    AlreadyCurrent { status: String },
+    AlreadyCurrent { status: EndpointStatus },
     /// The endpoint runs a newer artifact than this event carries.
     SkipStale { why: String },
     /// Acting would be wrong; the reason says what a person should do.
@@ -43,10 +44,10 @@ pub enum Refusal {
     /// A serverless endpoint someone else created.
     NotManaged { config: String },
     /// Being created or updated: retry later.
-    Busy { status: String },
+    Busy { status: EndpointStatus },
     /// In `Failed` (or another state UpdateEndpoint refuses).
     Unusable {
-        status: String,
+        status: EndpointStatus,
         reason: Option<String>,
     },
 }
@@ -108,7 +109,7 @@ pub fn decide(desired: &DeploymentRecord, observed: &Observed) -> Decision {
             status: endpoint.status.clone(),
         });
     }
-    if endpoint.status != "InService" {
+    if endpoint.status != EndpointStatus::InService {
         return Decision::Refuse(Refusal::Unusable {
             status: endpoint.status.clone(),
             reason: endpoint.failure_reason.clone(),

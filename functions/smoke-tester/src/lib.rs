@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod config;
+pub mod error;
 pub mod invoke;
 pub mod report;
 pub mod request;
@@ -12,6 +13,7 @@ pub mod stats;
 pub mod tester;
 pub mod trigger;
 
+use error::SmokeTestFailed;
 use lambda_runtime::LambdaEvent;
 use report::SmokeTestReport;
 use serde_json::Value;
@@ -19,11 +21,12 @@ use tester::SmokeTester;
 use tracing::info;
 
 /// Handles one invocation. Bad or irrelevant events are a logged no-op; an
-/// AWS fault is an error, so Lambda retries the event.
+/// AWS fault is an error (its `errorType` says whether a retry can help),
+/// so Lambda retries the event.
 pub async fn handle(
     event: LambdaEvent<Value>,
     tester: &SmokeTester,
-) -> Result<SmokeTestReport, lambda_runtime::Error> {
+) -> Result<SmokeTestReport, SmokeTestFailed> {
     let deadline = Some(event.context.deadline());
     let report = tester
         .run(&event.payload, &event.context.request_id, deadline)

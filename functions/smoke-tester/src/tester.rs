@@ -9,6 +9,7 @@ use crate::report::SmokeTestReport;
 use crate::request::{find_request, Lookup};
 use crate::rollback::{decide_rollback, RollbackDecision, ROLLED_BACK_TO_TAG};
 use crate::trigger::{parse_trigger, Ignored, Trigger};
+use aws_sdk_sagemaker::types::EndpointStatus;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use shared::aws::s3::ArtifactStore;
@@ -86,7 +87,7 @@ impl SmokeTester {
                 "endpoint {name} does not exist (deleted?)"
             ))));
         };
-        if endpoint.status != "InService" {
+        if endpoint.status != EndpointStatus::InService {
             return Ok(Err(Ignored(format!(
                 "endpoint {name} is {} now; the event is stale",
                 endpoint.status

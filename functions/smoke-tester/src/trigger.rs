@@ -3,8 +3,12 @@
 //! invocation `{"endpoint_name": "...", "force": false}`. Anything else is
 //! ignored with a reason, never a crash.
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_sdk_sagemaker::types::EndpointStatus;
+use serde::Deserialize;
 use serde_json::Value;
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
+use std::collections::BTreeMap;
 
 pub const EVENT_SOURCE: &str = "aws.sagemaker";
 pub const DETAIL_TYPE: &str = "SageMaker Endpoint State Change";
@@ -24,71 +28,116 @@ pub struct Trigger {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ignored(pub String);
 
-/// Reads a Lambda payload.
-pub fn parse_trigger(payload: &Value) -> Result<Trigger, Ignored> {
-    if payload.get("detail-type").is_some() || payload.get("source").is_some() {
-        return parse_state_change(payload);
-    }
-    if let Some(name) = payload.get("endpoint_name") {
-        let endpoint = name
-            .as_str()
-            .filter(|n| shared::naming::is_valid_name(n))
-            .ok_or_else(|| {
-                Ignored(format!(
-                    "direct invocation: endpoint_name must be a valid endpoint name, got {name}"
-                ))
-            })?;
-        let force = payload
-            .get("force")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        return Ok(Trigger {
-            endpoint: endpoint.to_string(),
-            event_config: None,
-            force,
-        });
-    }
-    Err(Ignored(
-        "not a SageMaker Endpoint State Change event nor {\"endpoint_name\": \"...\"}".into(),
-    ))
+/// What the smoke tester can be invoked with. The detail of a state change
+/// is read in a second step, so a malformed detail is reported as such
+/// instead of as "matches no variant".
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Invocation {
+    StateChange(EventBridgeEvent<Value>),
+    Direct(DirectInvocation),
 }
 
-fn parse_state_change(event: &Value) -> Result<Trigger, Ignored> {
-    let source = event
-        .get("source")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let detail_type = event
-        .get("detail-type")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+/// `{"endpoint_name": "...", "force": true}` (events/smoke-test-direct.json).
+#[derive(Debug, Deserialize)]
+struct DirectInvocation {
+    endpoint_name: Value,
+    #[serde(default)]
+    force: bool,
+}
+
+/// `detail` of a "SageMaker Endpoint State Change" event (the fields the
+/// pipeline reads; SageMaker sends more).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointStateChange {
+    pub endpoint_name: Option<String>,
+    pub endpoint_arn: Option<String>,
+    pub endpoint_config_name: Option<String>,
+    /// Upper snake case (`IN_SERVICE`, `FAILED`, ...); see [`Self::status`].
+    #[serde(default)]
+    pub endpoint_status: String,
+    pub failure_reason: Option<String>,
+    /// The endpoint's tags; absent when the event was shaped by hand.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+impl EndpointStateChange {
+    /// The status in the SDK's terms: `IN_SERVICE` is `InService`.
+    pub fn status(&self) -> EndpointStatus {
+        let pascal: String = self
+            .endpoint_status
+            .split('_')
+            .map(|word| {
+                let mut chars = word.chars();
+                match chars.next() {
+                    Some(first) => {
+                        first.to_ascii_uppercase().to_string()
+                            + &chars.as_str().to_ascii_lowercase()
+                    }
+                    None => String::new(),
+                }
+            })
+            .collect();
+        EndpointStatus::from(pascal.as_str())
+    }
+}
+
+/// Reads a Lambda payload.
+pub fn parse_trigger(payload: &Value) -> Result<Trigger, Ignored> {
+    let not_understood = || {
+        Ignored(
+            "not a SageMaker Endpoint State Change event nor {\"endpoint_name\": \"...\"}".into(),
+        )
+    };
+    match Invocation::deserialize(payload).map_err(|_| not_understood())? {
+        Invocation::StateChange(event) => parse_state_change(event),
+        Invocation::Direct(direct) => {
+            let name = &direct.endpoint_name;
+            let endpoint = name
+                .as_str()
+                .filter(|n| shared::naming::is_valid_name(n))
+                .ok_or_else(|| {
+                    Ignored(format!(
+                        "direct invocation: endpoint_name must be a valid endpoint name, got {name}"
+                    ))
+                })?;
+            Ok(Trigger {
+                endpoint: endpoint.to_string(),
+                event_config: None,
+                force: direct.force,
+            })
+        }
+    }
+}
+
+fn parse_state_change(event: EventBridgeEvent<Value>) -> Result<Trigger, Ignored> {
+    let (source, detail_type) = (&event.source, &event.detail_type);
     if source != EVENT_SOURCE || detail_type != DETAIL_TYPE {
         return Err(Ignored(format!(
             "event {source:?} / {detail_type:?} is not a {DETAIL_TYPE}"
         )));
     }
-    let detail = event
-        .get("detail")
-        .filter(|d| d.is_object())
-        .ok_or_else(|| Ignored("state change event has no detail object".into()))?;
+    if !event.detail.is_object() {
+        return Err(Ignored("state change event has no detail object".into()));
+    }
+    let detail = EndpointStateChange::deserialize(&event.detail)
+        .map_err(|e| Ignored(format!("state change event detail is malformed: {e}")))?;
     let endpoint = detail
-        .get("EndpointName")
-        .and_then(Value::as_str)
+        .endpoint_name
+        .as_deref()
         .filter(|n| shared::naming::is_valid_name(n))
         .ok_or_else(|| Ignored("state change event has no valid detail.EndpointName".into()))?;
-    let status = detail
-        .get("EndpointStatus")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if status != IN_SERVICE {
+    if detail.status() != EndpointStatus::InService {
         return Err(Ignored(format!(
-            "endpoint {endpoint} is {status:?}; only {IN_SERVICE} starts a smoke test"
+            "endpoint {endpoint} is {:?}; only {IN_SERVICE} starts a smoke test",
+            detail.endpoint_status
         )));
     }
     // The event carries the endpoint's tags: an unmanaged endpoint is
     // dismissed without an API call. (Tags missing: decided after ListTags.)
-    if let Some(tags) = detail.get("Tags").and_then(Value::as_object) {
-        if tags.get(MANAGED_BY_KEY).and_then(Value::as_str) != Some(MANAGED_BY_VALUE) {
+    if let Some(tags) = &detail.tags {
+        if tags.get(MANAGED_BY_KEY).map(String::as_str) != Some(MANAGED_BY_VALUE) {
             return Err(Ignored(format!(
                 "endpoint {endpoint} is not managed by this pipeline"
             )));
@@ -96,10 +145,7 @@ fn parse_state_change(event: &Value) -> Result<Trigger, Ignored> {
     }
     Ok(Trigger {
         endpoint: endpoint.to_string(),
-        event_config: detail
-            .get("EndpointConfigName")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        event_config: detail.endpoint_config_name.clone(),
         force: false,
     })
 }

@@ -2,7 +2,7 @@
 
 use super::{AwsError, AwsErrorKind};
 use aws_sdk_sagemaker::types::{
-    ContainerDefinition, ProductionVariant, ProductionVariantServerlessConfig, Tag,
+    ContainerDefinition, EndpointStatus, ProductionVariant, ProductionVariantServerlessConfig, Tag,
 };
 use aws_sdk_sagemaker::Client;
 use chrono::{DateTime, Utc};
@@ -16,8 +16,9 @@ pub const VARIANT_NAME: &str = "AllTraffic";
 pub struct EndpointInfo {
     pub name: String,
     pub arn: String,
-    /// As SageMaker spells it: `InService`, `Creating`, `Updating`, `Failed`, ...
-    pub status: String,
+    /// `InService`, `Creating`, `Updating`, `Failed`, ... (`Unknown` for a
+    /// status this SDK version does not know yet).
+    pub status: EndpointStatus,
     pub config_name: String,
     /// Config an update in progress is moving to.
     pub pending_config_name: Option<String>,
@@ -28,13 +29,13 @@ impl EndpointInfo {
     /// True while SageMaker is changing the endpoint: no update is possible.
     pub fn is_busy(&self) -> bool {
         matches!(
-            self.status.as_str(),
-            "Creating"
-                | "Updating"
-                | "SystemUpdating"
-                | "RollingBack"
-                | "Deleting"
-                | "UpdateRollbackFailed"
+            self.status,
+            EndpointStatus::Creating
+                | EndpointStatus::Updating
+                | EndpointStatus::SystemUpdating
+                | EndpointStatus::RollingBack
+                | EndpointStatus::Deleting
+                | EndpointStatus::UpdateRollbackFailed
         )
     }
 }
@@ -126,8 +127,8 @@ impl SageMaker {
             arn: out.endpoint_arn().unwrap_or_default().to_string(),
             status: out
                 .endpoint_status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
+                .cloned()
+                .unwrap_or_else(|| EndpointStatus::from("")),
             config_name: out.endpoint_config_name().unwrap_or_default().to_string(),
             pending_config_name: out
                 .pending_deployment_summary()

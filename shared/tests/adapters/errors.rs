@@ -5,6 +5,7 @@
 use crate::support::{
     http, s3, s3_error, sagemaker, sagemaker_error, sagemaker_ok, ENDPOINT_ARN, MAX_ATTEMPTS,
 };
+use aws_sdk_sagemaker::types::EndpointStatus;
 use aws_sdk_sagemaker::Client;
 use aws_smithy_mocks::mock;
 use serde_json::json;
@@ -43,7 +44,7 @@ async fn throttling_is_retried_by_the_sdk_until_it_succeeds() {
         .unwrap()
         .expect("endpoint exists");
 
-    assert_eq!(info.status, "InService");
+    assert_eq!(info.status, EndpointStatus::InService);
     assert_eq!(rule.num_calls(), 3);
     assert_eq!(
         sent.requests().len(),

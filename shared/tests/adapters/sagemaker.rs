@@ -8,7 +8,7 @@ use crate::support::{
 use aws_sdk_sagemaker::operation::list_endpoint_configs::ListEndpointConfigsOutput;
 use aws_sdk_sagemaker::operation::list_models::ListModelsOutput;
 use aws_sdk_sagemaker::operation::list_tags::ListTagsOutput;
-use aws_sdk_sagemaker::types::{EndpointConfigSummary, ModelSummary, Tag};
+use aws_sdk_sagemaker::types::{EndpointConfigSummary, EndpointStatus, ModelSummary, Tag};
 use aws_sdk_sagemaker::Client;
 use aws_smithy_mocks::mock;
 use chrono::{TimeZone, Utc};
@@ -74,7 +74,7 @@ async fn describe_endpoint_maps_an_update_in_progress() {
         EndpointInfo {
             name: "churn-model".into(),
             arn: ENDPOINT_ARN.into(),
-            status: "Updating".into(),
+            status: EndpointStatus::Updating,
             config_name: "churn-model-r-0a1b2c3d4e5f".into(),
             pending_config_name: Some("churn-model-r-99aa88bb77cc".into()),
             failure_reason: None,
@@ -100,7 +100,7 @@ async fn describe_endpoint_maps_a_failed_endpoint_and_its_reason() {
     let (sm, _) = sagemaker(&[&rule]);
 
     let info = sm.describe_endpoint("churn-model").await.unwrap().unwrap();
-    assert_eq!(info.status, "Failed");
+    assert_eq!(info.status, EndpointStatus::Failed);
     assert_eq!(info.failure_reason.as_deref(), Some(reason));
     assert_eq!(info.pending_config_name, None);
     assert_eq!(info.config_name, "churn-model-r-0a1b2c3d4e5f");

@@ -1,0 +1,300 @@
+//! The deployer's handler with mocked AWS clients (aws-smithy-mocks): what
+//! an S3 event turns into, call by call, without the emulator. The
+//! emulator tier (tests/deployer) covers the same paths against a running
+//! SageMaker imitation.
+
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_sagemaker::error::ErrorMetadata;
+use aws_sdk_sagemaker::operation::create_endpoint::CreateEndpointOutput;
+use aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOutput;
+use aws_sdk_sagemaker::operation::create_model::CreateModelOutput;
+use aws_sdk_sagemaker::operation::describe_endpoint::{
+    DescribeEndpointError, DescribeEndpointOutput,
+};
+use aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput;
+use aws_sdk_sagemaker::operation::list_tags::ListTagsOutput;
+use aws_sdk_sagemaker::types::{
+    EndpointStatus, ProductionVariant, ProductionVariantServerlessConfig, Tag,
+};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use chrono::{DateTime, Utc};
+use deployer::config::DeployerConfig;
+use deployer::deploy::Deployer;
+use deployer::outcome::Status;
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::{json, Value};
+use shared::aws::s3::ArtifactStore;
+use shared::aws::sagemaker::SageMaker;
+use shared::deployment::{ArtifactRef, DeploymentRecord};
+use shared::settings::SettingsLayer;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+const BUCKET: &str = "ml-models";
+const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1";
+const ENDPOINT_ARN: &str = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/fraud";
+
+fn deployer(sagemaker: &[&Rule], s3: &[&Rule]) -> Deployer {
+    Deployer {
+        sagemaker: SageMaker::new(mock_client!(
+            aws_sdk_sagemaker,
+            RuleMode::MatchAny,
+            sagemaker
+        )),
+        store: ArtifactStore::new(mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3)),
+        config: DeployerConfig {
+            region: "us-east-1".into(),
+            execution_role_arn: "arn:aws:iam::123456789012:role/sagemaker".into(),
+            models_prefix: "models/".into(),
+            defaults: SettingsLayer::default(),
+            keep_superseded: 2,
+        },
+    }
+}
+
+/// An S3 notification built from events/s3-put-model.json.
+fn s3_event(keys: &[&str]) -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/s3-put-model.json"
+    );
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let records: Vec<Value> = keys
+        .iter()
+        .map(|key| {
+            let mut record = sample["Records"][0].clone();
+            record["s3"]["bucket"]["name"] = json!(BUCKET);
+            record["s3"]["object"]["key"] = json!(key);
+            record["s3"]["object"]["versionId"] = json!("v2");
+            record
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+async fn handle(deployer: &Deployer, event: Value) -> Result<Vec<(Status, String)>, Diagnostic> {
+    match deployer::handle(LambdaEvent::new(event, Context::default()), deployer).await {
+        Ok(report) => Ok(report
+            .results
+            .into_iter()
+            .map(|r| (r.status, r.message))
+            .collect()),
+        Err(failed) => Err(failed.into()),
+    }
+}
+
+fn the_artifact() -> Rule {
+    mock!(aws_sdk_s3::Client::head_object)
+        .match_requests(|r| r.key() == Some("models/fraud/model.tar.gz"))
+        .then_output(|| {
+            HeadObjectOutput::builder()
+                .version_id("v2")
+                .e_tag("\"abc\"")
+                .content_length(10)
+                .metadata("image-uri", IMAGE)
+                .build()
+        })
+}
+
+fn no_deploy_json() -> Rule {
+    mock!(aws_sdk_s3::Client::get_object)
+        .then_error(|| GetObjectError::generic(ErrorMetadata::builder().code("NoSuchKey").build()))
+}
+
+fn no_endpoint() -> Rule {
+    mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_error(|| {
+        DescribeEndpointError::generic(
+            ErrorMetadata::builder()
+                .code("ValidationException")
+                .message("Could not find endpoint \"fraud\".")
+                .build(),
+        )
+    })
+}
+
+fn tags(pairs: BTreeMap<String, String>) -> ListTagsOutput {
+    let list: Vec<Tag> = pairs
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    ListTagsOutput::builder().set_tags(Some(list)).build()
+}
+
+fn time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).unwrap().into()
+}
+
+#[tokio::test]
+async fn an_artifact_event_creates_model_config_and_endpoint() {
+    let sent = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (m, c, e) = (sent.clone(), sent.clone(), sent.clone());
+    let create_model =
+        mock!(aws_sdk_sagemaker::Client::create_model).then_compute_output(move |r| {
+            let container = r.primary_container().unwrap();
+            m.lock().unwrap().push(format!(
+                "model {} {}",
+                container.image().unwrap(),
+                container.model_data_url().unwrap()
+            ));
+            CreateModelOutput::builder().build()
+        });
+    let create_config = mock!(aws_sdk_sagemaker::Client::create_endpoint_config)
+        .then_compute_output(move |r| {
+            let serverless = r.production_variants()[0].serverless_config().unwrap();
+            let key = r
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("pipeline:artifact-key"))
+                .and_then(|t| t.value());
+            c.lock().unwrap().push(format!(
+                "config {} {:?} {:?} {key:?}",
+                r.endpoint_config_name().unwrap(),
+                serverless.memory_size_in_mb(),
+                serverless.max_concurrency(),
+            ));
+            CreateEndpointConfigOutput::builder().build()
+        });
+    let create_endpoint =
+        mock!(aws_sdk_sagemaker::Client::create_endpoint).then_compute_output(move |r| {
+            e.lock().unwrap().push(format!(
+                "endpoint {} {}",
+                r.endpoint_name().unwrap(),
+                r.endpoint_config_name().unwrap()
+            ));
+            CreateEndpointOutput::builder().build()
+        });
+    let (artifact, sidecar, describe) = (the_artifact(), no_deploy_json(), no_endpoint());
+    let deployer = deployer(
+        &[&describe, &create_model, &create_config, &create_endpoint],
+        &[&artifact, &sidecar],
+    );
+
+    let results = handle(&deployer, s3_event(&["models/fraud/model.tar.gz"]))
+        .await
+        .unwrap();
+
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].0, Status::Created, "{results:?}");
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    assert_eq!(
+        sent[0],
+        format!("model {IMAGE} s3://{BUCKET}/models/fraud/model.tar.gz")
+    );
+    let config = sent[1].split(' ').nth(1).unwrap();
+    assert!(config.starts_with("fraud-"), "{config}");
+    assert!(
+        sent[1].ends_with("Some(2048) Some(10) Some(\"models/fraud/model.tar.gz\")"),
+        "{}",
+        sent[1]
+    );
+    assert_eq!(sent[2], format!("endpoint fraud {config}"));
+    // Pruning after the create found no endpoint to prune around.
+    assert_eq!(describe.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_busy_endpoint_fails_retryably_and_a_bad_record_fails_alone() {
+    let running = DeploymentRecord {
+        endpoint_name: "fraud".into(),
+        model_name: "fraud-m-old".into(),
+        config_name: "fraud-c-old".into(),
+        artifact: ArtifactRef {
+            bucket: BUCKET.into(),
+            key: "models/fraud/model.tar.gz".into(),
+            version: "v1".into(),
+            time: time("2026-11-28T09:00:00Z"),
+            sequencer: Some("0062D8A4C1B7E9F300".into()),
+        },
+        settings_version: None,
+        replaces_config: None,
+        smoke_test_source: None,
+    };
+    let describe = mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_output(|| {
+        DescribeEndpointOutput::builder()
+            .endpoint_name("fraud")
+            .endpoint_arn(ENDPOINT_ARN)
+            .endpoint_config_name("fraud-c-old")
+            .endpoint_status(EndpointStatus::Creating)
+            .build()
+    });
+    let describe_config =
+        mock!(aws_sdk_sagemaker::Client::describe_endpoint_config).then_output(|| {
+            DescribeEndpointConfigOutput::builder()
+                .endpoint_config_name("fraud-c-old")
+                .endpoint_config_arn(
+                    "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/fraud-c-old",
+                )
+                .production_variants(
+                    ProductionVariant::builder()
+                        .variant_name("AllTraffic")
+                        .model_name("fraud-m-old")
+                        .serverless_config(
+                            ProductionVariantServerlessConfig::builder()
+                                .memory_size_in_mb(2048)
+                                .max_concurrency(10)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let record_tags = running.to_tags().unwrap();
+    let endpoint_tags = mock!(aws_sdk_sagemaker::Client::list_tags)
+        .match_requests(|r| r.resource_arn() == Some(ENDPOINT_ARN))
+        .then_output(|| tags(BTreeMap::new()));
+    let config_tags = mock!(aws_sdk_sagemaker::Client::list_tags)
+        .match_requests(|r| r.resource_arn() != Some(ENDPOINT_ARN))
+        .then_output(move || tags(record_tags.clone()));
+    let (artifact, sidecar) = (the_artifact(), no_deploy_json());
+    // No Create*/Update rule: any such call would panic the mock.
+    let deployer = deployer(
+        &[&describe, &describe_config, &endpoint_tags, &config_tags],
+        &[&artifact, &sidecar],
+    );
+    let mut event = s3_event(&["models/fraud/model.tar.gz", "models/other/model.tar.gz"]);
+    event["Records"][1]["eventName"] = json!("ObjectRemoved:Delete");
+
+    let diagnostic = handle(&deployer, event).await.unwrap_err();
+
+    assert_eq!(diagnostic.error_type, "Deploy.Retryable");
+    let message = &diagnostic.error_message;
+    assert!(message.starts_with("2 of 2 records failed"), "{message}");
+    assert!(
+        message.contains("record 0: endpoint fraud: is Creating"),
+        "{message}"
+    );
+    assert!(
+        message.contains("record 1 has event \"ObjectRemoved:Delete\""),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_from_s3_fails_without_calling_aws() {
+    // No rules at all: any AWS call would panic the mock.
+    let deployer = deployer(&[], &[]);
+    let diagnostic = handle(&deployer, json!({"detail-type": "Scheduled Event"}))
+        .await
+        .unwrap_err();
+    assert_eq!(diagnostic.error_type, "Deploy.NonRetryable");
+    assert!(
+        diagnostic.error_message.contains("not an S3 notification"),
+        "{}",
+        diagnostic.error_message
+    );
+}
+
+#[tokio::test]
+async fn files_that_are_not_artifacts_are_skipped_without_calling_aws() {
+    let deployer = deployer(&[], &[]);
+    let results = handle(&deployer, s3_event(&["models/fraud/README.md"]))
+        .await
+        .unwrap();
+    assert_eq!(results[0].0, Status::Skipped);
+    assert!(
+        results[0].1.contains("is not a model artifact"),
+        "{results:?}"
+    );
+}
