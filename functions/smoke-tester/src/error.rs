@@ -21,12 +21,12 @@ impl SmokeTestFailed {
 
 impl From<SmokeTestFailed> for lambda_runtime::Diagnostic {
     fn from(failed: SmokeTestFailed) -> Self {
+        let kind = match failed.is_retryable() {
+            true => "Retryable",
+            false => "NonRetryable",
+        };
         lambda_runtime::Diagnostic {
-            error_type: if failed.is_retryable() {
-                "SmokeTest.Retryable".into()
-            } else {
-                "SmokeTest.NonRetryable".into()
-            },
+            error_type: format!("SmokeTest.{kind}"),
             error_message: failed.to_string(),
         }
     }

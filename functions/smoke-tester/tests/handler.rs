@@ -256,10 +256,9 @@ async fn a_model_error_rolls_back_to_the_previous_config_and_alerts() {
     let report = handle(&tester, in_service_event()).await.unwrap();
 
     assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
-    assert!(
-        report.reasons[0].contains("the model returned an error (HTTP 500)"),
-        "{:?}",
-        report.reasons
+    assert_eq!(
+        report.reasons,
+        ["cold call: the model returned an error (HTTP 500): Received server error (500)"]
     );
     assert_eq!(
         model_error.num_calls(),
