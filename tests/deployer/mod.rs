@@ -5,6 +5,7 @@
 
 mod lifecycle;
 mod refusals;
+mod timing;
 
 use aws_sdk_sagemaker::Client as SageMakerClient;
 use chrono::{Duration, Utc};

@@ -32,6 +32,21 @@
     (invoke-results / invocations do not require the endpoint to exist;
      see runtime_patches.py for the semantics)
 
+    POST /_emulator/endpoints/<name>/lifecycle
+         {"create_minutes": 8, "update_minutes": 6, "duplicate_events": 0}
+         -> 200 {"EndpointName", "Clock": {...}}   (opts the endpoint into a virtual clock;
+                                                   it need not exist yet; see lifecycle.py)
+    GET  /_emulator/endpoints/<name>/lifecycle     -> same; 404 when not opted in
+    POST /_emulator/endpoints/<name>/advance  {"minutes": 5}
+         -> 200 {"EndpointName", "Clock", "Events": [events of the transitions],
+                 "Endpoint": view | null}; 404 when not opted in
+    POST /_emulator/endpoints/<name>/settle   -> ends a pending Creating/Updating now, as AWS
+         would (marked artifacts fail / roll back) -> 200 view + {"Settled": bool}
+    POST /_emulator/clock/advance  {"minutes": 5}  -> every opted-in endpoint's clock
+         -> 200 {"Events": [...]}
+    GET  /_emulator/events?endpoint=<name>&after=<seq>
+         -> 200 {"Events": [SageMaker Endpoint State Change events], "Last": seq}
+
 Endpoint routes act on account 123456789012, Region us-east-1 unless the JSON
 body or the query string gives "account_id" / "region". Errors answer
 {"error": "..."} with 400 (bad request) or 404 (unknown endpoint / route).
@@ -50,11 +65,13 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 from werkzeug.wrappers import Request, Response
 
+import lifecycle
 import runtime_patches as runtime
 import sagemaker_patches as patches
 
 PREFIX = "/_emulator/"
 RUNTIME_ROUTES = ("invoke-results", "invocations")
+CLOCK_ROUTES = ("lifecycle", "advance")
 DEFAULT_REGION = "us-east-1"
 
 
@@ -130,6 +147,23 @@ class ControlMiddleware:
             return _json(200, {"settle_seconds": patches.SettlePolicy.describe()})
         if len(parts) == 3 and parts[0] == "endpoints" and parts[2] in RUNTIME_ROUTES:
             return self.runtime_route(request, parts, body)
+        if len(parts) == 3 and parts[0] == "endpoints" and parts[2] in CLOCK_ROUTES:
+            return self.clock_route(request, parts, body)
+        if parts == ["clock", "advance"] and request.method == "POST":
+            account, region = _where(request, body)
+            with patches.LOCK:
+                try:
+                    minutes = lifecycle.parse_minutes(body)
+                except ValueError as exc:
+                    return _json(400, {"error": str(exc)})
+                return _json(200, {"Events": lifecycle.advance_all(account, region, minutes)})
+        if parts == ["events"] and request.method == "GET":
+            account, region = _where(request, body)
+            try:
+                after = int(request.args.get("after", "0"))
+            except ValueError:
+                return _json(400, {"error": "after must be an integer (the Last of a previous answer)"})
+            return _json(200, lifecycle.events(account, region, request.args.get("endpoint"), after))
         if len(parts) in (2, 3) and parts[0] == "endpoints":
             return self.endpoint_route(request, parts, body)
         return _json(404, {"error": f"no control route {request.method} {request.path}"})
@@ -163,6 +197,38 @@ class ControlMiddleware:
                 return _json(200, runtime.clear_invocations(account, region, name))
         return _json(405, {"error": f"method {method} not allowed on {request.path}"})
 
+    def clock_route(self, request: Request, parts: list[str], body: dict[str, Any]) -> Response:
+        """Virtual clock of one endpoint (lifecycle.py); the endpoint need not exist."""
+        name, what, method = parts[1], parts[2], request.method
+        account, region = _where(request, body)
+        with patches.LOCK:
+            if what == "lifecycle" and method == "POST":
+                try:
+                    clock = lifecycle.opt_in(account, region, name, body)
+                except ValueError as exc:
+                    return _json(400, {"error": str(exc)})
+                return _json(200, {"EndpointName": name, "Clock": clock})
+            clock = lifecycle.clock_view(account, region, name)
+            if clock is None:
+                return _json(404, {"error": f"endpoint {name!r} is not on a virtual clock: "
+                                            f"POST /_emulator/endpoints/{name}/lifecycle first"})
+            if what == "lifecycle" and method == "GET":
+                return _json(200, {"EndpointName": name, "Clock": clock})
+            if what == "advance" and method == "POST":
+                try:
+                    minutes = lifecycle.parse_minutes(body)
+                except ValueError as exc:
+                    return _json(400, {"error": str(exc)})
+                ep = sagemaker_backends[account][region].endpoints.get(name)
+                events = lifecycle.advance(ep, account, region, name, minutes)
+                return _json(200, {
+                    "EndpointName": name,
+                    "Clock": lifecycle.clock_view(account, region, name),
+                    "Events": events,
+                    "Endpoint": _endpoint_view(ep) if ep is not None else None,
+                })
+        return _json(405, {"error": f"method {method} not allowed on {request.path}"})
+
     def endpoint_route(self, request: Request, parts: list[str], body: dict[str, Any]) -> Response:
         name = parts[1]
         account, region = _where(request, body)
@@ -184,6 +250,9 @@ class ControlMiddleware:
                 return _json(400, {"error": "failure_reason must be a string"})
             patches.set_status(ep, status, reason)
             return _json(200, _endpoint_view(ep))
+        if len(parts) == 3 and parts[2] == "settle" and request.method == "POST":
+            settled = patches.settle_now(ep)
+            return _json(200, {**_endpoint_view(ep), "Settled": settled})
         if len(parts) == 3 and parts[2] == "creation-time" and request.method == "POST":
             try:
                 created = datetime.fromisoformat(str(body.get("creation_time", "")).replace("Z", "+00:00"))

@@ -19,6 +19,7 @@ from moto.sagemaker import models as sm
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
 
+import lifecycle
 import validation as v
 
 LOCK = threading.RLock()
@@ -62,18 +63,30 @@ def mark_transition(ep: Any, status: str) -> None:
 
 
 def settle(ep: Any) -> None:
-    """Lazily apply the timed settle policy (Creating/Updating -> InService)."""
+    """Lazily apply the timed settle policy (Creating/Updating -> InService, or
+    Failed / rolled back for a marked artifact: lifecycle.complete). Endpoints on
+    a virtual clock (lifecycle.py) settle only when their clock is advanced."""
     seconds = SettlePolicy.seconds
     if seconds is None or ep.__dict__.get("endpoint_status") not in SETTLING:
+        return
+    if lifecycle.clock_of(ep) is not None:
         return
     changed_at = ep.__dict__.get("_emu_changed_at")
     if changed_at is None or time.monotonic() - changed_at >= seconds:
         with LOCK:
             if ep.endpoint_status in SETTLING:
-                ep.endpoint_status = "InService"
-                ep._emu_served = True
                 wall = ep.__dict__.get("_emu_changed_wall") or utcnow()
                 ep.last_modified_time = wall + timedelta(seconds=seconds)
+                lifecycle.complete(ep)
+
+
+def settle_now(ep: Any) -> bool:
+    """Control API: ends a pending Creating/Updating now, as AWS would (marks honoured)."""
+    with LOCK:
+        if ep.endpoint_status not in SETTLING:
+            return False
+        ep.last_modified_time = utcnow()
+        return lifecycle.complete(ep)
 
 
 def set_status(ep: Any, status: str, failure_reason: str | None) -> None:
@@ -87,6 +100,7 @@ def set_status(ep: Any, status: str, failure_reason: str | None) -> None:
             ep.failure_reason = failure_reason or "Failed (set through the emulator control API)."
         else:
             ep.failure_reason = failure_reason or None
+        lifecycle.restarted(ep)
 
 
 _orig_response_object = FakeEndpoint.response_object.fget
@@ -202,6 +216,7 @@ def create_endpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
             )
         ep = _orig_create_endpoint(self, *args, **kwargs)
         mark_transition(ep, "Creating")
+        lifecycle.started(ep, self, None)
         return ep
 
 
@@ -215,8 +230,11 @@ def describe_endpoint(self: Any, endpoint_name: str) -> dict[str, Any]:
 def delete_endpoint(self: Any, endpoint_name: str) -> None:
     # AWS shows Deleting for a while; the emulator removes it at once.
     with LOCK:
-        if self.endpoints.pop(endpoint_name, None) is None:
+        ep = self.endpoints.pop(endpoint_name, None)
+        if ep is None:
             raise _missing_endpoint(self, endpoint_name)
+        ep.endpoint_status = "Deleting"
+        lifecycle.emit(ep)
 
 
 REALTIME_TO_SERVERLESS = (
@@ -244,12 +262,19 @@ def update_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, **
             raise ValidationError(
                 REALTIME_TO_SERVERLESS.format(arn=ep.arn, config_arn=config.endpoint_config_arn)
             )
+        previous = {
+            "status": ep.endpoint_status,
+            "endpoint_config_name": ep.endpoint_config_name,
+            "production_variants": ep.production_variants,
+            "data_capture_config": ep.data_capture_config,
+        }
         ep.endpoint_config_name = endpoint_config_name
         ep.production_variants = ep._process_production_variants(config.production_variants)
         ep.data_capture_config = config.data_capture_config
         ep.failure_reason = None
         mark_transition(ep, "Updating")
         ep.last_modified_time = ep._emu_changed_wall
+        lifecycle.started(ep, self, previous)
         return ep
 
 

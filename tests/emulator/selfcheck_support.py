@@ -37,6 +37,13 @@ class Ctx:
             os.environ.setdefault(key, "test")
         self.sm = self.client()
         self.rt = self.runtime_client()
+        self.s3 = self.boto("s3")
+
+    def boto(self, service: str) -> Any:
+        """A plain boto3 client of another service (S3, SQS, DynamoDB) on the emulator."""
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION,
+                            aws_access_key_id="test", aws_secret_access_key="test",
+                            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
     def client(self) -> Any:
         # parameter_validation=False: send out-of-range values the way the Rust

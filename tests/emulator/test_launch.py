@@ -714,6 +714,297 @@ def request_counter(c: Ctx) -> None:
     assert count(reset, "sagemaker", "ListEndpoints") == 0, reset
 
 
+# --------------------------------------------------------------------------- lifecycle (lifecycle.py)
+def _artifact(c: Ctx, prefix: str, failure: str | None = None) -> str:
+    """An S3 model artifact; `failure` marks it (x-amz-meta-emulator-failure)."""
+    bucket = f"lifecycle-{RUN}"
+    try:
+        c.s3.create_bucket(Bucket=bucket)
+    except ClientError:
+        pass
+    key = f"models/{prefix}/model.tar.gz"
+    c.s3.put_object(Bucket=bucket, Key=key, Body=b"model",
+                    Metadata={"emulator-failure": failure} if failure else {})
+    return f"s3://{bucket}/{key}"
+
+
+def _serverless(c: Ctx, prefix: str, what: str, failure: str | None = None, mem: int = 2048) -> str:
+    model = n(prefix, f"m{what}")
+    c.sm.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1",
+        "ModelDataUrl": _artifact(c, f"{prefix}-{what}", failure)})
+    return c.serverless_config(n(prefix, f"c{what}"), model, mem=mem)
+
+
+def _events(c: Ctx, ep: str, after: int = 0) -> tuple[list[dict], int]:
+    code, out = c.control("GET", f"events?endpoint={ep}&after={after}")
+    assert code == 200, (code, out)
+    return out["Events"], out["Last"]
+
+
+def _statuses(events: list[dict]) -> list[str]:
+    return [e["detail"]["EndpointStatus"] for e in events]
+
+
+def _advance(c: Ctx, ep: str, minutes: float) -> dict:
+    code, out = c.control("POST", f"endpoints/{ep}/advance", {"minutes": minutes})
+    assert code == 200, (code, out)
+    return out
+
+
+@check
+def virtual_clock_settles_only_when_advanced(c: Ctx) -> None:
+    p = "vclock"
+    ep = n(p, "e")
+    code, out = c.control("POST", f"endpoints/{ep}/advance", {"minutes": 1})
+    assert code == 404 and "lifecycle" in out["error"], (code, out)
+    code, out = c.control("POST", f"endpoints/{ep}/lifecycle", {"create_minutes": 8, "update_minutes": 6})
+    assert code == 200 and out["Clock"]["CreateMinutes"] == 8 and out["Clock"]["PendingUntil"] is None, out
+    assert c.control("POST", f"endpoints/{ep}/lifecycle", {"create_minutes": -1})[0] == 400
+    assert c.control("POST", f"endpoints/{ep}/advance", {})[0] == 400
+    cfg1, cfg2 = _serverless(c, p, "1"), _serverless(c, p, "2", mem=4096)
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg1)
+    # A timed settle policy does not touch an endpoint on a virtual clock.
+    c.control("POST", "settle", {"settle_seconds": 0})
+    try:
+        assert c.status(ep) == "Creating"
+    finally:
+        c.control("POST", "settle", {"settle_seconds": "manual"})
+    out = _advance(c, ep, 7.5)
+    assert out["Events"] == [] and out["Endpoint"]["EndpointStatus"] == "Creating", out
+    assert out["Clock"]["VirtualMinutes"] == 7.5 and out["Clock"]["PendingUntil"] == 8, out
+    expect_error(c.sm.update_endpoint, f'Cannot update in-progress endpoint "{arn("endpoint", ep)}".',
+                 EndpointName=ep, EndpointConfigName=cfg2)
+    out = _advance(c, ep, 0.5)
+    assert _statuses(out["Events"]) == ["IN_SERVICE"], out
+    assert c.status(ep) == "InService"
+    c.sm.update_endpoint(EndpointName=ep, EndpointConfigName=cfg2)
+    assert _advance(c, ep, 5)["Endpoint"]["EndpointStatus"] == "Updating"
+    out = _advance(c, ep, 1)
+    assert _statuses(out["Events"]) == ["IN_SERVICE"], out
+    d = c.sm.describe_endpoint(EndpointName=ep)
+    assert d["EndpointStatus"] == "InService" and d["EndpointConfigName"] == cfg2, d
+    assert "FailureReason" not in d, d
+    # Another endpoint's clock is its own.
+    other = n(p, "other")
+    c.control("POST", f"endpoints/{other}/lifecycle", {})
+    c.sm.create_endpoint(EndpointName=other, EndpointConfigName=cfg1)
+    _advance(c, ep, 60)
+    assert c.status(other) == "Creating"
+    code, out = c.control("GET", f"endpoints/{other}/lifecycle")
+    assert code == 200 and out["Clock"]["VirtualMinutes"] == 0 and out["Clock"]["PendingUntil"] == 8, out
+    # The global advance moves every opted-in clock.
+    code, out = c.control("POST", "clock/advance", {"minutes": 8})
+    assert code == 200 and c.status(other) == "InService", out
+    assert any(e["detail"]["EndpointName"] == other for e in out["Events"]), out
+
+
+@check
+def marked_artifact_fails_the_create(c: Ctx) -> None:
+    p = "failcreate"
+    reason = "The primary container for production variant AllTraffic did not pass the ping health check."
+    ep = n(p, "e")
+    c.control("POST", f"endpoints/{ep}/lifecycle", {"create_minutes": 10})
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=_serverless(c, p, "1", failure=reason))
+    assert c.status(ep) == "Creating"
+    out = _advance(c, ep, 10)
+    assert _statuses(out["Events"]) == ["FAILED"], out
+    assert out["Events"][0]["detail"]["FailureReason"] == reason, out
+    d = c.sm.describe_endpoint(EndpointName=ep)
+    assert d["EndpointStatus"] == "Failed" and d["FailureReason"] == reason, d
+    # Without a virtual clock (manual policy), POST .../settle ends it the same way.
+    manual = n(p, "manual")
+    c.sm.create_endpoint(EndpointName=manual, EndpointConfigName=_serverless(c, p, "2", failure=reason))
+    code, out = c.control("POST", f"endpoints/{manual}/settle")
+    assert code == 200 and out["Settled"] and out["EndpointStatus"] == "Failed", out
+    assert out["FailureReason"] == reason, out
+    code, out = c.control("POST", f"endpoints/{manual}/settle")
+    assert code == 200 and not out["Settled"], out
+    # ... and the timed settle policy too.
+    timed = n(p, "timed")
+    c.control("POST", "settle", {"settle_seconds": 0})
+    try:
+        c.sm.create_endpoint(EndpointName=timed, EndpointConfigName=_serverless(c, p, "3", failure=reason))
+        d = c.sm.describe_endpoint(EndpointName=timed)
+    finally:
+        c.control("POST", "settle", {"settle_seconds": "manual"})
+    assert d["EndpointStatus"] == "Failed" and d["FailureReason"] == reason, d
+
+
+@check
+def marked_artifact_rolls_the_update_back(c: Ctx) -> None:
+    p = "rollback"
+    reason = "Model failed to load: the update was rolled back."
+    ep = n(p, "e")
+    c.control("POST", f"endpoints/{ep}/lifecycle", {"create_minutes": 4, "update_minutes": 7})
+    good, bad = _serverless(c, p, "1", mem=2048), _serverless(c, p, "2", failure=reason, mem=4096)
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=good)
+    _advance(c, ep, 4)
+    c.sm.update_endpoint(EndpointName=ep, EndpointConfigName=bad)
+    d = c.sm.describe_endpoint(EndpointName=ep)
+    assert d["EndpointStatus"] == "Updating" and d["EndpointConfigName"] == bad, d
+    out = _advance(c, ep, 7)
+    assert _statuses(out["Events"]) == ["IN_SERVICE"], out
+    detail = out["Events"][0]["detail"]
+    assert detail["EndpointConfigName"] == good and detail["FailureReason"] == reason, detail
+    d = c.sm.describe_endpoint(EndpointName=ep)
+    assert d["EndpointStatus"] == "InService" and d["EndpointConfigName"] == good, d
+    assert d["FailureReason"] == reason, d
+    assert d["ProductionVariants"][0]["CurrentServerlessConfig"]["MemorySizeInMB"] == 2048, d
+    # The rolled-back endpoint keeps serving and can be updated again.
+    c.queue_results(ep, [{"Body": "ok"}])
+    assert c.invoke(ep)[0] == b"ok"
+    c.sm.update_endpoint(EndpointName=ep, EndpointConfigName=_serverless(c, p, "3", mem=3072))
+    assert "FailureReason" not in c.sm.describe_endpoint(EndpointName=ep)
+
+
+@check
+def state_change_event_feed(c: Ctx) -> None:
+    p = "feed"
+    ep = n(p, "e")
+    _, start = _events(c, ep)
+    c.control("POST", f"endpoints/{ep}/lifecycle", {"duplicate_events": 1})
+    cfg = _serverless(c, p, "1")
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg,
+                         Tags=[{"Key": "managed-by", "Value": "sagemaker-serverless-pipeline"}])
+    _advance(c, ep, 8)
+    events, last = _events(c, ep, start)
+    assert _statuses(events) == ["CREATING", "CREATING", "IN_SERVICE", "IN_SERVICE"], events
+    assert events[0]["id"] == events[1]["id"] and events[0]["id"] != events[2]["id"], events
+    e = events[2]
+    assert e["detail-type"] == "SageMaker Endpoint State Change" and e["source"] == "aws.sagemaker", e
+    assert e["account"] == ACCOUNT and e["region"] == REGION and e["version"] == "0", e
+    assert e["resources"] == [arn("endpoint", ep)] and e["time"].endswith("Z"), e
+    d = e["detail"]
+    assert d["EndpointName"] == ep and d["EndpointArn"] == arn("endpoint", ep), d
+    assert d["EndpointConfigName"] == cfg and d["Tags"] == {"managed-by": "sagemaker-serverless-pipeline"}, d
+    assert isinstance(d["CreationTime"], int) and d["LastModifiedTime"] >= d["CreationTime"], d
+    assert d["ProductionVariants"][0]["CurrentServerlessConfig"]["MemorySizeInMB"] == 2048, d
+    assert "FailureReason" not in d, d
+    # The cursor: nothing new, then only what came after.
+    assert _events(c, ep, last)[0] == []
+    c.set_status(ep, "Failed", "broken")
+    c.sm.delete_endpoint(EndpointName=ep)
+    events, _ = _events(c, ep, last)
+    assert _statuses(events) == ["FAILED", "FAILED", "DELETING", "DELETING"], events
+    assert events[0]["detail"]["FailureReason"] == "broken", events
+    # Endpoints not opted in get their events too, once each; the feed without a filter has all.
+    plain = n(p, "plain")
+    c.sm.create_endpoint(EndpointName=plain, EndpointConfigName=cfg)
+    c.set_status(plain, "InService")
+    assert _statuses(_events(c, plain, start)[0]) == ["CREATING", "IN_SERVICE"]
+    code, out = c.control("GET", f"events?after={start}")
+    assert code == 200 and {e["detail"]["EndpointName"] for e in out["Events"]} >= {ep, plain}, out
+    assert c.control("GET", "events?after=x")[0] == 400
+
+
+# --------------------------------------------------------------------------- SQS and DynamoDB (plain moto)
+@check
+def sqs_runs_a_queue_with_redrive(c: Ctx) -> None:
+    sqs = c.boto("sqs")
+    dlq = sqs.create_queue(QueueName=n("dlq", "q"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    q = sqs.create_queue(QueueName=n("work", "q"), Attributes={
+        "VisibilityTimeout": "30", "SqsManagedSseEnabled": "true",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["All"])["Attributes"]
+    assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 3, attrs
+    sqs.send_message(QueueUrl=q, MessageBody="deploy-1",
+                     MessageAttributes={"kind": {"DataType": "String", "StringValue": "s3"}})
+
+    def receive() -> list[dict]:
+        return sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                   MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
+
+    first = receive()
+    assert len(first) == 1 and first[0]["Body"] == "deploy-1", first
+    a = first[0]["Attributes"]
+    assert a["ApproximateReceiveCount"] == "1" and int(a["SentTimestamp"]) > 0, a
+    assert "ApproximateFirstReceiveTimestamp" in a, a
+    assert first[0]["MessageAttributes"]["kind"]["StringValue"] == "s3", first
+    assert receive() == []  # invisible for the visibility timeout
+    # A busy retry: the consumer extends the visibility; 0 makes it visible at once.
+    sqs.change_message_visibility(QueueUrl=q, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=900)
+    assert receive() == []
+    sqs.change_message_visibility(QueueUrl=q, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=0)
+    second = receive()
+    assert len(second) == 1 and second[0]["Attributes"]["ApproximateReceiveCount"] == "2", second
+    sqs.change_message_visibility(QueueUrl=q, ReceiptHandle=second[0]["ReceiptHandle"], VisibilityTimeout=0)
+    third = receive()
+    assert third[0]["Attributes"]["ApproximateReceiveCount"] == "3", third
+    sqs.change_message_visibility(QueueUrl=q, ReceiptHandle=third[0]["ReceiptHandle"], VisibilityTimeout=0)
+    # Past maxReceiveCount the message moves to the dead-letter queue.
+    assert receive() == []
+    dead = sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"]).get("Messages", [])
+    assert [m["Body"] for m in dead] == ["deploy-1"], dead
+    # Batch delete reports each entry.
+    sqs.send_message(QueueUrl=q, MessageBody="deploy-2")
+    m = receive()[0]
+    out = sqs.delete_message_batch(QueueUrl=q, Entries=[{"Id": "a", "ReceiptHandle": m["ReceiptHandle"]}])
+    assert [s["Id"] for s in out.get("Successful", [])] == ["a"], out
+
+
+@check
+def dynamodb_conditional_writes_make_a_lease(c: Ctx) -> None:
+    ddb = c.boto("dynamodb")
+    table = n("ledger", "t")
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     SSESpecification={"Enabled": True})
+    ddb.update_continuous_backups(TableName=table,
+                                  PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    key = {"pk": {"S": "endpoint#e1"}, "sk": {"S": "lease"}}
+
+    def take(owner: str, now: int) -> bool:
+        try:
+            ddb.put_item(TableName=table, Item={**key, "owner": {"S": owner}, "until": {"N": str(now + 60)}},
+                         ConditionExpression="attribute_not_exists(pk) OR #u < :now",
+                         ExpressionAttributeNames={"#u": "until"},
+                         ExpressionAttributeValues={":now": {"N": str(now)}})
+            return True
+        except ClientError as err:
+            assert err.response["Error"]["Code"] == "ConditionalCheckFailedException", err.response
+            return False
+
+    assert take("a", 1000)
+    assert not take("b", 1010)  # held
+    assert take("b", 1061)      # expired: taken over
+    # Release only by the holder; the old value comes back on a failed check.
+    try:
+        ddb.delete_item(TableName=table, Key=key, ConditionExpression="#o = :me",
+                        ExpressionAttributeNames={"#o": "owner"}, ExpressionAttributeValues={":me": {"S": "a"}},
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        raise AssertionError("a released b's lease")
+    except ClientError as err:
+        assert err.response["Error"]["Code"] == "ConditionalCheckFailedException", err.response
+        assert err.response["Item"]["owner"] == {"S": "b"}, err.response
+    # A versioned record and a transaction (record + lease together, or neither).
+    rec = {"pk": {"S": "endpoint#e1"}, "sk": {"S": "deploy#0001"}}
+    ddb.put_item(TableName=table, Item={**rec, "outcome": {"S": "pending"}, "v": {"N": "1"}},
+                 ConditionExpression="attribute_not_exists(sk)")
+    ddb.update_item(TableName=table, Key=rec, UpdateExpression="SET outcome = :o, v = v + :one",
+                    ConditionExpression="v = :v",
+                    ExpressionAttributeValues={":o": {"S": "deployed"}, ":v": {"N": "1"}, ":one": {"N": "1"}})
+    try:
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": {**rec, "outcome": {"S": "lost"}, "v": {"N": "9"}},
+                     "ConditionExpression": "v = :v", "ExpressionAttributeValues": {":v": {"N": "1"}}}},
+            {"Delete": {"TableName": table, "Key": key}}])
+        raise AssertionError("a transaction with a failed condition went through")
+    except ClientError as err:
+        assert err.response["Error"]["Code"] == "TransactionCanceledException", err.response
+    item = ddb.get_item(TableName=table, Key=rec, ConsistentRead=True)["Item"]
+    assert item["outcome"] == {"S": "deployed"} and item["v"] == {"N": "2"}, item
+    assert ddb.get_item(TableName=table, Key=key)["Item"]["owner"] == {"S": "b"}
+    rows = ddb.query(TableName=table, KeyConditionExpression="pk = :p AND begins_with(sk, :d)",
+                     ExpressionAttributeValues={":p": {"S": "endpoint#e1"}, ":d": {"S": "deploy#"}},
+                     ScanIndexForward=False)["Items"]
+    assert [r["sk"]["S"] for r in rows] == ["deploy#0001"], rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5123"))

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod fixtures;
+pub mod lifecycle;
 
 /// The emulator's base URL; the tests cannot run without it.
 pub fn emulator_url() -> String {

@@ -1,0 +1,312 @@
+"""Endpoint lifecycle on AWS's timing (docs/emulator.md, "Lifecycle on AWS's timing").
+
+* Virtual minutes: an endpoint opted in through `POST /_emulator/endpoints/<name>/lifecycle`
+  (before or after it exists) has its own virtual clock. CreateEndpoint / UpdateEndpoint put it
+  in Creating / Updating for `create_minutes` / `update_minutes` of that clock, whatever the
+  settle policy; only `POST .../advance` (or `POST /_emulator/clock/advance`) moves the clock.
+  Each endpoint has its own clock, so tests running in parallel never move each other's.
+* Marked artifacts: a model whose S3 artifact (ModelDataUrl, current version) carries the user
+  metadata `emulator-failure: <reason>` makes a create end `Failed` with that FailureReason,
+  and an update roll back: InService again on the old config, FailureReason set. This applies
+  however the endpoint settles (virtual clock, timed settle policy, `POST .../settle`).
+* Event feed: every status change appends the "SageMaker Endpoint State Change" event that
+  EventBridge would deliver (`GET /_emulator/events?endpoint=<name>&after=<seq>`); an endpoint
+  opted in with `duplicate_events: n` gets each event n more times (same id, as an
+  at-least-once redelivery).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.core.utils import utcnow
+
+FAILURE_METADATA = "x-amz-meta-emulator-failure"
+DEFAULT_CREATE_MINUTES = 8.0
+DEFAULT_UPDATE_MINUTES = 6.0
+FEED_LIMIT = 100_000  # oldest events are dropped past this (the bench creates many endpoints)
+
+_LOCK = threading.RLock()
+
+
+@dataclass
+class Clock:
+    """One endpoint's virtual clock: minutes elapsed, and when the pending change completes."""
+
+    create_minutes: float = DEFAULT_CREATE_MINUTES
+    update_minutes: float = DEFAULT_UPDATE_MINUTES
+    duplicate_events: int = 0
+    now: float = 0.0
+    due: float | None = None
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "CreateMinutes": self.create_minutes,
+            "UpdateMinutes": self.update_minutes,
+            "DuplicateEvents": self.duplicate_events,
+            "VirtualMinutes": self.now,
+            "PendingUntil": self.due,
+        }
+
+
+# State lives on moto's SageMaker backend objects, so `POST /moto-api/reset` wipes it.
+_next_seq = 1
+
+
+def _backend(account: str, region: str) -> Any:
+    from moto.sagemaker.models import sagemaker_backends
+
+    return sagemaker_backends[account][region]
+
+
+def _clocks(account: str, region: str) -> dict[str, Clock]:
+    return _backend(account, region).__dict__.setdefault("_emu_clocks", {})
+
+
+def _feed(account: str, region: str) -> list[dict[str, Any]]:
+    return _backend(account, region).__dict__.setdefault("_emu_feed", [])
+
+
+def _key(ep: Any) -> tuple[str, str, str]:
+    # arn:aws:sagemaker:<region>:<account>:endpoint/<name>
+    parts = ep.arn.split(":")
+    return parts[4], parts[3], ep.endpoint_name
+
+
+def _minutes(body: dict[str, Any], name: str, default: float) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{name} must be a number of minutes >= 0")
+    return float(value)
+
+
+def parse_minutes(body: dict[str, Any]) -> float:
+    """`{"minutes": m}` of an advance request."""
+    if "minutes" not in body:
+        raise ValueError('give {"minutes": <number >= 0>}')
+    return _minutes(body, "minutes", 0.0)
+
+
+def opt_in(account: str, region: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Puts endpoint `name` on a virtual clock (settings replaced, clock kept)."""
+    create = _minutes(body, "create_minutes", DEFAULT_CREATE_MINUTES)
+    update = _minutes(body, "update_minutes", DEFAULT_UPDATE_MINUTES)
+    duplicates = body.get("duplicate_events", 0)
+    if isinstance(duplicates, bool) or not isinstance(duplicates, int) or not 0 <= duplicates <= 10:
+        raise ValueError("duplicate_events must be an integer from 0 to 10")
+    with _LOCK:
+        clock = _clocks(account, region).setdefault(name, Clock())
+        clock.create_minutes, clock.update_minutes = create, update
+        clock.duplicate_events = duplicates
+        return clock.view()
+
+
+def clock_of(ep: Any) -> Clock | None:
+    account, region, name = _key(ep)
+    return _clocks(account, region).get(name)
+
+
+def clock_view(account: str, region: str, name: str) -> dict[str, Any] | None:
+    clock = _clocks(account, region).get(name)
+    return clock.view() if clock else None
+
+
+# --------------------------------------------------------------------------
+# Marked artifacts
+# --------------------------------------------------------------------------
+
+def _artifact_urls(model: Any) -> list[str]:
+    urls = []
+    for container in [model.primary_container or {}, *(model.containers or [])]:
+        url = container.get("ModelDataUrl") or (
+            (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
+        ).get("S3Uri")
+        if url:
+            urls.append(url)
+    return urls
+
+
+def _failure_mark(account: str, url: str) -> str | None:
+    from moto.s3.models import s3_backends
+
+    match = re.match(r"s3://([^/]+)/(.+)$", url)
+    if not match:
+        return None
+    try:
+        key = s3_backends[account]["aws"].get_object(match.group(1), match.group(2))
+    except Exception:  # missing bucket: AWS would fail differently; not a mark
+        return None
+    if key is None:
+        return None
+    return key.metadata.get(FAILURE_METADATA)
+
+
+def artifact_failure(backend: Any, config_name: str) -> str | None:
+    """FailureReason a marked artifact of the config's models asks for, else None."""
+    config = backend.endpoint_configs.get(config_name)
+    for variant in (config.production_variants if config else None) or []:
+        model = backend._models.get(variant.get("ModelName"))
+        for url in _artifact_urls(model) if model else []:
+            reason = _failure_mark(backend.account_id, url)
+            if reason:
+                return reason
+    return None
+
+
+# --------------------------------------------------------------------------
+# Transitions (callers hold sagemaker_patches.LOCK)
+# --------------------------------------------------------------------------
+
+def _start_clock(ep: Any) -> None:
+    clock = clock_of(ep)
+    if clock is None:
+        return
+    if ep.endpoint_status == "Creating":
+        clock.due = clock.now + clock.create_minutes
+    elif ep.endpoint_status == "Updating":
+        clock.due = clock.now + clock.update_minutes
+    else:
+        clock.due = None
+
+
+def started(ep: Any, backend: Any, previous: dict[str, Any] | None) -> None:
+    """CreateEndpoint (previous None) / UpdateEndpoint: remember how it will end
+    (a marked artifact fails it), start the virtual clock, emit the event."""
+    ep._emu_failure = artifact_failure(backend, ep.endpoint_config_name)
+    ep._emu_previous = previous
+    _start_clock(ep)
+    emit(ep)
+
+
+def restarted(ep: Any) -> None:
+    """A control-API status: a settled one drops what was pending; Creating /
+    Updating restart the virtual clock. Emits the event."""
+    if ep.endpoint_status not in ("Creating", "Updating"):
+        ep._emu_failure = None
+        ep._emu_previous = None
+    _start_clock(ep)
+    emit(ep)
+
+
+def complete(ep: Any) -> bool:
+    """Ends a pending Creating / Updating as AWS would; False when nothing was pending."""
+    if ep.endpoint_status not in ("Creating", "Updating"):
+        return False
+    reason = ep.__dict__.get("_emu_failure")
+    previous = ep.__dict__.get("_emu_previous")
+    if ep.endpoint_status == "Creating" and reason:
+        ep.endpoint_status = "Failed"
+        ep.failure_reason = reason
+    else:
+        ep.endpoint_status = "InService"
+        if reason and previous:
+            # SageMaker rolls a failed update back: the old config serves again.
+            ep.endpoint_config_name = previous["endpoint_config_name"]
+            ep.production_variants = previous["production_variants"]
+            ep.data_capture_config = previous["data_capture_config"]
+            ep.failure_reason = reason
+            if previous["status"] == "Failed":
+                ep.endpoint_status = "Failed"
+        if ep.endpoint_status == "InService":
+            ep._emu_served = True
+    ep._emu_failure = None
+    ep._emu_previous = None
+    clock = clock_of(ep)
+    if clock is not None:
+        clock.due = None
+    emit(ep)
+    return True
+
+
+def advance(ep: Any | None, account: str, region: str, name: str, minutes: float) -> list[dict]:
+    """Moves one endpoint's virtual clock; returns the events of the transitions it caused."""
+    with _LOCK:
+        clock = _clocks(account, region).get(name)
+        if clock is None:
+            raise KeyError(name)
+        clock.now += minutes
+        due = clock.due is not None and clock.now >= clock.due
+    if ep is None or not due:
+        return []
+    before = _next_seq
+    complete(ep)
+    return [e["event"] for e in _feed(account, region) if e["seq"] >= before and e["endpoint"] == name]
+
+
+def advance_all(account: str, region: str, minutes: float) -> list[dict]:
+    """Moves every opted-in endpoint's clock (a convenience for one-test runs such as the demo)."""
+    backend = _backend(account, region)
+    events: list[dict] = []
+    for name in list(_clocks(account, region)):
+        events += advance(backend.endpoints.get(name), account, region, name, minutes)
+    return events
+
+
+# --------------------------------------------------------------------------
+# Event feed
+# --------------------------------------------------------------------------
+
+def _upper_snake(status: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", status).upper()
+
+
+def _millis(when: datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
+def state_change_event(ep: Any) -> dict[str, Any]:
+    """The EventBridge event SageMaker sends for the endpoint's current status."""
+    account, region, _ = _key(ep)
+    detail: dict[str, Any] = {
+        "EndpointName": ep.endpoint_name,
+        "EndpointArn": ep.arn,
+        "EndpointConfigName": ep.endpoint_config_name,
+        "ProductionVariants": [dict(v) for v in ep.production_variants or []],
+        "EndpointStatus": _upper_snake(ep.endpoint_status),
+        "CreationTime": _millis(ep.creation_time),
+        "LastModifiedTime": _millis(ep.last_modified_time),
+        "Tags": {t["Key"]: t.get("Value", "") for t in ep.tags or []},
+    }
+    if ep.failure_reason:
+        detail["FailureReason"] = ep.failure_reason
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "SageMaker Endpoint State Change",
+        "source": "aws.sagemaker",
+        "account": account,
+        "time": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [ep.arn],
+        "detail": detail,
+    }
+
+
+def emit(ep: Any) -> None:
+    global _next_seq
+    event = state_change_event(ep)
+    clock = clock_of(ep)
+    copies = 1 + (clock.duplicate_events if clock else 0)
+    account, region, name = _key(ep)
+    with _LOCK:
+        feed = _feed(account, region)
+        for _ in range(copies):
+            feed.append({"seq": _next_seq, "endpoint": name, "event": event})
+            _next_seq += 1
+        del feed[:-FEED_LIMIT]
+
+
+def events(account: str, region: str, name: str | None, after: int) -> dict[str, Any]:
+    """Events after sequence number `after` (of one endpoint, or all); `Last` is the cursor."""
+    with _LOCK:
+        picked = [e["event"] for e in _feed(account, region)
+                  if e["seq"] > after and (name is None or e["endpoint"] == name)]
+        last = _next_seq - 1
+    return {"Events": picked, "Last": last}
