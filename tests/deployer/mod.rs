@@ -4,6 +4,7 @@
 //! pruning; `refusals` covers what it must not do and bad input.
 
 mod lifecycle;
+mod queue;
 mod refusals;
 mod timing;
 

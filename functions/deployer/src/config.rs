@@ -1,7 +1,9 @@
 //! The deployer's configuration, read once at start-up from its environment.
 
 use shared::env::{self, EnvError};
+use crate::retry::DEFAULT_MAX_DEPLOY_WAIT;
 use shared::settings::SettingsLayer;
+use std::time::Duration;
 
 /// Superseded model/config pairs kept per endpoint for rollback.
 pub const DEFAULT_KEEP_SUPERSEDED: usize = 2;
@@ -74,6 +76,34 @@ impl DeployerConfig {
         let rest = self.below_prefix(key)?;
         let (first, _) = rest.split_once('/')?;
         (!first.is_empty()).then_some(first)
+    }
+}
+
+/// The deploy queue's side: where it is, how long an upload may wait for
+/// its endpoint, where alerts and outcome metrics go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueConfig {
+    /// URL of the queue the event source mapping reads, for postponing a
+    /// message; `None` leaves retries to the queue's visibility timeout.
+    pub queue_url: Option<String>,
+    pub max_deploy_wait: Duration,
+    pub notify_topic_arn: Option<String>,
+    pub metrics_namespace: String,
+}
+
+impl QueueConfig {
+    /// Reads `DEPLOY_QUEUE_URL`, `MAX_DEPLOY_WAIT_MINUTES` (default 120),
+    /// `NOTIFY_TOPIC_ARN` and `METRICS_NAMESPACE`.
+    pub fn from_env() -> Result<Self, EnvError> {
+        let minutes: u64 = env::parsed("MAX_DEPLOY_WAIT_MINUTES", "a whole number of minutes")?
+            .unwrap_or(DEFAULT_MAX_DEPLOY_WAIT.as_secs() / 60);
+        Ok(QueueConfig {
+            queue_url: env::optional("DEPLOY_QUEUE_URL"),
+            max_deploy_wait: Duration::from_secs(minutes.saturating_mul(60)),
+            notify_topic_arn: env::optional("NOTIFY_TOPIC_ARN"),
+            metrics_namespace: env::optional("METRICS_NAMESPACE")
+                .unwrap_or_else(|| shared::emf::DEFAULT_NAMESPACE.to_string()),
+        })
     }
 }
 

@@ -7,12 +7,44 @@ pub mod config;
 pub mod deploy;
 pub mod outcome;
 pub mod plan;
+pub mod queue;
+pub mod retry;
 
 use deploy::Deployer;
 use lambda_runtime::LambdaEvent;
 use outcome::{DeployFailed, DeployReport, RecordOutcome, Status};
+use queue::{is_queue_batch, QueueConsumer};
 use serde_json::Value;
 use tracing::{error, info};
+
+/// The function's entry point: a batch from the deploy queue (SQS) is
+/// answered with the messages to deliver again; an S3 notification sent
+/// straight to the function (a local invoke, `events/`) is handled as such.
+pub async fn dispatch(
+    event: LambdaEvent<Value>,
+    consumer: &QueueConsumer,
+) -> Result<Value, DeployFailed> {
+    if is_queue_batch(&event.payload) {
+        let batch = serde_json::from_value(event.payload).map_err(|e| DeployFailed {
+            report: DeployReport {
+                results: vec![RecordOutcome {
+                    record: 0,
+                    status: Status::Failed,
+                    object: None,
+                    endpoint: None,
+                    model: None,
+                    endpoint_config: None,
+                    message: format!("not a valid SQS batch: {e}"),
+                    retryable: Some(false),
+                }],
+            },
+        })?;
+        let response = consumer.handle_batch(batch, chrono::Utc::now()).await;
+        return Ok(serde_json::to_value(response).unwrap_or(Value::Null));
+    }
+    let report = handle(event, &consumer.deployer).await?;
+    Ok(serde_json::to_value(report).unwrap_or(Value::Null))
+}
 
 /// Handles one invocation. Records are handled one after another (an event
 /// rarely holds more than one, and two records for one endpoint must not

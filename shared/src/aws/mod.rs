@@ -4,6 +4,7 @@
 pub mod s3;
 pub mod sagemaker;
 pub mod sns;
+pub mod sqs;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};

@@ -1,0 +1,330 @@
+//! The deploy queue, driven the way Lambda's event source mapping drives
+//! it: receive a batch from the emulator's SQS, invoke the handler with it,
+//! delete what it did not report as failed, leave the failures (whose
+//! visibility the handler changed) for a later receive. "Time passes" by
+//! making the postponed messages visible again, never by sleeping.
+
+use super::*;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use deployer::config::QueueConfig;
+use deployer::queue::QueueConsumer;
+use shared::aws::sns::Notifier;
+use shared::aws::sqs::DeployQueue;
+use std::time::Duration;
+
+/// A deploy queue in front of the deployer, and a second queue subscribed
+/// to the alert topic so tests can read what was published.
+struct QueueWorld {
+    world: World,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    queue_arn: String,
+    alerts_url: String,
+    consumer: QueueConsumer,
+    /// Receipt handles of the messages the handler asked to see again.
+    postponed: Vec<String>,
+}
+
+/// What one delivery did.
+#[derive(Debug)]
+struct Delivery {
+    received: usize,
+    failed: usize,
+}
+
+impl QueueWorld {
+    async fn new(max_deploy_wait: Duration) -> Self {
+        let world = World::new().await;
+        let config = shared::aws::load_sdk_config().await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let sns = aws_sdk_sns::Client::new(&config);
+        let queue_url = create_queue(&sqs, &unique("deploys")).await;
+        let deploys_arn = queue_arn(&sqs, &queue_url).await;
+        let alerts_url = create_queue(&sqs, &unique("alerts")).await;
+        let topic = sns
+            .create_topic()
+            .name(unique("alerts"))
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn()
+            .expect("topic arn")
+            .to_string();
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint(queue_arn(&sqs, &alerts_url).await)
+            .attributes("RawMessageDelivery", "true")
+            .send()
+            .await
+            .expect("subscribe the alerts queue");
+        let consumer = QueueConsumer {
+            deployer: world.deployer.clone(),
+            queue: Some(DeployQueue::new(sqs.clone(), queue_url.clone())),
+            notifier: Notifier::new(sns, Some(topic)),
+            config: QueueConfig {
+                queue_url: Some(queue_url.clone()),
+                max_deploy_wait,
+                notify_topic_arn: None,
+                metrics_namespace: shared::emf::DEFAULT_NAMESPACE.into(),
+            },
+        };
+        QueueWorld {
+            world,
+            sqs,
+            queue_url,
+            queue_arn: deploys_arn,
+            alerts_url,
+            consumer,
+            postponed: Vec::new(),
+        }
+    }
+
+    /// What S3 puts on the queue for an upload.
+    async fn notify(&self, upload: &Upload) {
+        self.send(&s3_event(std::slice::from_ref(upload)).to_string())
+            .await;
+    }
+
+    async fn send(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send message");
+    }
+
+    /// One poll of the event source mapping.
+    async fn deliver(&mut self) -> Delivery {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive");
+        let messages = out.messages();
+        if messages.is_empty() {
+            return Delivery {
+                received: 0,
+                failed: 0,
+            };
+        }
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let attributes: serde_json::Map<String, Value> = m
+                    .attributes()
+                    .map(|a| {
+                        a.iter()
+                            .map(|(k, v)| (k.as_str().to_string(), json!(v)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json!({
+                    "messageId": m.message_id(),
+                    "receiptHandle": m.receipt_handle(),
+                    "body": m.body(),
+                    "attributes": attributes,
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.queue_arn,
+                    "awsRegion": self.world.clients.region,
+                })
+            })
+            .collect();
+        let response = deployer::dispatch(
+            LambdaEvent::new(json!({ "Records": records }), Context::default()),
+            &self.consumer,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("a queue batch never fails as a whole: {e}"));
+        let failed: Vec<&str> = response["batchItemFailures"]
+            .as_array()
+            .expect("batchItemFailures")
+            .iter()
+            .map(|f| f["itemIdentifier"].as_str().expect("itemIdentifier"))
+            .collect();
+        for m in messages {
+            let receipt = m.receipt_handle().unwrap().to_string();
+            if failed.contains(&m.message_id().unwrap()) {
+                self.postponed.push(receipt);
+            } else {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        Delivery {
+            received: messages.len(),
+            failed: failed.len(),
+        }
+    }
+
+    /// The postponement ends: the failed messages become visible again.
+    async fn time_passes(&mut self) {
+        for receipt in std::mem::take(&mut self.postponed) {
+            self.sqs
+                .change_message_visibility()
+                .queue_url(&self.queue_url)
+                .receipt_handle(receipt)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .expect("make visible");
+        }
+    }
+
+    /// Messages published to the alert topic so far.
+    async fn alerts(&self) -> Vec<String> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.alerts_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive alerts");
+        out.messages()
+            .iter()
+            .filter_map(|m| m.body().map(str::to_string))
+            .collect()
+    }
+
+    async fn memory_of_live_config(&self, endpoint: &str) -> Option<i32> {
+        let described = self.world.endpoint(endpoint).await;
+        let config = self
+            .world
+            .sm()
+            .describe_endpoint_config()
+            .endpoint_config_name(described.endpoint_config_name().unwrap())
+            .send()
+            .await
+            .unwrap();
+        config.production_variants()[0]
+            .serverless_config()
+            .and_then(|s| s.memory_size_in_mb())
+    }
+}
+
+/// A queue whose received messages stay hidden only when the handler says so.
+async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::VisibilityTimeout, "0")
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .expect("queue url")
+        .to_string()
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("queue arn")
+}
+
+#[tokio::test]
+async fn deploy_json_edited_while_creating_ends_with_the_new_settings_live() {
+    let mut q = QueueWorld::new(Duration::from_secs(2 * 60 * 60)).await;
+    let endpoint = unique("queued");
+    let artifact = q.world.upload_artifact(&endpoint, "v1/").await;
+    q.notify(&artifact).await;
+    let first = q.deliver().await;
+    assert_eq!((first.received, first.failed), (1, 0), "{first:?}");
+    assert_eq!(q.memory_of_live_config(&endpoint).await, Some(2048));
+
+    // Still Creating when the user raises the memory.
+    let settings = q
+        .world
+        .upload(
+            &format!("models/{endpoint}/v1/deploy.json"),
+            br#"{"memory_size_mb": 4096}"#,
+            &[],
+        )
+        .await;
+    q.notify(&settings).await;
+    let busy = q.deliver().await;
+    assert_eq!((busy.received, busy.failed), (1, 1), "{busy:?}");
+    // Postponed: the test queues have no visibility timeout of their own,
+    // so only the handler's postponement keeps the message out of sight.
+    let early = q.deliver().await;
+    assert_eq!(early.received, 0, "{early:?}");
+
+    // Still busy on the next try: postponed again, not lost.
+    q.time_passes().await;
+    let still_busy = q.deliver().await;
+    assert_eq!((still_busy.received, still_busy.failed), (1, 1));
+
+    set_endpoint_status(&endpoint, "InService");
+    q.time_passes().await;
+    let applied = q.deliver().await;
+    assert_eq!((applied.received, applied.failed), (1, 0), "{applied:?}");
+    set_endpoint_status(&endpoint, "InService");
+    assert_eq!(q.memory_of_live_config(&endpoint).await, Some(4096));
+    assert_eq!(q.deliver().await.received, 0, "the queue is empty");
+    assert!(q.alerts().await.is_empty(), "nothing to alert about");
+}
+
+#[tokio::test]
+async fn an_endpoint_busy_past_the_maximum_wait_abandons_the_upload_with_an_alert() {
+    let mut q = QueueWorld::new(Duration::from_secs(60 * 60)).await;
+    let endpoint = unique("abandon");
+    // Both uploads were made hours ago; their events waited (a backlog).
+    let mut first = q.world.upload_artifact(&endpoint, "v1/").await;
+    first.event_time = first.event_time - chrono::Duration::hours(3);
+    q.notify(&first).await;
+    assert_eq!(q.deliver().await.failed, 0);
+
+    // The newer one finds the endpoint still Creating, past the maximum wait.
+    let mut late = q.world.upload_artifact(&endpoint, "v2/").await;
+    late.event_time = late.event_time - chrono::Duration::hours(2);
+    q.notify(&late).await;
+    let delivery = q.deliver().await;
+    assert_eq!((delivery.received, delivery.failed), (1, 0), "{delivery:?}");
+    assert_eq!(q.deliver().await.received, 0, "the message is finished with");
+
+    let alerts = q.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(
+        alerts[0].contains(&format!("models/{endpoint}/v2/model.tar.gz was not deployed"))
+            && alerts[0].contains("longer than MAX_DEPLOY_WAIT_MINUTES allows (60)")
+            && alerts[0].contains("is Creating"),
+        "{}",
+        alerts[0]
+    );
+}
+
+#[tokio::test]
+async fn s3_test_events_are_consumed_and_garbage_is_refused_with_an_alert() {
+    let mut q = QueueWorld::new(Duration::from_secs(60)).await;
+    q.send(r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-28T10:00:00.000Z","Bucket":"b"}"#)
+        .await;
+    q.send("not json").await;
+    let delivery = q.deliver().await;
+    assert_eq!((delivery.received, delivery.failed), (2, 0), "{delivery:?}");
+    let alerts = q.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(
+        alerts[0].contains("not an S3 notification (not JSON"),
+        "{}",
+        alerts[0]
+    );
+}
