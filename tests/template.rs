@@ -352,6 +352,8 @@ const IAM_PREFIX: &[(&str, &str)] = &[
     ("aws_sdk_s3", "s3"),
     ("aws_sdk_sns", "sns"),
     ("aws_sdk_cloudwatch", "cloudwatch"),
+    ("aws_sdk_sqs", "sqs"),
+    ("aws_sdk_dynamodb", "dynamodb"),
 ];
 
 /// Operation names (snake case) of every `aws-sdk-*` crate in Cargo.lock,
@@ -900,18 +902,27 @@ fn the_deployer_is_notified_of_exactly_the_uploads_it_acts_on() {
         &std::fs::read_to_string(root().join("events/s3-put-model.json")).unwrap(),
     )
     .unwrap();
-    for (name, event) in f.properties["Events"].as_object().unwrap() {
-        assert_eq!(event["Type"], "S3", "{name}");
-        let p = &event["Properties"];
-        assert_eq!(p["Bucket"], json!({"Ref": "ModelsBucket"}), "{name}");
-        assert_eq!(p["Events"], "s3:ObjectCreated:*", "{name}");
-        let rules: BTreeMap<String, &Value> = p["Filter"]["S3Key"]["Rules"]
+    let queue_arn = json!({"Fn::GetAtt": "DeployQueue.Arn"});
+    let notifications = &resource("ModelsBucket")["Properties"]["NotificationConfiguration"];
+    assert!(
+        notifications["LambdaConfigurations"].is_null(),
+        "uploads reach the deployer only through the deploy queue"
+    );
+    for (i, n) in notifications["QueueConfigurations"]
+        .as_array()
+        .expect("the bucket notifies the deploy queue")
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(n["Queue"], queue_arn, "notification {i}");
+        assert_eq!(n["Event"], "s3:ObjectCreated:*", "notification {i}");
+        let rules: BTreeMap<String, &Value> = n["Filter"]["S3Key"]["Rules"]
             .as_array()
             .unwrap()
             .iter()
             .map(|r| (r["Name"].as_str().unwrap().to_string(), &r["Value"]))
             .collect();
-        assert_eq!(rules["prefix"], &json!({"Ref": "ModelsPrefix"}), "{name}");
+        assert_eq!(rules["prefix"], &json!({"Ref": "ModelsPrefix"}), "{i}");
         let suffix = rules["suffix"].as_str().unwrap().to_string();
         // What passes this filter is a record the handler acts on.
         let mut event = sample.clone();
@@ -922,7 +933,7 @@ fn the_deployer_is_notified_of_exactly_the_uploads_it_acts_on() {
                 .unwrap();
         assert!(
             record.role().is_some(),
-            "{name}: the deployer ignores {}",
+            "{i}: the deployer ignores {}",
             record.key
         );
         suffixes.insert(suffix);
@@ -937,6 +948,67 @@ fn the_deployer_is_notified_of_exactly_the_uploads_it_acts_on() {
     assert_eq!(
         suffixes, handled,
         "notification suffixes vs the files the deployer acts on"
+    );
+
+    // The queue is the deployer's only trigger, with batch item failures,
+    // and the deployer postpones messages on that same queue.
+    let events = f.properties["Events"].as_object().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let (name, event) = events.iter().next().unwrap();
+    assert_eq!(event["Type"], "SQS", "{name}");
+    assert_eq!(event["Properties"]["Queue"], queue_arn, "{name}");
+    assert_eq!(
+        event["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"]),
+        "{name}: without it one busy endpoint fails its whole batch"
+    );
+    assert_eq!(
+        f.properties["Environment"]["Variables"]["DEPLOY_QUEUE_URL"],
+        json!({"Ref": "DeployQueue"})
+    );
+    let batch: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/sqs-deploy-queue.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(deployer::queue::is_queue_batch(&batch));
+    assert!(!deployer::queue::is_queue_batch(&sample));
+    let body: Value = serde_json::from_str(batch["Records"][0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, sample, "the sample batch carries the sample S3 event");
+
+    // Messages are hidden at least as long as one invocation runs, and
+    // reach the dead-letter queue only after the longest allowed wait.
+    let queue = &resource("DeployQueue")["Properties"];
+    let timeout = property(&f, "Timeout").as_u64().unwrap();
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": "DeadLetterQueue.Arn"})
+    );
+    let longest_wait = template()["Parameters"]["MaxDeployWaitMinutes"]["MaxValue"]
+        .as_u64()
+        .unwrap()
+        * 60;
+    let (mut receives, mut waited) = (1u32, 0u64);
+    while waited < longest_wait {
+        waited += deployer::retry::backoff(receives).as_secs();
+        receives += 1;
+    }
+    let max_receives = queue["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap();
+    assert!(
+        u64::from(receives) < max_receives,
+        "{receives} receives fit in MaxDeployWaitMinutes' maximum; maxReceiveCount is {max_receives}"
+    );
+    assert!(
+        queue["MessageRetentionPeriod"].as_u64().unwrap() > longest_wait,
+        "messages must outlive the longest wait"
+    );
+    assert_eq!(
+        f.properties["Environment"]["Variables"]["MAX_DEPLOY_WAIT_MINUTES"],
+        json!({"Ref": "MaxDeployWaitMinutes"})
+    );
+    assert_eq!(
+        template()["Parameters"]["MaxDeployWaitMinutes"]["Default"].as_u64(),
+        Some(deployer::retry::DEFAULT_MAX_DEPLOY_WAIT.as_secs() / 60)
     );
 }
 

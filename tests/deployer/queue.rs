@@ -289,23 +289,28 @@ async fn an_endpoint_busy_past_the_maximum_wait_abandons_the_upload_with_an_aler
     let endpoint = unique("abandon");
     // Both uploads were made hours ago; their events waited (a backlog).
     let mut first = q.world.upload_artifact(&endpoint, "v1/").await;
-    first.event_time = first.event_time - chrono::Duration::hours(3);
+    first.event_time -= chrono::Duration::hours(3);
     q.notify(&first).await;
     assert_eq!(q.deliver().await.failed, 0);
 
     // The newer one finds the endpoint still Creating, past the maximum wait.
     let mut late = q.world.upload_artifact(&endpoint, "v2/").await;
-    late.event_time = late.event_time - chrono::Duration::hours(2);
+    late.event_time -= chrono::Duration::hours(2);
     q.notify(&late).await;
     let delivery = q.deliver().await;
     assert_eq!((delivery.received, delivery.failed), (1, 0), "{delivery:?}");
-    assert_eq!(q.deliver().await.received, 0, "the message is finished with");
+    assert_eq!(
+        q.deliver().await.received,
+        0,
+        "the message is finished with"
+    );
 
     let alerts = q.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert!(
-        alerts[0].contains(&format!("models/{endpoint}/v2/model.tar.gz was not deployed"))
-            && alerts[0].contains("longer than MAX_DEPLOY_WAIT_MINUTES allows (60)")
+        alerts[0].contains(&format!(
+            "models/{endpoint}/v2/model.tar.gz was not deployed"
+        )) && alerts[0].contains("longer than MAX_DEPLOY_WAIT_MINUTES allows (60)")
             && alerts[0].contains("is Creating"),
         "{}",
         alerts[0]

@@ -1,7 +1,7 @@
 //! The deployer's configuration, read once at start-up from its environment.
 
-use shared::env::{self, EnvError};
 use crate::retry::DEFAULT_MAX_DEPLOY_WAIT;
+use shared::env::{self, EnvError};
 use shared::settings::SettingsLayer;
 use std::time::Duration;
 

@@ -39,10 +39,12 @@ pub async fn dispatch(
                 }],
             },
         })?;
-        let response = consumer.handle_batch(batch, chrono::Utc::now()).await;
+        // Boxed: the two paths' futures nest deeply enough to overflow
+        // the compiler's layout query depth in the binary's main.
+        let response = Box::pin(consumer.handle_batch(batch, chrono::Utc::now())).await;
         return Ok(serde_json::to_value(response).unwrap_or(Value::Null));
     }
-    let report = handle(event, &consumer.deployer).await?;
+    let report = Box::pin(handle(event, &consumer.deployer)).await?;
     Ok(serde_json::to_value(report).unwrap_or(Value::Null))
 }
 

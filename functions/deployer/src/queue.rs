@@ -156,16 +156,26 @@ impl QueueConsumer {
     /// Acts on a verdict: postpones a retry, alerts on a refusal or an
     /// abandoned upload, publishes the outcome metric. `true` when the
     /// message is finished with (the mapping may delete it).
-    async fn conclude(&self, message: &SqsMessage, verdict: &Verdict, records: &[RecordOutcome]) -> bool {
+    async fn conclude(
+        &self,
+        message: &SqsMessage,
+        verdict: &Verdict,
+        records: &[RecordOutcome],
+    ) -> bool {
         let label = verdict.label(records);
         let objects: Vec<&str> = records.iter().filter_map(|r| r.object.as_deref()).collect();
-        let endpoints: Vec<&str> = records.iter().filter_map(|r| r.endpoint.as_deref()).collect();
+        let endpoints: Vec<&str> = records
+            .iter()
+            .filter_map(|r| r.endpoint.as_deref())
+            .collect();
         let summary = serde_json::to_value(records).unwrap_or(Value::Null);
         let id = message.message_id.as_deref().unwrap_or_default();
         let finished = match verdict {
             Verdict::Retry { after, reason } => {
                 info!(message = id, retry_in_s = after.as_secs(), reason = %reason, "deploy postponed");
-                if let (Some(queue), Some(receipt)) = (&self.queue, message.receipt_handle.as_deref()) {
+                if let (Some(queue), Some(receipt)) =
+                    (&self.queue, message.receipt_handle.as_deref())
+                {
                     if let Err(e) = queue.postpone_message(receipt, *after).await {
                         warn!(message = id, error = %e, "could not postpone; the queue's visibility timeout applies");
                     }
