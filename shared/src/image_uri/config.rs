@@ -100,18 +100,6 @@ pub(super) struct ScopeConfig {
     pub(super) versions: OrderedMap<VersionEntry>,
 }
 
-/// What the SDK's scope selection settled on for an `inference` request.
-#[derive(Debug)]
-pub(super) struct LoadedScope {
-    /// The scope whose images are used: `inference` unless the file has a
-    /// single scope, which the SDK then uses whatever was asked for.
-    pub(super) scope_name: String,
-    /// The file is a single `versions` map shared by the scopes it lists
-    /// under `scope` (rather than one object per scope).
-    pub(super) flat: bool,
-    pub(super) config: ScopeConfig,
-}
-
 /// Top-level keys of a config file, and its `scope` list if it has one.
 struct FileShape {
     keys: Vec<String>,
@@ -179,8 +167,11 @@ impl<'de> Visitor<'de> for PickKey<'_> {
 const IMAGE_SCOPE: &str = "inference";
 
 /// Selects the scope like the SDK's `_config_for_framework_and_scope` does
-/// for `image_scope="inference"` without an accelerator, and parses it.
-fn load_inference_scope(text: &str) -> Result<LoadedScope, String> {
+/// for `image_scope="inference"` without an accelerator, and parses it: the
+/// `inference` scope, or the only scope a file has (which the SDK then uses
+/// whatever was asked for). A file with a `scope` list is a single `versions`
+/// map shared by the scopes it lists.
+fn load_inference_scope(text: &str) -> Result<ScopeConfig, String> {
     let shape: FileShape = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let flat = shape.scope.is_some();
     let available = shape.scope.unwrap_or(shape.keys);
@@ -194,20 +185,15 @@ fn load_inference_scope(text: &str) -> Result<LoadedScope, String> {
             available.join(", ")
         ));
     };
-    let config = if flat {
-        serde_json::from_str(text).map_err(|e| e.to_string())?
+    if flat {
+        serde_json::from_str(text).map_err(|e| e.to_string())
     } else {
         let mut de = serde_json::Deserializer::from_str(text);
         PickKey(&scope_name)
             .deserialize(&mut de)
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("scope {scope_name} is missing"))?
-    };
-    Ok(LoadedScope {
-        scope_name,
-        flat,
-        config,
-    })
+            .ok_or_else(|| format!("scope {scope_name} is missing"))
+    }
 }
 
 const FILES: [(&str, &str); 4] = [
@@ -233,8 +219,8 @@ const FILES: [(&str, &str); 4] = [
 /// no bundled file for `framework`; `Some(Err(..))` if the file is unusable.
 pub(super) fn inference_scope(
     framework: &str,
-) -> Option<Result<&'static LoadedScope, &'static str>> {
-    static LOADED: [OnceLock<Result<LoadedScope, String>>; FILES.len()] = [
+) -> Option<Result<&'static ScopeConfig, &'static str>> {
+    static LOADED: [OnceLock<Result<ScopeConfig, String>>; FILES.len()] = [
         OnceLock::new(),
         OnceLock::new(),
         OnceLock::new(),
@@ -249,17 +235,23 @@ pub(super) fn inference_scope(
 mod tests {
     use super::*;
 
+    /// The repository of a scope's only (or first) version: says which scope was picked.
+    fn first_repository(c: &ScopeConfig) -> &str {
+        match &c.versions.0[0].1 {
+            VersionEntry::Single(v) => &v.repository,
+            VersionEntry::PerPython(m) => &m.0[0].1.repository,
+        }
+    }
+
     #[test]
     fn keeps_file_order_and_picks_the_inference_scope() {
-        let text = r#"{"training": {"versions": {}}, "inference": {
+        let text = r#"{"training": {"versions": {"9.0": {"repository": "t", "registries": {}}}}, "inference": {
             "version_aliases": {"b": "2.0", "a": "1.0"},
             "versions": {"2.0": {"repository": "r", "registries": {"z-1": "1", "a-1": "2"}},
                          "1.0": {"py2": {"repository": "r", "registries": {}},
                                  "py3": {"repository": "r", "registries": {}}}}}}"#;
-        let loaded = load_inference_scope(text).unwrap();
-        assert_eq!(loaded.scope_name, "inference");
-        assert!(!loaded.flat);
-        let c = &loaded.config;
+        let c = load_inference_scope(text).unwrap();
+        assert_eq!(first_repository(&c), "r");
         assert_eq!(c.versions.keys().collect::<Vec<_>>(), ["2.0", "1.0"]);
         let aliases = c.version_aliases.as_ref().unwrap();
         assert_eq!(aliases.keys().collect::<Vec<_>>(), ["b", "a"]);
@@ -274,26 +266,32 @@ mod tests {
 
     #[test]
     fn single_scope_and_flat_files() {
-        let only_training =
-            r#"{"training": {"versions": {"1": {"repository": "r", "registries": {}}}}}"#;
+        let only_training = r#"{"training": {"versions": {"1": {"repository": "training-repo", "registries": {}}}}}"#;
         assert_eq!(
-            load_inference_scope(only_training).unwrap().scope_name,
-            "training"
+            first_repository(&load_inference_scope(only_training).unwrap()),
+            "training-repo"
         );
-        let flat = r#"{"scope": ["training", "inference"], "versions": {"1": {"repository": "r", "registries": {}}}}"#;
-        let loaded = load_inference_scope(flat).unwrap();
-        assert!(loaded.flat);
-        assert_eq!(loaded.config.versions.len(), 1);
+        let flat = r#"{"scope": ["training", "inference"], "versions": {"1": {"repository": "flat-repo", "registries": {}}}}"#;
+        let c = load_inference_scope(flat).unwrap();
+        assert_eq!(first_repository(&c), "flat-repo");
+        assert_eq!(c.versions.len(), 1);
         let no_inference = r#"{"training": {"versions": {}}, "eia": {"versions": {}}}"#;
         assert!(load_inference_scope(no_inference).is_err());
     }
 
     #[test]
     fn bundled_files_parse() {
-        for (name, _) in FILES {
-            let loaded = inference_scope(name).unwrap().unwrap();
-            assert_eq!(loaded.scope_name, "inference", "{name}");
-            assert!(loaded.config.versions.len() > 1, "{name}");
+        for (name, text) in FILES {
+            let c = inference_scope(name).unwrap().unwrap();
+            assert!(c.versions.len() > 1, "{name}");
+            // The inference scope, not another one with the same shape.
+            let file: serde_json::Value = serde_json::from_str(text).unwrap();
+            let inference = file["inference"]["versions"].as_object().unwrap();
+            assert_eq!(c.versions.len(), inference.len(), "{name}");
+            assert!(
+                c.versions.keys().all(|k| inference.contains_key(k)),
+                "{name}"
+            );
         }
         assert!(inference_scope("mxnet").is_none());
     }
