@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import glob
 import json
 import math
 import os
@@ -41,13 +40,14 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote_plus
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lambda_harness import RuntimeAPI  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 API = "/2018-06-01/runtime"
@@ -98,160 +98,8 @@ def fmt(s: dict | None, unit: str = "", digits: int = 1, spread: str = "p95") ->
 
 
 # --------------------------------------------------------------------------- runtime API
-class Run:
-    """One process start: at most one event, timestamps, CPU samples."""
-
-    def __init__(self, event: bytes | None, timeout: float):
-        self.event = event
-        self.request_id = str(uuid.uuid4())
-        self.deadline_ms = int((time.time() + timeout) * 1000)
-        self.pid: int | None = None
-        self.first_poll_ns: int | None = None
-        self.delivered_ns: int | None = None
-        self.done_ns: int | None = None
-        self.cpu_delivered_ns = self.cpu_done_ns = 0
-        self.polled_idle = threading.Event()  # polled and nothing (more) to hand out
-        self.finished = threading.Event()
-        self.release = threading.Event()
-        self.outcome: dict | None = None
-
-
-def process_cpu_ns(pid: int | None) -> int:
-    """On-CPU time of every thread of `pid`, in ns (schedstat: ns resolution)."""
-    total = 0
-    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
-        try:
-            with open(path) as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
-
-
-def peak_rss_kb(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-class RuntimeAPI:
-    def __init__(self) -> None:
-        self.run: Run | None = None
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args):
-                pass
-
-            def _reply(self, status: int, body: bytes = b"{}", headers: dict | None = None):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                now = time.perf_counter_ns()
-                run = api.run
-                if self.path != f"{API}/invocation/next" or run is None:
-                    return self._reply(404)
-                if run.first_poll_ns is None:
-                    run.first_poll_ns = now
-                if run.event is None or run.delivered_ns is not None:
-                    run.polled_idle.set()
-                    run.release.wait(120)  # the harness kills the process, then releases
-                    self.close_connection = True
-                    return
-                run.cpu_delivered_ns = process_cpu_ns(run.pid)
-                run.delivered_ns = time.perf_counter_ns()
-                self._reply(200, run.event, {
-                    "Lambda-Runtime-Aws-Request-Id": run.request_id,
-                    "Lambda-Runtime-Deadline-Ms": str(run.deadline_ms),
-                    "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:bench",
-                    "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
-                })
-
-            def do_POST(self):
-                now = time.perf_counter_ns()
-                run = api.run
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                if run is None:
-                    return self._reply(404)
-                kind = self.path.rsplit("/", 1)[-1]
-                if kind in ("response", "error"):
-                    run.done_ns = now
-                    run.cpu_done_ns = process_cpu_ns(run.pid)
-                try:
-                    payload = json.loads(body)
-                except ValueError:
-                    payload = body.decode("utf-8", "replace")
-                run.outcome = {"ok": kind == "response", kind: payload}
-                self._reply(202)
-                run.finished.set()
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def start(self, command: list[str], env: dict, event: bytes | None = None, timeout: float = 300,
-              log=None) -> dict:
-        """Starts `command` once; returns init ms, handler times, peak RSS, outcome."""
-        run = Run(event, timeout)
-        self.run = run
-        env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.port}")
-        started = time.perf_counter_ns()
-        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL,
-                                   stderr=log or subprocess.DEVNULL)
-        run.pid = process.pid
-        waiting_for = run.polled_idle if event is None else run.finished
-        deadline = time.monotonic() + timeout
-        exited = False
-        while not waiting_for.wait(0.005):
-            if process.poll() is not None:
-                exited = True
-                break
-            if time.monotonic() > deadline:
-                break
-        if event is not None and run.finished.is_set():
-            # Let it reach its next poll (Lambda freezes it there); not timed.
-            run.polled_idle.wait(5)
-        # Peak RSS from the kernel's high-water mark of this process's own memory
-        # (the wait4 ru_maxrss of a child starts at its parent's RSS, Python's).
-        hwm_kb = None
-        if not exited:
-            hwm_kb = peak_rss_kb(process.pid)
-            process.kill()
-            process.wait()
-        run.release.set()
-        self.run = None
-        if run.first_poll_ns is None:
-            raise RuntimeError(f"{command[0]} never polled /next (exit status {process.returncode})")
-        result = {
-            "init_ms": (run.first_poll_ns - started) / 1e6,
-            "maxrss_mb": hwm_kb / 1024 if hwm_kb else None,
-            "outcome": run.outcome,
-        }
-        if run.done_ns and run.delivered_ns:
-            result["handler_ms"] = (run.done_ns - run.delivered_ns) / 1e6
-            result["handler_cpu_ms"] = (run.cpu_done_ns - run.cpu_delivered_ns) / 1e6
-        return result
-
+# The measuring Runtime API (time to the first GET /next, handler time and CPU, peak RSS)
+# is scripts/lambda_harness.py's, shared with the demo and the binary tests.
 
 # --------------------------------------------------------------------------- environment
 def template_env(function: str) -> dict:

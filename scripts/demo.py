@@ -9,6 +9,7 @@
    updated to a new serverless config, the old one kept for rollback.
 """
 
+import atexit
 import copy
 import json
 import os
@@ -22,6 +23,9 @@ from urllib.parse import quote_plus
 import urllib.request
 
 import boto3
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lambda_harness  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUCKET = "ml-models-123456789012"
@@ -51,18 +55,17 @@ def s3_event(bucket, key, put):
     return event
 
 
+_CARGO_LAMBDA = []
+
+
 def invoke_function(binary, event, env, show_logs=True):
-    """Runs a function binary once through scripts/lambda_local.py."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(event, f)
-    command = [sys.executable, os.path.join(ROOT, "scripts", "lambda_local.py"), "--binary", binary, "--event", f.name]
-    for item in env:
-        command += ["--env", item]
-    result = subprocess.run(command, capture_output=True, text=True)
-    os.unlink(f.name)
-    if show_logs:
-        sys.stderr.write(result.stderr)
-    outcome = json.loads(result.stdout)
+    """Runs a function binary once on `cargo lambda watch`, invoked by `cargo lambda invoke`
+    (scripts/lambda_harness.py); one watch server serves the whole demo."""
+    if not _CARGO_LAMBDA:
+        _CARGO_LAMBDA.append(lambda_harness.CargoLambda())
+        atexit.register(_CARGO_LAMBDA[0].close)
+    outcome = _CARGO_LAMBDA[0].invoke(binary, json.dumps(event).encode(), lambda_harness.parse_env(env),
+                                      echo_logs=show_logs)
     if not outcome.get("ok"):
         print(json.dumps(outcome, indent=2))
         sys.exit(f"demo: {os.path.basename(binary)} reported an error (see above)")
@@ -166,7 +169,7 @@ def main(deployer_binary, smoke_tester_binary):
     with open(artifact, "rb") as f:
         put = s3.put_object(Bucket=BUCKET, Key=f"{FOLDER}model.tar.gz", Body=f.read())
 
-    step("deliver the S3 event to the deployer (real binary, local Lambda Runtime API)")
+    step("deliver the S3 event to the deployer (real binary, cargo lambda watch/invoke)")
     invoke_deployer(deployer_binary, s3_event(BUCKET, f"{FOLDER}model.tar.gz", put))
     step("the endpoint that resulted")
     show_endpoint(sagemaker, ENDPOINT)

@@ -1,6 +1,8 @@
 //! The real `bootstrap` binaries (each function's main.rs: configuration
-//! from the environment, SDK clients, the Lambda runtime loop), driven
-//! through scripts/lambda_local.py's local Lambda Runtime API.
+//! from the environment, SDK clients, the Lambda runtime loop), run by
+//! scripts/lambda_harness.py: invoked through `cargo lambda watch` /
+//! `cargo lambda invoke`, or started without an event to see whether they
+//! reach the Runtime API's first GET /next.
 
 use crate::deployer::World;
 use integration_tests::fixtures::s3_event;
@@ -25,33 +27,45 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// Runs `binary` once with `event`; returns lambda_local.py's outcome JSON.
-fn invoke(binary_name: &str, event: &Value, env: &[(&str, &str)]) -> Value {
+/// Runs `lambda_harness.py <subcommand> --binary <binary_name> ...`; returns
+/// its JSON outcome.
+fn harness(subcommand: &str, binary_name: &str, env: &[(&str, &str)], extra: &[&str]) -> Value {
     let python = std::env::var("PIPELINE_PYTHON")
         .unwrap_or_else(|_| repo_root().join(".venv/bin/python").display().to_string());
-    let event_path = std::env::temp_dir().join(format!("{}.json", unique("event")));
-    std::fs::write(&event_path, event.to_string()).unwrap();
     let mut command = Command::new(python);
     command
-        .arg(repo_root().join("scripts/lambda_local.py"))
+        .arg(repo_root().join("scripts/lambda_harness.py"))
+        .arg(subcommand)
         .arg("--binary")
         .arg(binary(binary_name))
-        .arg("--event")
-        .arg(&event_path)
         .arg("--timeout")
-        .arg("60");
+        .arg("60")
+        .args(extra);
     for (name, value) in env {
         command.arg("--env").arg(format!("{name}={value}"));
     }
-    let output = command.output().expect("run scripts/lambda_local.py");
-    let _ = std::fs::remove_file(&event_path);
+    let output = command.output().expect("run scripts/lambda_harness.py");
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
-            "lambda_local.py printed no JSON ({e}): {}\n{}",
+            "lambda_harness.py printed no JSON ({e}): {}\n{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         )
     })
+}
+
+/// Runs `binary` once with `event` (cargo lambda watch + invoke).
+fn invoke(binary_name: &str, event: &Value, env: &[(&str, &str)]) -> Value {
+    let event_path = std::env::temp_dir().join(format!("{}.json", unique("event")));
+    std::fs::write(&event_path, event.to_string()).unwrap();
+    let outcome = harness(
+        "invoke",
+        binary_name,
+        env,
+        &["--event", &event_path.display().to_string()],
+    );
+    let _ = std::fs::remove_file(&event_path);
+    outcome
 }
 
 #[tokio::test]
@@ -81,14 +95,27 @@ async fn the_deployer_binary_deploys_an_upload() {
 
 #[test]
 fn the_deployer_refuses_to_start_without_its_execution_role() {
-    let outcome = invoke(
-        "deployer",
-        &json!({"Records": []}),
-        &[("EXECUTION_ROLE_ARN", "")],
-    );
-    assert_eq!(outcome["ok"], json!(false), "{outcome:#}");
-    let error = outcome.to_string();
+    let outcome = harness("init", "deployer", &[("EXECUTION_ROLE_ARN", "")], &[]);
+    assert_eq!(outcome["polled"], json!(false), "{outcome:#}");
+    assert_eq!(outcome["exit_status"], json!(1), "{outcome:#}");
+    let error = outcome["stderr"].to_string();
     assert!(error.contains("EXECUTION_ROLE_ARN"), "{error}");
+}
+
+#[test]
+fn each_function_with_its_configuration_reaches_the_first_poll() {
+    for (name, env) in [
+        (
+            "deployer",
+            vec![("EXECUTION_ROLE_ARN", crate::deployer::ROLE)],
+        ),
+        ("smoke-tester", vec![]),
+        ("cost-sweeper", vec![]),
+    ] {
+        let outcome = harness("init", name, &env, &[]);
+        assert_eq!(outcome["polled"], json!(true), "{name}: {outcome:#}");
+        assert!(outcome["init_ms"].as_f64().is_some(), "{name}: {outcome:#}");
+    }
 }
 
 #[test]
