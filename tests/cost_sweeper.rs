@@ -11,7 +11,7 @@ mod fleet;
 mod world;
 
 use chrono::{Duration, Utc};
-use cost_sweeper::plan::{Decision, Row};
+use cost_sweeper::domain::rows::{Decision, Row};
 use cost_sweeper::report::{StepStatus, SweepReport};
 use fleet::Kind;
 use integration_tests::{event_file, set_endpoint_status};
@@ -358,7 +358,7 @@ async fn recreate_keeps_the_name_revert_restores_it_and_overlapping_sweeps_do_no
     let mut revert = event_file("sweep-revert.json");
     revert["revert"] = json!(rc);
     let reverted =
-        cost_sweeper::handle(LambdaEvent::new(revert, Context::default()), &world.sweeper)
+        cost_sweeper::sweeper::handle(LambdaEvent::new(revert, Context::default()), &world.sweeper)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(reverted.steps[0].step, "revert-in-place");
@@ -373,7 +373,7 @@ async fn recreate_keeps_the_name_revert_restores_it_and_overlapping_sweeps_do_no
     );
 
     // A scheduled event is a dry run by default here: it plans, changes nothing.
-    let scheduled = cost_sweeper::handle(
+    let scheduled = cost_sweeper::sweeper::handle(
         LambdaEvent::new(event_file("scheduled-sweep.json"), Context::default()),
         &world.sweeper,
     )

@@ -11,5 +11,7 @@ mod s3;
 mod sagemaker;
 #[path = "adapters/sagemaker_create.rs"]
 mod sagemaker_create;
+#[path = "adapters/sagemaker_detail.rs"]
+mod sagemaker_detail;
 #[path = "adapters/support.rs"]
 mod support;

@@ -3,10 +3,9 @@
 //! the endpoints.
 
 use chrono::Utc;
-use cost_sweeper::config::{Strategy, SweepConfig};
-use cost_sweeper::pricing::PriceTable;
+use cost_sweeper::config::SweepConfig;
 use cost_sweeper::report::{StepStatus, SweepReport};
-use cost_sweeper::Sweeper;
+use cost_sweeper::sweeper::{self, Sweeper};
 use integration_tests::{set_endpoint_status, unique, Clients};
 use std::collections::BTreeMap;
 
@@ -32,25 +31,9 @@ impl World {
             .await
             .expect("create report bucket");
         let config = SweepConfig {
-            region: clients.region.clone(),
-            dry_run: true,
-            max_new_migrations: 3,
-            lookback_days: 7,
-            grace_period_days: 7,
-            drain_days: 1,
-            idle_max_daily_invocations: 1000.0,
-            min_monthly_saving: 10.0,
-            default_strategy: Strategy::SideBySide,
-            canary_suffix: "-serverless".into(),
-            serverless_max_concurrency: 10,
-            smoke_test_timeout_minutes: 60,
             endpoint_name_contains: Some(prefix.clone()),
             report_bucket: Some(report_bucket.clone()),
-            report_prefix: "reports/".into(),
-            notify_topic_arn: None,
-            metrics_namespace: shared::emf::DEFAULT_NAMESPACE.to_string(),
-            describe_concurrency: 8,
-            prices: PriceTable::embedded(),
+            ..SweepConfig::defaults(&clients.region)
         };
         World {
             cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
@@ -69,7 +52,7 @@ impl World {
     pub async fn sweep(&self, dry_run: bool) -> SweepReport {
         let mut config = self.sweeper.config.clone();
         config.dry_run = dry_run;
-        let report = cost_sweeper::sweep(&self.sweeper, &config, Utc::now())
+        let report = sweeper::sweep(&self.sweeper, &config, Utc::now())
             .await
             .unwrap_or_else(|e| panic!("sweep failed: {e}"));
         assert!(report.errors.is_empty(), "{:#?}", report.errors);

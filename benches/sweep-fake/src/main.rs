@@ -2,7 +2,7 @@
 //! process sweeps a synthetic fleet of `--endpoints N` served by an
 //! in-process fake of SageMaker and CloudWatch that answers with zero
 //! latency, `--runs R` times, through the handler's code path
-//! (`cost_sweeper::handle` with a scheduled event, dry run), and prints one
+//! (`cost_sweeper::sweeper::handle` with a scheduled event, dry run), and prints one
 //! JSON line: wall and CPU time per run, the fake's share of it, peak RSS
 //! (VmHWM: run each fleet size in a fresh process), API calls by operation
 //! (the sweeper's tally and the requests the fake answered) and
@@ -17,7 +17,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_sagemaker::config::{Credentials, Region};
 use aws_smithy_types::retry::RetryConfig;
 use cost_sweeper::config::SweepConfig;
-use cost_sweeper::{SweepFailed, Sweeper};
+use cost_sweeper::sweeper::{self, SweepFailed, Sweeper};
 use fake::FakeAws;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
@@ -104,7 +104,7 @@ async fn main() {
         );
         let cpu_before = cpu_ms();
         let started = Instant::now();
-        let outcome = cost_sweeper::handle(event, &sweeper).await;
+        let outcome = sweeper::handle(event, &sweeper).await;
         walls.push(started.elapsed().as_secs_f64() * 1000.0);
         cpus.push(cpu_ms() - cpu_before);
         fake_ms.push((tally.answer_nanos.load(Ordering::Relaxed) - fake_before) as f64 / 1e6);

@@ -1,7 +1,7 @@
 //! The sweeper's configuration (environment, read once at start-up) and the
 //! options a direct invocation may override for one run.
 
-use crate::pricing::{PriceTable, PricingError};
+use crate::domain::pricing::{PriceTable, PricingError};
 use serde::Deserialize;
 use shared::env::{self, EnvError};
 
@@ -86,13 +86,41 @@ fn invalid(name: &str, value: impl ToString, expected: &str) -> EnvError {
 }
 
 impl SweepConfig {
+    /// The configuration with every setting at its default (what
+    /// `from_env` uses for a variable that is not set) and the embedded
+    /// prices. Tests start from it and change what they exercise.
+    pub fn defaults(region: &str) -> Self {
+        SweepConfig {
+            region: region.to_string(),
+            dry_run: true,
+            max_new_migrations: 3,
+            lookback_days: 7,
+            grace_period_days: 7,
+            drain_days: 1,
+            idle_max_daily_invocations: 1000.0,
+            min_monthly_saving: 10.0,
+            default_strategy: Strategy::SideBySide,
+            canary_suffix: "-serverless".into(),
+            serverless_max_concurrency: 10,
+            smoke_test_timeout_minutes: 60,
+            endpoint_name_contains: None,
+            report_bucket: None,
+            report_prefix: "reports/".into(),
+            notify_topic_arn: None,
+            metrics_namespace: shared::emf::DEFAULT_NAMESPACE.into(),
+            describe_concurrency: 8,
+            prices: PriceTable::embedded(),
+        }
+    }
+
     pub fn from_env(region: Option<String>) -> Result<Self, ConfigError> {
         let region = region.ok_or_else(|| EnvError::Missing {
             name: "AWS_REGION".into(),
             why: "prices and endpoints are per Region".into(),
         })?;
+        let d = SweepConfig::defaults(&region);
         let dry_run = match env::optional("DRY_RUN").as_deref() {
-            None => true,
+            None => d.dry_run,
             Some("true") => true,
             Some("false") => false,
             Some(other) => {
@@ -100,21 +128,23 @@ impl SweepConfig {
             }
         };
         let default_strategy = match env::optional("MIGRATION_STRATEGY") {
-            None => Strategy::SideBySide,
+            None => d.default_strategy,
             Some(text) => Strategy::parse(&text)
                 .ok_or_else(|| invalid("MIGRATION_STRATEGY", &text, "side-by-side or recreate"))?,
         };
-        let lookback_days: u32 = env::parsed("LOOKBACK_DAYS", "whole days, 1 to 60")?.unwrap_or(7);
+        let lookback_days: u32 =
+            env::parsed("LOOKBACK_DAYS", "whole days, 1 to 60")?.unwrap_or(d.lookback_days);
         if !(1..=60).contains(&lookback_days) {
             return Err(invalid("LOOKBACK_DAYS", lookback_days, "whole days, 1 to 60").into());
         }
         let drain_days: u32 =
-            env::parsed("DRAIN_DAYS", "whole days, 1 to LOOKBACK_DAYS")?.unwrap_or(1);
+            env::parsed("DRAIN_DAYS", "whole days, 1 to LOOKBACK_DAYS")?.unwrap_or(d.drain_days);
         if drain_days == 0 || drain_days > lookback_days {
             return Err(invalid("DRAIN_DAYS", drain_days, "whole days, 1 to LOOKBACK_DAYS").into());
         }
         let serverless_max_concurrency: u32 =
-            env::parsed("SERVERLESS_MAX_CONCURRENCY", "1 to 200")?.unwrap_or(10);
+            env::parsed("SERVERLESS_MAX_CONCURRENCY", "1 to 200")?
+                .unwrap_or(d.serverless_max_concurrency);
         if !(1..=200).contains(&serverless_max_concurrency) {
             return Err(invalid(
                 "SERVERLESS_MAX_CONCURRENCY",
@@ -123,7 +153,7 @@ impl SweepConfig {
             )
             .into());
         }
-        let canary_suffix = env::optional("CANARY_SUFFIX").unwrap_or_else(|| "-serverless".into());
+        let canary_suffix = env::optional("CANARY_SUFFIX").unwrap_or(d.canary_suffix);
         if !shared::naming::is_valid_name(&format!("a{canary_suffix}")) {
             return Err(invalid(
                 "CANARY_SUFFIX",
@@ -134,38 +164,38 @@ impl SweepConfig {
         }
         let prices = match env::optional("PRICING_FILE") {
             Some(path) => PriceTable::with_override_file(&path)?,
-            None => PriceTable::embedded(),
+            None => d.prices,
         };
         Ok(SweepConfig {
             region,
             dry_run,
             max_new_migrations: env::parsed("MAX_NEW_MIGRATIONS", "a whole number (0 or more)")?
-                .unwrap_or(3),
+                .unwrap_or(d.max_new_migrations),
             lookback_days,
             grace_period_days: env::parsed("GRACE_PERIOD_DAYS", "whole days (0 or more)")?
-                .unwrap_or(7),
+                .unwrap_or(d.grace_period_days),
             drain_days,
             idle_max_daily_invocations: env::parsed(
                 "IDLE_MAX_DAILY_INVOCATIONS",
                 "a number (0 or more)",
             )?
-            .unwrap_or(1000.0),
-            min_monthly_saving: env::parsed("MIN_MONTHLY_SAVING", "USD, e.g. 10")?.unwrap_or(10.0),
+            .unwrap_or(d.idle_max_daily_invocations),
+            min_monthly_saving: env::parsed("MIN_MONTHLY_SAVING", "USD, e.g. 10")?
+                .unwrap_or(d.min_monthly_saving),
             default_strategy,
             canary_suffix,
             serverless_max_concurrency,
             smoke_test_timeout_minutes: env::parsed("SMOKE_TEST_TIMEOUT_MINUTES", "whole minutes")?
-                .unwrap_or(60),
+                .unwrap_or(d.smoke_test_timeout_minutes),
             endpoint_name_contains: env::optional("ENDPOINT_NAME_CONTAINS"),
             report_bucket: env::optional("REPORT_BUCKET"),
             report_prefix: shared::env::key_prefix(
-                &env::optional("REPORT_PREFIX").unwrap_or_else(|| "reports/".into()),
+                &env::optional("REPORT_PREFIX").unwrap_or(d.report_prefix),
             ),
             notify_topic_arn: env::optional("NOTIFY_TOPIC_ARN"),
-            metrics_namespace: env::optional("METRICS_NAMESPACE")
-                .unwrap_or_else(|| shared::emf::DEFAULT_NAMESPACE.into()),
+            metrics_namespace: env::optional("METRICS_NAMESPACE").unwrap_or(d.metrics_namespace),
             describe_concurrency: env::parsed("DESCRIBE_CONCURRENCY", "1 to 32")?
-                .unwrap_or(8)
+                .unwrap_or(d.describe_concurrency)
                 .clamp(1, 32),
             prices,
         })

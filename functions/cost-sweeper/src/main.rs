@@ -1,5 +1,5 @@
 use cost_sweeper::config::SweepConfig;
-use cost_sweeper::Sweeper;
+use cost_sweeper::sweeper::{self, Sweeper};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     let config = SweepConfig::from_env(sdk_config.region().map(|r| r.to_string()))?;
     let sweeper = Sweeper::new(&sdk_config, config);
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        cost_sweeper::handle(event, &sweeper)
+        sweeper::handle(event, &sweeper)
     }))
     .await
 }

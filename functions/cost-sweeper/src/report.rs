@@ -1,7 +1,7 @@
 //! What a sweep reports: a JSON summary (returned and logged), a Markdown
 //! report for people (written to S3 under `reports/`), and EMF metrics.
 
-use crate::plan::{Decision, Row};
+use crate::domain::rows::{Decision, Row};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use shared::aws::AwsError;
@@ -270,7 +270,7 @@ pub async fn write_markdown(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::ReasonOut;
+    use crate::domain::rows::ReasonOut;
 
     fn row(endpoint: &str, decision: Decision, saving: Option<f64>) -> Row {
         Row {

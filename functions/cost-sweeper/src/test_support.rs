@@ -1,11 +1,10 @@
 //! Builders for the planner's unit tests: endpoints as SageMaker would
 //! show them, and a configuration with known prices.
 
-use crate::config::{Strategy, SweepConfig};
-use crate::fleet::{Container, EndpointView, ModelView, Usage, Variant};
-use crate::pricing::PriceTable;
+use crate::config::SweepConfig;
+use crate::domain::fleet::{EndpointView, Usage, Variant};
 use chrono::{DateTime, Duration, Utc};
-use shared::aws::sagemaker::ServerlessSpec;
+use shared::aws::sagemaker::{ContainerInfo, ModelInfo, ServerlessSpec};
 use std::collections::BTreeMap;
 
 pub fn now() -> DateTime<Utc> {
@@ -14,25 +13,8 @@ pub fn now() -> DateTime<Utc> {
 
 pub fn config() -> SweepConfig {
     SweepConfig {
-        region: "us-east-1".into(),
-        dry_run: true,
-        max_new_migrations: 3,
-        lookback_days: 7,
-        grace_period_days: 7,
-        drain_days: 1,
-        idle_max_daily_invocations: 1000.0,
-        min_monthly_saving: 10.0,
-        default_strategy: Strategy::SideBySide,
-        canary_suffix: "-serverless".into(),
-        serverless_max_concurrency: 10,
-        smoke_test_timeout_minutes: 60,
-        endpoint_name_contains: None,
-        report_bucket: None,
-        report_prefix: "reports/".into(),
-        notify_topic_arn: None,
-        metrics_namespace: shared::emf::DEFAULT_NAMESPACE.to_string(),
         describe_concurrency: 4,
-        prices: PriceTable::embedded(),
+        ..SweepConfig::defaults("us-east-1")
     }
 }
 
@@ -40,11 +22,11 @@ pub fn arn(name: &str) -> String {
     format!("arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}")
 }
 
-pub fn model(name: &str) -> ModelView {
-    ModelView {
+pub fn model(name: &str) -> ModelInfo {
+    ModelInfo {
         name: name.into(),
         execution_role_arn: "arn:aws:iam::123456789012:role/exec".into(),
-        containers: vec![Container {
+        containers: vec![ContainerInfo {
             image: Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1".into()),
             model_data_url: Some("s3://b/model.tar.gz".into()),
             environment: BTreeMap::new(),

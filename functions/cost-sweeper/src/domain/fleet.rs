@@ -2,8 +2,10 @@
 //! their traffic. Plain data, filled by `observe` and `metrics`, read by the
 //! pure planner.
 
+use crate::domain::state::MigrationState;
+use aws_sdk_sagemaker::types::EndpointStatus;
 use chrono::{DateTime, Utc};
-use shared::aws::sagemaker::ServerlessSpec;
+use shared::aws::sagemaker::{ModelInfo, ServerlessSpec};
 use std::collections::BTreeMap;
 
 /// The tags people set on a persistent endpoint to steer the sweeper.
@@ -47,8 +49,9 @@ pub mod migration_tags {
 pub struct EndpointView {
     pub name: String,
     pub arn: String,
-    /// As SageMaker spells it: `InService`, `Creating`, `Failed`, ...
-    pub status: String,
+    /// `InService`, `Creating`, `Failed`, ... (`Unknown` for a status this
+    /// SDK version does not know yet).
+    pub status: EndpointStatus,
     pub failure_reason: Option<String>,
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
@@ -60,7 +63,7 @@ pub struct EndpointView {
     pub kms_volume_key: bool,
     pub tags: BTreeMap<String, String>,
     /// Described only for endpoints that may be migrated.
-    pub model: Option<ModelView>,
+    pub model: Option<ModelInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,26 +73,6 @@ pub struct Variant {
     pub instance_type: Option<String>,
     pub instance_count: u32,
     pub serverless: Option<ServerlessSpec>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelView {
-    pub name: String,
-    pub execution_role_arn: String,
-    pub containers: Vec<Container>,
-    pub vpc: bool,
-    pub network_isolation: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Container {
-    pub image: Option<String>,
-    pub model_data_url: Option<String>,
-    pub environment: BTreeMap<String, String>,
-    /// `MultiModel` for a multi-model endpoint.
-    pub mode: Option<String>,
-    /// A Marketplace / registry model package instead of an image.
-    pub model_package: Option<String>,
 }
 
 impl EndpointView {
@@ -102,8 +85,15 @@ impl EndpointView {
         self.tags.get(key).map(String::as_str)
     }
 
-    pub fn migration_state(&self) -> Option<&str> {
+    /// The migration state tag as written (possibly a value this version
+    /// does not know).
+    pub fn migration_state_tag(&self) -> Option<&str> {
         self.tag(migration_tags::STATE)
+    }
+
+    /// The migration state, when the tag names a known one.
+    pub fn migration_state(&self) -> Option<MigrationState> {
+        self.migration_state_tag().and_then(MigrationState::parse)
     }
 
     pub fn instance_count(&self) -> u32 {

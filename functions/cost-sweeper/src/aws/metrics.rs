@@ -4,7 +4,7 @@
 //! up to 500 queries per `GetMetricData` call. No datapoints means no
 //! invocations.
 
-use crate::fleet::{EndpointView, Usage};
+use crate::domain::fleet::{EndpointView, Usage};
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use shared::aws::AwsError;

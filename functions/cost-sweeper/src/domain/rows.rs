@@ -2,9 +2,10 @@
 //! it; and how a row is built for each kind of endpoint.
 
 use crate::config::SweepConfig;
-use crate::eligibility::{self, Costs, Reason};
-use crate::fleet::{EndpointView, Usage};
-use crate::pricing;
+use crate::domain::eligibility::{self, Costs};
+use crate::domain::fleet::{EndpointView, Usage};
+use crate::domain::pricing;
+use crate::domain::reasons::Reason;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,7 +69,7 @@ pub struct Row {
 pub(crate) fn base_row(endpoint: &EndpointView, usage: &Usage) -> Row {
     Row {
         endpoint: endpoint.name.clone(),
-        status: endpoint.status.clone(),
+        status: endpoint.status.as_str().to_string(),
         instance_type: if endpoint.is_serverless() {
             "serverless".into()
         } else {
@@ -83,7 +84,7 @@ pub(crate) fn base_row(endpoint: &EndpointView, usage: &Usage) -> Row {
         serverless_memory_mb: None,
         decision: Decision::Skip,
         reasons: Vec::new(),
-        migration_state: endpoint.migration_state().map(str::to_string),
+        migration_state: endpoint.migration_state_tag().map(str::to_string),
         step: None,
         note: String::new(),
     }

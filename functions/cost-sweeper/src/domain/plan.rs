@@ -1,12 +1,17 @@
 //! The whole sweep's decisions: one row per endpoint (what it costs, what
 //! happens to it, why) and the steps to apply. Pure code.
 
+use crate::config::Strategy;
 use crate::config::SweepConfig;
-use crate::eligibility::{self, Costs, Reason};
-use crate::fleet::{migration_tags, EndpointView, Usage};
-use crate::migration::{self, Action, Group, Progress};
-use crate::rows::{base_row, serverless_row, unavailability, with_costs};
-pub use crate::rows::{Decision, ReasonOut, Row};
+use crate::domain::eligibility::{self, Costs};
+use crate::domain::fleet::{migration_tags, EndpointView, Usage};
+use crate::domain::migration::{self, Group, Progress};
+use crate::domain::reasons::Reason;
+use crate::domain::rows::{
+    base_row, serverless_row, unavailability, with_costs, Decision, ReasonOut, Row,
+};
+use crate::domain::state::MigrationState;
+use crate::domain::steps::{self, Action, CanarySpec, OriginalRef};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,8 +39,8 @@ pub fn needs_model(
     if endpoint.is_serverless() {
         return false;
     }
-    match endpoint.migration_state() {
-        Some(state) => state == migration::state::CANARY,
+    match endpoint.migration_state_tag() {
+        Some(_) => endpoint.migration_state() == Some(MigrationState::Canary),
         None => eligibility::structural_reasons(endpoint, usage, config, now).is_empty(),
     }
 }
@@ -46,7 +51,7 @@ fn evaluate(
     usage: &Usage,
     config: &SweepConfig,
     now: DateTime<Utc>,
-) -> (Costs, Vec<Reason>, Option<migration::CanarySpec>) {
+) -> (Costs, Vec<Reason>, Option<CanarySpec>) {
     let settings = eligibility::migration_settings(endpoint, config);
     let memory = settings
         .as_ref()
@@ -67,7 +72,7 @@ fn evaluate(
             None
         }
     };
-    let spec = settings.and_then(|s| migration::canary_spec(endpoint, &s, config));
+    let spec = settings.and_then(|s| steps::canary_spec(endpoint, &s, config));
     if reasons.is_empty() {
         if spec.is_none() {
             reasons.push(Reason::ModelUnknown);
@@ -90,7 +95,7 @@ pub fn plan(
     let usage_of = |name: &str| usage.get(name).copied().unwrap_or(zero);
 
     let mut plan = Plan::default();
-    let mut candidates: Vec<(f64, Row, migration::CanarySpec, migration::OriginalRef)> = Vec::new();
+    let mut candidates: Vec<(f64, Row, CanarySpec, OriginalRef)> = Vec::new();
     let mut group_names: Vec<&str> = endpoints
         .iter()
         .filter(|e| {
@@ -110,7 +115,7 @@ pub fn plan(
         let group = group_with(name, &index, usage_of(name));
         let (original, canary) = (group.original, group.canary);
         let resume = original
-            .filter(|o| o.migration_state() == Some(migration::state::CANARY))
+            .filter(|o| o.migration_state() == Some(MigrationState::Canary))
             .and_then(|o| evaluate(o, &group.usage, config, now).2);
         let progress = migration::progress(&group, resume.as_ref(), config, now);
         if let Some(c) = canary {
@@ -145,7 +150,7 @@ pub fn plan(
         match (reasons.is_empty(), spec) {
             (true, Some(spec)) => {
                 row.decision = Decision::Migrate;
-                let original_ref = migration::OriginalRef {
+                let original_ref = OriginalRef {
                     name: original.name.clone(),
                     arn: original.arn.clone(),
                     config_name: original.config_name.clone(),
@@ -172,7 +177,7 @@ pub fn plan(
                 spec.strategy.as_str(),
                 spec.endpoint_name,
                 spec.memory_mb,
-                if spec.strategy == crate::config::Strategy::Recreate {
+                if spec.strategy == Strategy::Recreate {
                     "; the name is unavailable for a few minutes while it is recreated"
                 } else {
                     ""

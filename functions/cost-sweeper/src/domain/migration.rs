@@ -3,37 +3,16 @@
 //! code, level-triggered: every run recomputes the step from scratch, so a
 //! run cut short, or two runs at once, converge on the same end state.
 //!
-//! States (tag `pipeline:migration-state`), on the endpoint that carries the
-//! migration at that point:
-//!
-//! | state | on | meaning |
-//! |---|---|---|
-//! | `canary` | original | canary being created / smoke-tested |
-//! | `awaiting-switch` | original + canary | canary passed, callers told to switch; draining |
-//! | `retiring-original` | canary | original drained; being deleted |
-//! | `replacing` | canary (+ original) | recreate: original being deleted and recreated |
-//! | `replacement` | new endpoint | recreate: same name, serverless, not yet InService |
-//! | `completed` | canary / new endpoint | done |
-//! | `failed` | original | canary failed (reason in `pipeline:migration-failure`); not retried |
-//! | `reverted` | original | put back on its persistent config; not migrated again |
+//! The states are `state::MigrationState`; the table there says which
+//! endpoint carries each.
 
 use crate::config::{Strategy, SweepConfig};
-use crate::fleet::{migration_tags as tags, EndpointView, Usage};
+use crate::domain::fleet::{migration_tags as tags, EndpointView, Usage};
+use crate::domain::state::MigrationState;
+use crate::domain::steps::{canary_ref, original_ref, Action, CanaryRef, CanarySpec};
+use aws_sdk_sagemaker::types::EndpointStatus;
 use chrono::{DateTime, Utc};
 use shared::smoke::{self, Verdict};
-
-pub use crate::steps::*;
-
-pub mod state {
-    pub const CANARY: &str = "canary";
-    pub const AWAITING_SWITCH: &str = "awaiting-switch";
-    pub const RETIRING_ORIGINAL: &str = "retiring-original";
-    pub const REPLACING: &str = "replacing";
-    pub const REPLACEMENT: &str = "replacement";
-    pub const COMPLETED: &str = "completed";
-    pub const FAILED: &str = "failed";
-    pub const REVERTED: &str = "reverted";
-}
 
 /// Where a migration stands after this run's decision.
 // One short-lived value per endpoint: boxing the step would buy nothing.
@@ -111,7 +90,7 @@ fn original_progress(
     config: &SweepConfig,
     now: DateTime<Utc>,
 ) -> Progress {
-    let Some(state) = original.migration_state() else {
+    let Some(tag) = original.migration_state_tag() else {
         return match group.canary {
             Some(c) => Progress::Waiting(format!(
                 "{} claims to be its canary but {} has no migration record; left alone",
@@ -121,16 +100,19 @@ fn original_progress(
         };
     };
     let failure = || original.tag(tags::FAILURE).unwrap_or("unknown").to_string();
+    let state = MigrationState::parse(tag);
     match state {
-        state::FAILED | state::REVERTED => match canary {
+        Some(MigrationState::Failed | MigrationState::Reverted) => match canary {
             // A canary nobody was told to use, or a failed one: finish the cleanup.
             Some(c) if group.canary.is_some_and(|c| {
-                matches!(c.migration_state(), None | Some(state::REPLACING)) || c.status == "Failed"
+                c.migration_state_tag().is_none()
+                    || c.migration_state() == Some(MigrationState::Replacing)
+                    || c.status == EndpointStatus::Failed
             }) =>
             {
                 Progress::Step(Action::RemoveCanary { canary: c })
             }
-            _ if state == state::FAILED => Progress::Ended(format!(
+            _ if state == Some(MigrationState::Failed) => Progress::Ended(format!(
                 "migration failed: {}; remove tag {} to retry",
                 failure(),
                 tags::STATE
@@ -141,12 +123,12 @@ fn original_progress(
             )),
             None => Progress::Ended(format!("reverted; remove tag {} to allow migration again", tags::STATE)),
         },
-        state::CANARY => canary_progress(original, group, canary, resume, config, now),
-        state::AWAITING_SWITCH => {
+        Some(MigrationState::Canary) => canary_progress(original, group, canary, resume, config, now),
+        Some(MigrationState::AwaitingSwitch) => {
             let Some(c) = group.canary else {
                 return fail(original, "the canary endpoint disappeared after the switch notice".into(), None);
             };
-            if c.status == "Failed" {
+            if c.status == EndpointStatus::Failed {
                 return fail(original, format!("canary {} failed: {}", c.name, reason_of(c)), canary);
             }
             let since = parse_time(original.tag(tags::CHANGED_AT)).unwrap_or(now);
@@ -168,14 +150,14 @@ fn original_progress(
                 })
             }
         }
-        state::REPLACING => match canary {
+        Some(MigrationState::Replacing) => match canary {
             Some(c) => Progress::Step(Action::ReplaceOriginal {
                 original: original_ref(original),
                 canary: c,
             }),
             None => fail(original, "the canary disappeared before the original was replaced".into(), None),
         },
-        other => Progress::Waiting(format!("unknown migration state {other:?}; left alone")),
+        _ => Progress::Waiting(format!("unknown migration state {tag:?}; left alone")),
     }
 }
 
@@ -214,9 +196,9 @@ fn canary_progress(
             ),
         };
     };
-    match c.status.as_str() {
-        "InService" => {}
-        "Failed" => {
+    match &c.status {
+        EndpointStatus::InService => {}
+        EndpointStatus::Failed => {
             return fail(
                 original,
                 format!("canary {} failed: {}", c.name, reason_of(c)),
@@ -270,20 +252,22 @@ fn replacement_progress(replacement: &EndpointView, canary: Option<CanaryRef>) -
         .unwrap_or_default()
         .to_string();
     match replacement.migration_state() {
-        Some(state::REPLACEMENT) => match replacement.status.as_str() {
-            "InService" => Progress::Step(Action::FinishReplacement {
+        Some(MigrationState::Replacement) => match &replacement.status {
+            EndpointStatus::InService => Progress::Step(Action::FinishReplacement {
                 replacement_arn: replacement.arn.clone(),
                 canary,
             }),
-            "Failed" if !persistent.is_empty() => Progress::Step(Action::RollBackReplacement {
-                name: replacement.name.clone(),
-                persistent_config: persistent,
-                canary_name: canary.map(|c| c.name),
-                reason: format!("recreated endpoint failed: {}", reason_of(replacement)),
-            }),
+            EndpointStatus::Failed if !persistent.is_empty() => {
+                Progress::Step(Action::RollBackReplacement {
+                    name: replacement.name.clone(),
+                    persistent_config: persistent,
+                    canary_name: canary.map(|c| c.name),
+                    reason: format!("recreated endpoint failed: {}", reason_of(replacement)),
+                })
+            }
             status => Progress::Waiting(format!("recreated as serverless; {status}")),
         },
-        Some(state::COMPLETED) => match canary {
+        Some(MigrationState::Completed) => match canary {
             Some(c) => Progress::Step(Action::FinishReplacement {
                 replacement_arn: replacement.arn.clone(),
                 canary: Some(c),
@@ -292,20 +276,23 @@ fn replacement_progress(replacement: &EndpointView, canary: Option<CanaryRef>) -
                 "migrated to serverless (recreated); persistent config {persistent} kept"
             )),
         },
-        other => Progress::Waiting(format!("recreated endpoint in state {other:?}; left alone")),
+        _ => Progress::Waiting(format!(
+            "recreated endpoint in state {:?}; left alone",
+            replacement.migration_state_tag()
+        )),
     }
 }
 
 /// The original's name is free; only its canary exists.
 fn orphan_canary_progress(name: &str, c: &EndpointView, canary: Option<CanaryRef>) -> Progress {
     match (c.migration_state(), canary) {
-        (Some(state::RETIRING_ORIGINAL), _) => {
+        (Some(MigrationState::RetiringOriginal), _) => {
             Progress::Step(Action::MarkCompleted { arn: c.arn.clone() })
         }
-        (Some(state::COMPLETED), _) => {
+        (Some(MigrationState::Completed), _) => {
             Progress::Ended(format!("migrated: {name} retired, callers use {}", c.name))
         }
-        (Some(state::REPLACING), Some(canary)) => match c.tag(tags::PERSISTENT_CONFIG) {
+        (Some(MigrationState::Replacing), Some(canary)) => match c.tag(tags::PERSISTENT_CONFIG) {
             Some(persistent) => Progress::Step(Action::CreateReplacement {
                 name: name.to_string(),
                 canary,
@@ -352,15 +339,21 @@ pub fn revert(group: &Group) -> Result<Action, String> {
             Err(format!("{} was not migrated by the sweeper", original.name))
         }
         Some(original) => match original.migration_state() {
-            Some(state::CANARY | state::AWAITING_SWITCH | state::FAILED | state::REPLACING) => {
+            Some(
+                MigrationState::Canary
+                | MigrationState::AwaitingSwitch
+                | MigrationState::Failed
+                | MigrationState::Replacing,
+            ) => {
                 Ok(Action::Abort {
                     original_arn: original.arn.clone(),
                     // Once callers were told to switch, the canary may be in use: keep it.
-                    canary: canary
-                        .filter(|_| original.migration_state() != Some(state::AWAITING_SWITCH)),
+                    canary: canary.filter(|_| {
+                        original.migration_state() != Some(MigrationState::AwaitingSwitch)
+                    }),
                 })
             }
-            Some(state::REVERTED) => Err(format!("{} is already reverted", original.name)),
+            Some(MigrationState::Reverted) => Err(format!("{} is already reverted", original.name)),
             _ => Err(format!(
                 "{} is not being migrated: it already runs its persistent config",
                 original.name

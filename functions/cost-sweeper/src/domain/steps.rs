@@ -2,8 +2,8 @@
 //! need: references to the endpoints, the canary to create, its name.
 
 use crate::config::{Strategy, SweepConfig};
-use crate::eligibility::MigrationSettings;
-use crate::fleet::{user_tags, EndpointView};
+use crate::domain::eligibility::MigrationSettings;
+use crate::domain::fleet::{user_tags, EndpointView};
 use shared::naming;
 use std::collections::BTreeMap;
 

@@ -3,6 +3,7 @@
 //! not in the table is `None`, never zero: an unknown cost must not look
 //! like a saving.
 
+use crate::domain::instances::is_cpu_x86;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ pub const HOURS_PER_MONTH: f64 = 730.0;
 const SECONDS_PER_HOUR: f64 = 3600.0;
 
 /// The table compiled into the function (see `data/pricing.json`).
-const EMBEDDED: &str = include_str!("../data/pricing.json");
+const EMBEDDED: &str = include_str!("../../data/pricing.json");
 
 /// Serverless memory sizes AWS accepts, smallest first.
 pub const SERVERLESS_MEMORY_SIZES_MB: [u32; 6] = [1024, 2048, 3072, 4096, 5120, 6144];
@@ -151,7 +152,7 @@ impl PriceTable {
         prices
             .instance_hourly
             .iter()
-            .filter(|(name, _)| crate::eligibility::is_cpu_x86(name))
+            .filter(|(name, _)| is_cpu_x86(name))
             .filter(|(name, _)| {
                 self.instance(name)
                     .is_some_and(|spec| spec.memory_gib * 1024.0 >= f64::from(memory_mb))

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::instances::is_cpu_x86;
 use crate::test_support::{config, now, persistent, serverless, tagged, usage};
 use chrono::Duration;
 

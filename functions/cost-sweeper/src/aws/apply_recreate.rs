@@ -1,9 +1,10 @@
 //! The applier's recreate steps: replacing the original under its own
 //! name, and rolling a failed replacement back to the kept persistent config.
 
-use crate::apply::{tag_map, tag_text, Applied, Applier};
-use crate::fleet::migration_tags as tags;
-use crate::migration::{carried_tags, state, CanaryRef, OriginalRef};
+use crate::aws::apply::{tag_map, tag_text, Applied, Applier};
+use crate::domain::fleet::migration_tags as tags;
+use crate::domain::state::MigrationState;
+use crate::domain::steps::{carried_tags, CanaryRef, OriginalRef};
 use aws_sdk_sagemaker::types::EndpointStatus;
 use shared::aws::AwsError;
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
@@ -42,7 +43,7 @@ impl Applier {
         }
         let mut endpoint_tags = user;
         endpoint_tags.extend(tag_map(&[
-            (tags::STATE, state::FAILED),
+            (tags::STATE, MigrationState::Failed.as_str()),
             (tags::FAILURE, &tag_text(reason)),
             (tags::STRATEGY, "recreate"),
             (tags::CHANGED_AT, at),
@@ -86,7 +87,7 @@ impl Applier {
             }
         }
         let canary_tags = tag_map(&[
-            (tags::STATE, state::REPLACING),
+            (tags::STATE, MigrationState::Replacing.as_str()),
             (tags::PERSISTENT_CONFIG, &original.config_name),
             (tags::CHANGED_AT, at),
         ]);
@@ -95,7 +96,10 @@ impl Applier {
             self.sagemaker
                 .add_tags(
                     &original.arn,
-                    &tag_map(&[(tags::STATE, state::REPLACING), (tags::CHANGED_AT, at)]),
+                    &tag_map(&[
+                        (tags::STATE, MigrationState::Replacing.as_str()),
+                        (tags::CHANGED_AT, at),
+                    ]),
                 )
                 .await?;
             self.sagemaker.delete_endpoint(&original.name).await?;
@@ -121,7 +125,7 @@ impl Applier {
         endpoint_tags.extend(tag_map(&[
             (MANAGED_BY_KEY, MANAGED_BY_VALUE),
             (tags::MIGRATION_OF, name),
-            (tags::STATE, state::REPLACEMENT),
+            (tags::STATE, MigrationState::Replacement.as_str()),
             (tags::PERSISTENT_CONFIG, persistent),
             (tags::CANARY, &canary.name),
             (tags::STRATEGY, "recreate"),

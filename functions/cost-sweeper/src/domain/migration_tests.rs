@@ -2,8 +2,10 @@
 //! between any two of a step's API calls.
 
 use super::*;
-use crate::eligibility::migration_settings;
-use crate::fleet::migration_tags as t;
+use crate::domain::eligibility::migration_settings;
+use crate::domain::fleet::migration_tags as t;
+use crate::domain::state::MigrationState;
+use crate::domain::steps::{canary_name, canary_spec};
 use crate::test_support::{config, now, persistent, serverless, tagged};
 use chrono::Duration;
 
@@ -118,7 +120,7 @@ fn the_canary_copies_the_model_and_the_smoke_test_request() {
 
 #[test]
 fn crash_after_recording_intent_recreates_the_missing_canary() {
-    let o = original(state::CANARY);
+    let o = original(MigrationState::Canary.as_str());
     match step(&group(Some(&o), None)) {
         Progress::Step(Action::CreateCanary { canary }) => assert_eq!(canary.endpoint_name, C),
         other => panic!("{other:?}"),
@@ -127,14 +129,14 @@ fn crash_after_recording_intent_recreates_the_missing_canary() {
 
 #[test]
 fn a_canary_being_created_is_waited_for() {
-    let o = original(state::CANARY);
+    let o = original(MigrationState::Canary.as_str());
     let c = canary("Creating", None);
     assert_eq!(action_name(&step(&group(Some(&o), Some(&c)))), "wait");
 }
 
 #[test]
 fn a_failed_canary_fails_the_migration_and_is_removed() {
-    let o = original(state::CANARY);
+    let o = original(MigrationState::Canary.as_str());
     let mut c = canary("Failed", None);
     c.failure_reason = Some("container did not answer /ping".into());
     match step(&group(Some(&o), Some(&c))) {
@@ -153,7 +155,7 @@ fn a_failed_canary_fails_the_migration_and_is_removed() {
 
 #[test]
 fn the_smoke_test_verdict_decides() {
-    let o = original(state::CANARY);
+    let o = original(MigrationState::Canary.as_str());
     let waiting = canary("InService", None);
     assert_eq!(action_name(&step(&group(Some(&o), Some(&waiting)))), "wait");
     let passed = canary("InService", Some("passed"));
@@ -179,7 +181,7 @@ fn the_smoke_test_verdict_decides() {
 
 #[test]
 fn no_verdict_within_the_timeout_fails_the_canary() {
-    let o = original(state::CANARY);
+    let o = original(MigrationState::Canary.as_str());
     let mut c = canary("InService", None);
     c.last_modified = now() - Duration::minutes(61);
     assert_eq!(action_name(&step(&group(Some(&o), Some(&c)))), "fail");
@@ -187,10 +189,10 @@ fn no_verdict_within_the_timeout_fails_the_canary() {
 
 #[test]
 fn the_original_drains_before_it_is_retired() {
-    let mut o = original(state::AWAITING_SWITCH);
+    let mut o = original(MigrationState::AwaitingSwitch.as_str());
     let c = tagged(
         canary("InService", Some("passed")),
-        &[(t::STATE, state::AWAITING_SWITCH)],
+        &[(t::STATE, MigrationState::AwaitingSwitch.as_str())],
     );
     // Switch announced 2 hours ago: still within the 1-day drain period.
     o.tags.insert(
@@ -217,7 +219,7 @@ fn the_original_drains_before_it_is_retired() {
 
 #[test]
 fn a_canary_that_vanished_after_the_switch_notice_fails_the_migration() {
-    let o = original(state::AWAITING_SWITCH);
+    let o = original(MigrationState::AwaitingSwitch.as_str());
     assert_eq!(action_name(&step(&group(Some(&o), None))), "fail");
 }
 
@@ -226,17 +228,17 @@ fn crash_between_retire_tag_and_delete_leaves_a_completed_canary() {
     // The canary says retiring, the original is gone: mark completed.
     let c = tagged(
         canary("InService", Some("passed")),
-        &[(t::STATE, state::RETIRING_ORIGINAL)],
+        &[(t::STATE, MigrationState::RetiringOriginal.as_str())],
     );
     assert_eq!(action_name(&step(&group(None, Some(&c)))), "mark-completed");
     let done = tagged(
         canary("InService", Some("passed")),
-        &[(t::STATE, state::COMPLETED)],
+        &[(t::STATE, MigrationState::Completed.as_str())],
     );
     assert_eq!(action_name(&step(&group(None, Some(&done)))), "ended");
     // The original still there (crash before DeleteEndpoint): the
     // original's own record still says awaiting-switch, so retire again.
-    let mut o = original(state::AWAITING_SWITCH);
+    let mut o = original(MigrationState::AwaitingSwitch.as_str());
     o.tags.insert(
         t::CHANGED_AT.into(),
         (now() - Duration::days(2)).to_rfc3339(),
@@ -250,7 +252,7 @@ fn crash_between_retire_tag_and_delete_leaves_a_completed_canary() {
 #[test]
 fn failed_migrations_are_not_retried_and_leftover_canaries_removed() {
     let o = tagged(
-        original(state::FAILED),
+        original(MigrationState::Failed.as_str()),
         &[(t::FAILURE, "canary smoke test failed")],
     );
     match step(&group(Some(&o), None)) {

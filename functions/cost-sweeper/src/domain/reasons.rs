@@ -1,14 +1,15 @@
 //! The named reasons an endpoint is not migrated: a stable code for
 //! reports and tests, and a sentence for people.
 
-use crate::fleet::user_tags;
+use crate::domain::fleet::user_tags;
+use aws_sdk_sagemaker::types::EndpointStatus;
 
 /// Why an endpoint is not migrated. `code()` is stable (reports, tests).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reason {
     AlreadyServerless,
     NotInService {
-        status: String,
+        status: EndpointStatus,
     },
     Accelerated {
         instance_type: String,

@@ -2,9 +2,11 @@
 //! reason in the report, and what each side costs. Pure code.
 
 use crate::config::{Strategy, SweepConfig};
-use crate::fleet::{user_tags, EndpointView, Usage};
-use crate::pricing::{self, SERVERLESS_MEMORY_SIZES_MB};
-pub use crate::reasons::Reason;
+use crate::domain::fleet::{user_tags, EndpointView, Usage};
+use crate::domain::instances::{is_accelerated, is_arm};
+use crate::domain::pricing::{self, SERVERLESS_MEMORY_SIZES_MB};
+use crate::domain::reasons::Reason;
+use aws_sdk_sagemaker::types::EndpointStatus;
 use chrono::{DateTime, Utc};
 
 /// Monthly costs of one endpoint, now and on serverless.
@@ -20,34 +22,6 @@ impl Costs {
     pub fn saving(&self) -> Option<f64> {
         Some(self.now? - self.serverless?)
     }
-}
-
-/// True for CPU instances serverless can replace: not GPU/accelerator
-/// (ml.g*, ml.p*, ml.inf*, ml.trn*, ml.dl*) and not Graviton (`g` after the
-/// generation digit: ml.c6g, ml.m7g, ml.t4g, ...).
-pub fn is_cpu_x86(instance_type: &str) -> bool {
-    !is_accelerated(instance_type) && !is_arm(instance_type)
-}
-
-fn family(instance_type: &str) -> &str {
-    let rest = instance_type.strip_prefix("ml.").unwrap_or(instance_type);
-    rest.split('.').next().unwrap_or(rest)
-}
-
-pub fn is_accelerated(instance_type: &str) -> bool {
-    let family = family(instance_type);
-    ["g", "p", "inf", "trn", "dl"].iter().any(|prefix| {
-        family
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
-    })
-}
-
-pub fn is_arm(instance_type: &str) -> bool {
-    let family = family(instance_type);
-    let letters = family.trim_start_matches(|c: char| c.is_ascii_alphabetic());
-    let after_generation = letters.trim_start_matches(|c: char| c.is_ascii_digit());
-    after_generation.starts_with('g')
 }
 
 /// The serverless settings a migration would use, from tags or the rules.
@@ -177,7 +151,7 @@ pub fn structural_reasons(
     if endpoint.tag(user_tags::OPT_OUT) == Some(user_tags::OPT_OUT_VALUE) {
         return vec![Reason::OptedOut];
     }
-    if endpoint.status != "InService" {
+    if endpoint.status != EndpointStatus::InService {
         reasons.push(Reason::NotInService {
             status: endpoint.status.clone(),
         });

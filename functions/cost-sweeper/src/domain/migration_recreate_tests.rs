@@ -2,7 +2,8 @@
 
 use super::tests::{action_name, canary, group, original, step, C};
 use super::*;
-use crate::fleet::migration_tags as t;
+use crate::domain::fleet::migration_tags as t;
+use crate::domain::state::MigrationState;
 use crate::test_support::{persistent, serverless, tagged};
 
 fn recreate(state: &str) -> EndpointView {
@@ -11,14 +12,14 @@ fn recreate(state: &str) -> EndpointView {
 
 #[test]
 fn recreate_replaces_the_original_after_the_canary_passed() {
-    let o = recreate(state::CANARY);
+    let o = recreate(MigrationState::Canary.as_str());
     let c = canary("InService", Some("passed"));
     assert_eq!(
         action_name(&step(&group(Some(&o), Some(&c)))),
         "replace-original"
     );
     // Crash after tagging the original replacing, before DeleteEndpoint.
-    let o = recreate(state::REPLACING);
+    let o = recreate(MigrationState::Replacing.as_str());
     assert_eq!(
         action_name(&step(&group(Some(&o), Some(&c)))),
         "replace-original"
@@ -29,7 +30,7 @@ fn recreate_replaces_the_original_after_the_canary_passed() {
 fn crash_after_deleting_the_original_recreates_it_from_the_canary_config() {
     let c = tagged(
         canary("InService", Some("passed")),
-        &[(t::STATE, state::REPLACING)],
+        &[(t::STATE, MigrationState::Replacing.as_str())],
     );
     match step(&group(None, Some(&c))) {
         Progress::Step(Action::CreateReplacement {
@@ -66,19 +67,19 @@ fn replacement(status: &str, state: &str) -> EndpointView {
 fn the_recreated_endpoint_finishes_or_rolls_back() {
     let c = tagged(
         canary("InService", Some("passed")),
-        &[(t::STATE, state::REPLACING)],
+        &[(t::STATE, MigrationState::Replacing.as_str())],
     );
-    let creating = replacement("Creating", state::REPLACEMENT);
+    let creating = replacement("Creating", MigrationState::Replacement.as_str());
     assert_eq!(
         action_name(&step(&group(Some(&creating), Some(&c)))),
         "wait"
     );
-    let ready = replacement("InService", state::REPLACEMENT);
+    let ready = replacement("InService", MigrationState::Replacement.as_str());
     assert_eq!(
         action_name(&step(&group(Some(&ready), Some(&c)))),
         "finish-replacement"
     );
-    let failed = replacement("Failed", state::REPLACEMENT);
+    let failed = replacement("Failed", MigrationState::Replacement.as_str());
     match step(&group(Some(&failed), Some(&c))) {
         Progress::Step(Action::RollBackReplacement {
             persistent_config, ..
@@ -86,7 +87,7 @@ fn the_recreated_endpoint_finishes_or_rolls_back() {
         other => panic!("{other:?}"),
     }
     // Crash after recording completed, before deleting the canary.
-    let done = replacement("InService", state::COMPLETED);
+    let done = replacement("InService", MigrationState::Completed.as_str());
     assert_eq!(
         action_name(&step(&group(Some(&done), Some(&c)))),
         "finish-replacement"
@@ -97,12 +98,12 @@ fn the_recreated_endpoint_finishes_or_rolls_back() {
 #[test]
 fn after_a_rollback_the_canary_is_removed_but_the_config_check_protects_shared_configs() {
     let o = tagged(
-        recreate(state::FAILED),
+        recreate(MigrationState::Failed.as_str()),
         &[(t::FAILURE, "recreated endpoint failed")],
     );
     let c = tagged(
         canary("InService", Some("passed")),
-        &[(t::STATE, state::REPLACING)],
+        &[(t::STATE, MigrationState::Replacing.as_str())],
     );
     let mut g = group(Some(&o), Some(&c));
     g.canary_config_in_use_elsewhere = true;
@@ -115,7 +116,7 @@ fn after_a_rollback_the_canary_is_removed_but_the_config_check_protects_shared_c
 #[test]
 fn revert_paths() {
     // Recreated: update back in place (serverless -> instance is allowed).
-    let done = replacement("InService", state::COMPLETED);
+    let done = replacement("InService", MigrationState::Completed.as_str());
     assert!(matches!(
         revert(&group(Some(&done), None)),
         Ok(Action::RevertInPlace { .. })
@@ -123,7 +124,7 @@ fn revert_paths() {
     // Side-by-side completed: recreate the original from its kept config.
     let c = tagged(
         canary("InService", Some("passed")),
-        &[(t::STATE, state::COMPLETED)],
+        &[(t::STATE, MigrationState::Completed.as_str())],
     );
     match revert(&group(None, Some(&c))) {
         Ok(Action::RecreateOriginal {
@@ -139,7 +140,7 @@ fn revert_paths() {
         other => panic!("{other:?}"),
     }
     // In flight: abort; the canary goes unless callers were told to use it.
-    let o = original(state::CANARY);
+    let o = original(MigrationState::Canary.as_str());
     let testing = canary("InService", None);
     assert!(matches!(
         revert(&group(Some(&o), Some(&testing))),
@@ -148,7 +149,7 @@ fn revert_paths() {
             ..
         })
     ));
-    let o = original(state::AWAITING_SWITCH);
+    let o = original(MigrationState::AwaitingSwitch.as_str());
     assert!(matches!(
         revert(&group(Some(&o), Some(&testing))),
         Ok(Action::Abort { canary: None, .. })
@@ -161,11 +162,11 @@ fn revert_paths() {
 
 #[test]
 fn reverted_endpoints_are_not_migrated_again_and_announced_canaries_are_kept() {
-    let o = original(state::REVERTED);
+    let o = original(MigrationState::Reverted.as_str());
     assert_eq!(action_name(&step(&group(Some(&o), None))), "ended");
     let announced = tagged(
         canary("InService", Some("passed")),
-        &[(t::STATE, state::AWAITING_SWITCH)],
+        &[(t::STATE, MigrationState::AwaitingSwitch.as_str())],
     );
     assert_eq!(
         action_name(&step(&group(Some(&o), Some(&announced)))),
@@ -173,11 +174,11 @@ fn reverted_endpoints_are_not_migrated_again_and_announced_canaries_are_kept() {
     );
     let failed_after_notice = tagged(
         canary("Failed", Some("passed")),
-        &[(t::STATE, state::AWAITING_SWITCH)],
+        &[(t::STATE, MigrationState::AwaitingSwitch.as_str())],
     );
     assert_eq!(
         action_name(&step(&group(
-            Some(&original(state::FAILED)),
+            Some(&original(MigrationState::Failed.as_str())),
             Some(&failed_after_notice)
         ))),
         "remove-canary"

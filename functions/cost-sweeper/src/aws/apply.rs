@@ -4,8 +4,9 @@
 //! endpoints right before deleting one: a run cut short, or a second run at
 //! the same time, finds a state the planner knows how to continue.
 
-use crate::fleet::migration_tags as tags;
-use crate::migration::{state, Action, CanaryRef, CanarySpec, OriginalRef};
+use crate::domain::fleet::migration_tags as tags;
+use crate::domain::state::MigrationState;
+use crate::domain::steps::{Action, CanaryRef, CanarySpec, OriginalRef};
 use chrono::{DateTime, SecondsFormat, Utc};
 use shared::aws::sagemaker::{SageMaker, ServerlessSpec};
 use shared::aws::sns::Notifier;
@@ -65,7 +66,7 @@ impl Applier {
                     .add_tags(
                         &original.arn,
                         &tag_map(&[
-                            (tags::STATE, state::CANARY),
+                            (tags::STATE, MigrationState::Canary.as_str()),
                             (tags::CANARY, &canary.endpoint_name),
                             (tags::STRATEGY, canary.strategy.as_str()),
                             (tags::STARTED_AT, &at),
@@ -92,7 +93,7 @@ impl Applier {
                     .add_tags(
                         original_arn,
                         &tag_map(&[
-                            (tags::STATE, state::FAILED),
+                            (tags::STATE, MigrationState::Failed.as_str()),
                             (tags::FAILURE, &tag_text(reason)),
                             (tags::CHANGED_AT, &at),
                         ]),
@@ -124,14 +125,14 @@ impl Applier {
                 self.sagemaker
                     .add_tags(
                         canary_arn,
-                        &tag_map(&[(tags::STATE, state::AWAITING_SWITCH)]),
+                        &tag_map(&[(tags::STATE, MigrationState::AwaitingSwitch.as_str())]),
                     )
                     .await?;
                 self.sagemaker
                     .add_tags(
                         &original.arn,
                         &tag_map(&[
-                            (tags::STATE, state::AWAITING_SWITCH),
+                            (tags::STATE, MigrationState::AwaitingSwitch.as_str()),
                             (tags::CHANGED_AT, &at),
                         ]),
                     )
@@ -145,7 +146,7 @@ impl Applier {
                 canary_arn,
             } => {
                 if let Some(changed) = self
-                    .changed_since_planned(original, state::AWAITING_SWITCH)
+                    .changed_since_planned(original, MigrationState::AwaitingSwitch)
                     .await?
                 {
                     return Ok(Applied::Skipped(changed));
@@ -154,7 +155,7 @@ impl Applier {
                     .add_tags(
                         canary_arn,
                         &tag_map(&[
-                            (tags::STATE, state::RETIRING_ORIGINAL),
+                            (tags::STATE, MigrationState::RetiringOriginal.as_str()),
                             (tags::PERSISTENT_CONFIG, &original.config_name),
                             (tags::CHANGED_AT, &at),
                         ]),
@@ -162,7 +163,10 @@ impl Applier {
                     .await?;
                 self.sagemaker.delete_endpoint(&original.name).await?;
                 self.sagemaker
-                    .add_tags(canary_arn, &tag_map(&[(tags::STATE, state::COMPLETED)]))
+                    .add_tags(
+                        canary_arn,
+                        &tag_map(&[(tags::STATE, MigrationState::Completed.as_str())]),
+                    )
                     .await?;
                 Ok(Applied::Done(format!(
                     "deleted {} (drained); its config {} is kept for revert",
@@ -171,7 +175,10 @@ impl Applier {
             }
             Action::MarkCompleted { arn } => {
                 self.sagemaker
-                    .add_tags(arn, &tag_map(&[(tags::STATE, state::COMPLETED)]))
+                    .add_tags(
+                        arn,
+                        &tag_map(&[(tags::STATE, MigrationState::Completed.as_str())]),
+                    )
                     .await?;
                 Ok(Applied::Done("migration completed".into()))
             }
@@ -193,7 +200,10 @@ impl Applier {
                 self.sagemaker
                     .add_tags(
                         replacement_arn,
-                        &tag_map(&[(tags::STATE, state::COMPLETED), (tags::CHANGED_AT, &at)]),
+                        &tag_map(&[
+                            (tags::STATE, MigrationState::Completed.as_str()),
+                            (tags::CHANGED_AT, &at),
+                        ]),
                     )
                     .await?;
                 if let Some(canary) = canary {
@@ -230,7 +240,10 @@ impl Applier {
                 self.sagemaker
                     .add_tags(
                         arn,
-                        &tag_map(&[(tags::STATE, state::REVERTED), (tags::CHANGED_AT, &at)]),
+                        &tag_map(&[
+                            (tags::STATE, MigrationState::Reverted.as_str()),
+                            (tags::CHANGED_AT, &at),
+                        ]),
                     )
                     .await?;
                 Ok(Applied::Done(format!(
@@ -242,8 +255,10 @@ impl Applier {
                 persistent_config,
                 canary_name,
             } => {
-                let mut endpoint_tags =
-                    tag_map(&[(tags::STATE, state::REVERTED), (tags::CHANGED_AT, &at)]);
+                let mut endpoint_tags = tag_map(&[
+                    (tags::STATE, MigrationState::Reverted.as_str()),
+                    (tags::CHANGED_AT, &at),
+                ]);
                 if let Some(canary) = canary_name {
                     endpoint_tags.insert(tags::CANARY.into(), canary.clone());
                 }
@@ -261,7 +276,10 @@ impl Applier {
                 self.sagemaker
                     .add_tags(
                         original_arn,
-                        &tag_map(&[(tags::STATE, state::REVERTED), (tags::CHANGED_AT, &at)]),
+                        &tag_map(&[
+                            (tags::STATE, MigrationState::Reverted.as_str()),
+                            (tags::CHANGED_AT, &at),
+                        ]),
                     )
                     .await?;
                 match canary {
@@ -360,7 +378,7 @@ impl Applier {
     async fn changed_since_planned(
         &self,
         original: &OriginalRef,
-        expected_state: &str,
+        expected_state: MigrationState,
     ) -> Result<Option<String>, AwsError> {
         let Some(current) = self.sagemaker.describe_endpoint(&original.name).await? else {
             return Ok(Some(format!("{} is already gone", original.name)));
@@ -373,7 +391,7 @@ impl Applier {
         }
         let current_tags = self.sagemaker.list_tags(&current.arn).await?;
         let now_state = current_tags.get(tags::STATE).map(String::as_str);
-        if now_state != Some(expected_state) {
+        if now_state != Some(expected_state.as_str()) {
             return Ok(Some(format!(
                 "{} is in migration state {now_state:?} now",
                 original.name

@@ -1,5 +1,5 @@
 use super::*;
-use crate::fleet::migration_tags as t;
+use crate::domain::fleet::migration_tags as t;
 use crate::test_support::{config, now, persistent, serverless, tagged, usage};
 
 fn row<'a>(plan: &'a Plan, name: &str) -> &'a Row {

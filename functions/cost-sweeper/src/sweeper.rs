@@ -1,0 +1,342 @@
+//! One invocation end to end: parse the event, observe the fleet, read its
+//! traffic, plan, apply each step (unless dry run), publish the report.
+//! Also a revert on request.
+
+use crate::aws::api_calls::ApiCalls;
+use crate::aws::apply::{Applied, Applier};
+use crate::aws::metrics::{self, MetricsReader};
+use crate::aws::observe::Observer;
+use crate::config::{SweepConfig, SweepRequest};
+use crate::domain::fleet::Usage;
+use crate::domain::steps::Action;
+use crate::domain::{migration, plan};
+use crate::report::{self, EndpointError, StepOutcome, StepStatus, SweepReport};
+use chrono::{DateTime, Utc};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use shared::aws::sagemaker::SageMaker;
+use std::fmt;
+use tracing::{error, info, warn};
+
+/// Everything a sweep needs, built once per Lambda instance.
+pub struct Sweeper {
+    observer: Observer,
+    metrics: MetricsReader,
+    applier: Applier,
+    s3: aws_sdk_s3::Client,
+    pub config: SweepConfig,
+    api_calls: ApiCalls,
+}
+
+impl Sweeper {
+    /// Clients from `sdk_config` (region, credentials and endpoint from the
+    /// standard sources), each counting its calls into one tally.
+    pub fn new(sdk_config: &aws_config::SdkConfig, config: SweepConfig) -> Self {
+        let api_calls = ApiCalls::default();
+        let sagemaker = aws_sdk_sagemaker::Client::from_conf(
+            aws_sdk_sagemaker::config::Builder::from(sdk_config)
+                .interceptor(api_calls.clone())
+                .build(),
+        );
+        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(sdk_config)
+                .interceptor(api_calls.clone())
+                .build(),
+        );
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(sdk_config)
+                .interceptor(api_calls.clone())
+                .build(),
+        );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(sdk_config)
+                .interceptor(api_calls.clone())
+                .build(),
+        );
+        let sagemaker = SageMaker::new(sagemaker);
+        Sweeper {
+            observer: Observer::new(sagemaker.clone()),
+            metrics: MetricsReader::new(cloudwatch),
+            applier: Applier {
+                sagemaker,
+                notifier: shared::aws::sns::Notifier::new(sns, config.notify_topic_arn.clone()),
+            },
+            s3,
+            config,
+            api_calls,
+        }
+    }
+}
+
+/// Why a sweep could not run (or finished with failures).
+#[derive(Debug)]
+pub enum SweepFailed {
+    /// Nothing was decided: the input or a fleet-wide read failed.
+    Aborted { message: String, retryable: bool },
+    /// The sweep ran; some endpoints or steps failed (in the report).
+    Partial(Box<SweepReport>),
+}
+
+impl fmt::Display for SweepFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SweepFailed::Aborted { message, .. } => write!(f, "sweep aborted: {message}"),
+            SweepFailed::Partial(report) => {
+                let failed: Vec<String> = report
+                    .steps
+                    .iter()
+                    .filter(|s| s.status == StepStatus::Failed)
+                    .map(|s| format!("{} {}: {}", s.endpoint, s.step, s.message))
+                    .chain(
+                        report
+                            .errors
+                            .iter()
+                            .map(|e| format!("{}: {}", e.endpoint, e.error)),
+                    )
+                    .collect();
+                write!(
+                    f,
+                    "sweep finished with {} failures (the next run retries them): {}",
+                    failed.len(),
+                    failed.join("; ")
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for SweepFailed {}
+
+impl From<SweepFailed> for lambda_runtime::Diagnostic {
+    fn from(failed: SweepFailed) -> Self {
+        let retryable = match &failed {
+            SweepFailed::Aborted { retryable, .. } => *retryable,
+            SweepFailed::Partial(_) => true,
+        };
+        lambda_runtime::Diagnostic {
+            error_type: if retryable {
+                "Sweep.Retryable".into()
+            } else {
+                "Sweep.NonRetryable".into()
+            },
+            error_message: failed.to_string(),
+        }
+    }
+}
+
+fn aborted(e: shared::aws::AwsError) -> SweepFailed {
+    SweepFailed::Aborted {
+        retryable: e.is_retryable(),
+        message: e.to_string(),
+    }
+}
+
+/// Handles one invocation: a scheduled sweep, a direct one with options,
+/// or a revert.
+pub async fn handle(
+    event: LambdaEvent<Value>,
+    sweeper: &Sweeper,
+) -> Result<SweepReport, SweepFailed> {
+    let request = SweepRequest::from_event(&event.payload).map_err(|e| SweepFailed::Aborted {
+        message: e.to_string(),
+        retryable: false,
+    })?;
+    let config = sweeper.config.for_request(&request);
+    let report = match &request.revert {
+        Some(name) => {
+            revert(
+                sweeper,
+                &config,
+                name,
+                request.dry_run.unwrap_or(false),
+                Utc::now(),
+            )
+            .await?
+        }
+        None => sweep(sweeper, &config, Utc::now()).await?,
+    };
+    if report.has_failures() {
+        error!(report = %report.summary(), "sweep finished with failures");
+        return Err(SweepFailed::Partial(Box::new(report)));
+    }
+    info!(report = %report.summary(), "sweep finished");
+    Ok(report)
+}
+
+/// One sweep: observe, read metrics, plan, apply (unless dry run), report.
+pub async fn sweep(
+    sweeper: &Sweeper,
+    config: &SweepConfig,
+    now: DateTime<Utc>,
+) -> Result<SweepReport, SweepFailed> {
+    let calls_before = sweeper.api_calls.snapshot();
+    let listed = sweeper
+        .observer
+        .list_endpoints(config.endpoint_name_contains.as_deref())
+        .await
+        .map_err(aborted)?;
+    let (mut views, describe_errors) = sweeper
+        .observer
+        .describe_all(&listed, config.describe_concurrency)
+        .await;
+
+    let series = metrics::series_for(&views);
+    let window = metrics::Window::new(now, config.lookback_days, config.drain_days);
+    let points = sweeper
+        .metrics
+        .read(&series, &window)
+        .await
+        .map_err(aborted)?;
+    let usage = metrics::usage_from(&series, &points, &window);
+    drop(points);
+
+    let zero = Usage::default();
+    let model_errors = sweeper
+        .observer
+        .describe_models(
+            &mut views,
+            |v| plan::needs_model(v, usage.get(&v.name).unwrap_or(&zero), config, now),
+            config.describe_concurrency,
+        )
+        .await;
+    let planned = plan::plan(&views, &usage, config, now);
+
+    let mut steps = Vec::with_capacity(planned.steps.len());
+    for step in &planned.steps {
+        steps.push(apply_step(sweeper, config.dry_run, &step.endpoint, &step.action, now).await);
+    }
+    let errors = describe_errors
+        .into_iter()
+        .chain(model_errors)
+        .map(|(endpoint, e)| EndpointError {
+            endpoint,
+            error: e.to_string(),
+        })
+        .collect();
+    let report = SweepReport::new(
+        now,
+        &config.region,
+        config.dry_run,
+        planned.rows,
+        steps,
+        errors,
+        series.len(),
+        sweeper.api_calls.since(&calls_before),
+    );
+    Ok(publish(sweeper, config, report, now).await)
+}
+
+/// Applies one step (or reports it as planned in a dry run). A creation
+/// AWS refuses for good fails the migration rather than retrying it on
+/// every run.
+async fn apply_step(
+    sweeper: &Sweeper,
+    dry_run: bool,
+    endpoint: &str,
+    action: &Action,
+    now: DateTime<Utc>,
+) -> StepOutcome {
+    let outcome = |status, message: String| StepOutcome {
+        endpoint: endpoint.to_string(),
+        step: action.name(),
+        status,
+        message,
+    };
+    if dry_run {
+        return outcome(StepStatus::Planned, describe_action(action));
+    }
+    match sweeper.applier.apply(action, now).await {
+        Ok(Applied::Done(message)) => outcome(StepStatus::Done, message),
+        Ok(Applied::Skipped(message)) => outcome(StepStatus::Skipped, message),
+        Err(e) => {
+            warn!(endpoint, step = action.name(), error = %e, "step failed");
+            if let (Action::Start { original, .. }, false) = (action, e.is_retryable()) {
+                let fail = Action::Fail {
+                    original_arn: original.arn.clone(),
+                    reason: format!("creating the canary failed: {e}"),
+                    canary: None,
+                };
+                if let Err(record) = sweeper.applier.apply(&fail, now).await {
+                    warn!(endpoint, error = %record, "could not record the failure");
+                }
+            }
+            outcome(StepStatus::Failed, e.to_string())
+        }
+    }
+}
+
+fn describe_action(action: &Action) -> String {
+    match action {
+        Action::Start { canary, .. } => format!(
+            "would create canary {} ({} MB, {}) and smoke-test it",
+            canary.endpoint_name,
+            canary.memory_mb,
+            canary.strategy.as_str()
+        ),
+        other => format!("would {}", other.name()),
+    }
+}
+
+/// Writes the Markdown report and the metrics; logs what could not be written.
+async fn publish(
+    sweeper: &Sweeper,
+    config: &SweepConfig,
+    mut report: SweepReport,
+    now: DateTime<Utc>,
+) -> SweepReport {
+    report.metrics(&config.metrics_namespace).emit();
+    if let Some(bucket) = &config.report_bucket {
+        let key = report::report_key(&config.report_prefix, now);
+        match report::write_markdown(&sweeper.s3, bucket, &key, report.markdown()).await {
+            Ok(location) => report.report_location = Some(location),
+            Err(e) => report.errors.push(EndpointError {
+                endpoint: format!("s3://{bucket}/{key}"),
+                error: format!("report not written: {e}"),
+            }),
+        }
+    }
+    report
+}
+
+/// Puts `name` back on its kept persistent config (a direct invocation).
+pub async fn revert(
+    sweeper: &Sweeper,
+    config: &SweepConfig,
+    name: &str,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<SweepReport, SweepFailed> {
+    let calls_before = sweeper.api_calls.snapshot();
+    let listed = sweeper
+        .observer
+        .list_endpoints(Some(name))
+        .await
+        .map_err(aborted)?;
+    let (views, errors) = sweeper
+        .observer
+        .describe_all(&listed, config.describe_concurrency)
+        .await;
+    if let Some((endpoint, e)) = errors.first() {
+        return Err(SweepFailed::Aborted {
+            message: format!("{endpoint}: {e}"),
+            retryable: e.is_retryable(),
+        });
+    }
+    let group = plan::group_for(&views, name);
+    let action = migration::revert(&group).map_err(|why| SweepFailed::Aborted {
+        message: format!("cannot revert {name}: {why}"),
+        retryable: false,
+    })?;
+    let step = apply_step(sweeper, dry_run, name, &action, now).await;
+    let report = SweepReport::new(
+        now,
+        &config.region,
+        dry_run,
+        Vec::new(),
+        vec![step],
+        Vec::new(),
+        0,
+        sweeper.api_calls.since(&calls_before),
+    );
+    Ok(report)
+}
