@@ -4,17 +4,17 @@
 //! endpoints right before deleting one: a run cut short, or a second run at
 //! the same time, finds a state the planner knows how to continue.
 
+use crate::aws::tagging::{stamp, state_tags, tag_map, tag_text};
 use crate::domain::fleet::migration_tags as tags;
 use crate::domain::state::MigrationState;
 use crate::domain::steps::{Action, CanaryRef, CanarySpec, OriginalRef};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use shared::aws::sagemaker::{SageMaker, ServerlessSpec};
 use shared::aws::sns::Notifier;
 use shared::aws::AwsError;
 use shared::deployment::ENDPOINT_TAG;
 use shared::smoke::SOURCE_TAG;
-use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE, MAX_VALUE_LEN};
-use std::collections::BTreeMap;
+use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 
 #[derive(Debug, Clone)]
 pub struct Applier {
@@ -30,33 +30,6 @@ pub enum Applied {
     Skipped(String),
 }
 
-/// Text made fit for a tag value (AWS allows letters, digits, spaces and
-/// `_ . : / = + - @`), cut to 256 characters.
-pub fn tag_text(text: &str) -> String {
-    let cleaned: String = text
-        .chars()
-        .map(|c| {
-            if shared::tags::is_tag_text(&c.to_string()) {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    cleaned.chars().take(MAX_VALUE_LEN).collect()
-}
-
-fn stamp(now: DateTime<Utc>) -> String {
-    now.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-pub(crate) fn tag_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 impl Applier {
     pub async fn apply(&self, action: &Action, now: DateTime<Utc>) -> Result<Applied, AwsError> {
         let at = stamp(now);
@@ -65,13 +38,15 @@ impl Applier {
                 self.sagemaker
                     .add_tags(
                         &original.arn,
-                        &tag_map(&[
-                            (tags::STATE, MigrationState::Canary.as_str()),
-                            (tags::CANARY, &canary.endpoint_name),
-                            (tags::STRATEGY, canary.strategy.as_str()),
-                            (tags::STARTED_AT, &at),
-                            (tags::CHANGED_AT, &at),
-                        ]),
+                        &state_tags(
+                            MigrationState::Canary,
+                            &[
+                                (tags::CANARY, &canary.endpoint_name),
+                                (tags::STRATEGY, canary.strategy.as_str()),
+                                (tags::STARTED_AT, &at),
+                                (tags::CHANGED_AT, &at),
+                            ],
+                        ),
                     )
                     .await?;
                 self.create_canary(canary, original).await
@@ -92,11 +67,10 @@ impl Applier {
                 self.sagemaker
                     .add_tags(
                         original_arn,
-                        &tag_map(&[
-                            (tags::STATE, MigrationState::Failed.as_str()),
-                            (tags::FAILURE, &tag_text(reason)),
-                            (tags::CHANGED_AT, &at),
-                        ]),
+                        &state_tags(
+                            MigrationState::Failed,
+                            &[(tags::FAILURE, &tag_text(reason)), (tags::CHANGED_AT, &at)],
+                        ),
                     )
                     .await?;
                 if let Some(canary) = canary {
@@ -123,18 +97,12 @@ impl Applier {
                 let sent = self.notifier.notify(&subject, &message).await?;
                 tracing::info!(endpoint = %original.name, canary = %canary_name, message_id = ?sent, "{message}");
                 self.sagemaker
-                    .add_tags(
-                        canary_arn,
-                        &tag_map(&[(tags::STATE, MigrationState::AwaitingSwitch.as_str())]),
-                    )
+                    .add_tags(canary_arn, &state_tags(MigrationState::AwaitingSwitch, &[]))
                     .await?;
                 self.sagemaker
                     .add_tags(
                         &original.arn,
-                        &tag_map(&[
-                            (tags::STATE, MigrationState::AwaitingSwitch.as_str()),
-                            (tags::CHANGED_AT, &at),
-                        ]),
+                        &state_tags(MigrationState::AwaitingSwitch, &[(tags::CHANGED_AT, &at)]),
                     )
                     .await?;
                 Ok(Applied::Done(format!(
@@ -154,19 +122,18 @@ impl Applier {
                 self.sagemaker
                     .add_tags(
                         canary_arn,
-                        &tag_map(&[
-                            (tags::STATE, MigrationState::RetiringOriginal.as_str()),
-                            (tags::PERSISTENT_CONFIG, &original.config_name),
-                            (tags::CHANGED_AT, &at),
-                        ]),
+                        &state_tags(
+                            MigrationState::RetiringOriginal,
+                            &[
+                                (tags::PERSISTENT_CONFIG, &original.config_name),
+                                (tags::CHANGED_AT, &at),
+                            ],
+                        ),
                     )
                     .await?;
                 self.sagemaker.delete_endpoint(&original.name).await?;
                 self.sagemaker
-                    .add_tags(
-                        canary_arn,
-                        &tag_map(&[(tags::STATE, MigrationState::Completed.as_str())]),
-                    )
+                    .add_tags(canary_arn, &state_tags(MigrationState::Completed, &[]))
                     .await?;
                 Ok(Applied::Done(format!(
                     "deleted {} (drained); its config {} is kept for revert",
@@ -175,10 +142,7 @@ impl Applier {
             }
             Action::MarkCompleted { arn } => {
                 self.sagemaker
-                    .add_tags(
-                        arn,
-                        &tag_map(&[(tags::STATE, MigrationState::Completed.as_str())]),
-                    )
+                    .add_tags(arn, &state_tags(MigrationState::Completed, &[]))
                     .await?;
                 Ok(Applied::Done("migration completed".into()))
             }
@@ -200,10 +164,7 @@ impl Applier {
                 self.sagemaker
                     .add_tags(
                         replacement_arn,
-                        &tag_map(&[
-                            (tags::STATE, MigrationState::Completed.as_str()),
-                            (tags::CHANGED_AT, &at),
-                        ]),
+                        &state_tags(MigrationState::Completed, &[(tags::CHANGED_AT, &at)]),
                     )
                     .await?;
                 if let Some(canary) = canary {
@@ -240,10 +201,7 @@ impl Applier {
                 self.sagemaker
                     .add_tags(
                         arn,
-                        &tag_map(&[
-                            (tags::STATE, MigrationState::Reverted.as_str()),
-                            (tags::CHANGED_AT, &at),
-                        ]),
+                        &state_tags(MigrationState::Reverted, &[(tags::CHANGED_AT, &at)]),
                     )
                     .await?;
                 Ok(Applied::Done(format!(
@@ -255,10 +213,8 @@ impl Applier {
                 persistent_config,
                 canary_name,
             } => {
-                let mut endpoint_tags = tag_map(&[
-                    (tags::STATE, MigrationState::Reverted.as_str()),
-                    (tags::CHANGED_AT, &at),
-                ]);
+                let mut endpoint_tags =
+                    state_tags(MigrationState::Reverted, &[(tags::CHANGED_AT, &at)]);
                 if let Some(canary) = canary_name {
                     endpoint_tags.insert(tags::CANARY.into(), canary.clone());
                 }
@@ -276,10 +232,7 @@ impl Applier {
                 self.sagemaker
                     .add_tags(
                         original_arn,
-                        &tag_map(&[
-                            (tags::STATE, MigrationState::Reverted.as_str()),
-                            (tags::CHANGED_AT, &at),
-                        ]),
+                        &state_tags(MigrationState::Reverted, &[(tags::CHANGED_AT, &at)]),
                     )
                     .await?;
                 match canary {
@@ -398,19 +351,5 @@ impl Applier {
             )));
         }
         Ok(None)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tag_text_keeps_allowed_characters_and_fits() {
-        assert_eq!(
-            tag_text("canary x failed: \"OOM\" (exit 137)"),
-            "canary x failed:  OOM   exit 137 "
-        );
-        assert_eq!(tag_text(&"y".repeat(300)).len(), 256);
     }
 }

@@ -1,7 +1,8 @@
 //! The applier's recreate steps: replacing the original under its own
 //! name, and rolling a failed replacement back to the kept persistent config.
 
-use crate::aws::apply::{tag_map, tag_text, Applied, Applier};
+use crate::aws::apply::{Applied, Applier};
+use crate::aws::tagging::{state_tags, tag_map, tag_text};
 use crate::domain::fleet::migration_tags as tags;
 use crate::domain::state::MigrationState;
 use crate::domain::steps::{carried_tags, CanaryRef, OriginalRef};
@@ -42,12 +43,14 @@ impl Applier {
             )));
         }
         let mut endpoint_tags = user;
-        endpoint_tags.extend(tag_map(&[
-            (tags::STATE, MigrationState::Failed.as_str()),
-            (tags::FAILURE, &tag_text(reason)),
-            (tags::STRATEGY, "recreate"),
-            (tags::CHANGED_AT, at),
-        ]));
+        endpoint_tags.extend(state_tags(
+            MigrationState::Failed,
+            &[
+                (tags::FAILURE, &tag_text(reason)),
+                (tags::STRATEGY, "recreate"),
+                (tags::CHANGED_AT, at),
+            ],
+        ));
         if let Some(canary) = canary_name {
             endpoint_tags.insert(tags::CANARY.into(), canary.to_string());
         }
@@ -86,20 +89,19 @@ impl Applier {
                 )));
             }
         }
-        let canary_tags = tag_map(&[
-            (tags::STATE, MigrationState::Replacing.as_str()),
-            (tags::PERSISTENT_CONFIG, &original.config_name),
-            (tags::CHANGED_AT, at),
-        ]);
+        let canary_tags = state_tags(
+            MigrationState::Replacing,
+            &[
+                (tags::PERSISTENT_CONFIG, &original.config_name),
+                (tags::CHANGED_AT, at),
+            ],
+        );
         self.sagemaker.add_tags(&canary.arn, &canary_tags).await?;
         if current.is_some() {
             self.sagemaker
                 .add_tags(
                     &original.arn,
-                    &tag_map(&[
-                        (tags::STATE, MigrationState::Replacing.as_str()),
-                        (tags::CHANGED_AT, at),
-                    ]),
+                    &state_tags(MigrationState::Replacing, &[(tags::CHANGED_AT, at)]),
                 )
                 .await?;
             self.sagemaker.delete_endpoint(&original.name).await?;

@@ -7,3 +7,4 @@ pub(crate) mod apply;
 mod apply_recreate;
 pub(crate) mod metrics;
 pub(crate) mod observe;
+mod tagging;
