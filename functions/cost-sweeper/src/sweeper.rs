@@ -182,13 +182,14 @@ pub async fn sweep(
 
     let series = metrics::series_for(&views);
     let window = metrics::Window::new(now, config.lookback_days, config.drain_days);
-    let points = sweeper
+    let readings = sweeper
         .metrics
         .read(&series, &window)
         .await
         .map_err(aborted)?;
-    let usage = metrics::usage_from(&series, &points, &window);
-    drop(points);
+    let mut usage = metrics::usage_from(&series, &readings.points, &window);
+    metrics::mark_gaps(&mut usage, &series, &readings.gaps);
+    drop(readings);
 
     let zero = Usage::default();
     let model_errors = sweeper

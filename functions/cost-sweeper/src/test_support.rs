@@ -94,5 +94,6 @@ pub fn usage(per_day: f64, latency_ms: f64) -> Usage {
         recent_invocations: per_day,
         average_latency_ms: (per_day > 0.0).then_some(latency_ms),
         peak_memory_percent: None,
+        gap: None,
     }
 }

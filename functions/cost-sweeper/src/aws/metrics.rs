@@ -4,8 +4,10 @@
 //! up to 500 queries per `GetMetricData` call. No datapoints means no
 //! invocations.
 
-use crate::domain::fleet::{EndpointView, Usage};
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use crate::domain::fleet::{EndpointView, MetricsGap, Usage};
+use aws_sdk_cloudwatch::types::{
+    Dimension, Metric, MetricDataQuery, MetricDataResult, MetricStat, StatusCode,
+};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use shared::aws::AwsError;
 use std::collections::HashMap;
@@ -98,6 +100,43 @@ impl Window {
 /// Datapoints of one series: (bucket start, value).
 pub type Points = Vec<(DateTime<Utc>, f64)>;
 
+/// What a read returned, per series in the order asked.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Readings {
+    pub points: Vec<Points>,
+    /// `Some` where CloudWatch's answer was not complete.
+    pub gaps: Vec<Option<MetricsGap>>,
+}
+
+/// Marks the usage of every endpoint with a gap in one of its series (the
+/// first gap found is kept).
+pub fn mark_gaps(
+    usage: &mut HashMap<String, Usage>,
+    series: &[Series],
+    gaps: &[Option<MetricsGap>],
+) {
+    for (s, gap) in series.iter().zip(gaps) {
+        if let Some(gap) = gap {
+            let u = usage.entry(s.endpoint.clone()).or_default();
+            u.gap = u.gap.or(Some(*gap));
+        }
+    }
+}
+
+/// The gap of one result: any message, or a status other than
+/// `Complete` (`PartialData` is settled by the reader: later pages may
+/// complete the series).
+fn gap_of(result: &MetricDataResult) -> Option<MetricsGap> {
+    if !result.messages().is_empty() {
+        return Some(MetricsGap::Message);
+    }
+    match result.status_code() {
+        None | Some(StatusCode::Complete) => None,
+        Some(StatusCode::PartialData) => Some(MetricsGap::PartialData),
+        Some(_) => Some(MetricsGap::Error),
+    }
+}
+
 /// Folds the datapoints of each endpoint's series into its usage.
 pub fn usage_from(series: &[Series], points: &[Points], window: &Window) -> HashMap<String, Usage> {
     // (invocations, recent, latency x invocations, invocations with latency, peak memory)
@@ -153,6 +192,7 @@ pub fn usage_from(series: &[Series], points: &[Points], window: &Window) -> Hash
                 recent_invocations: a.recent,
                 average_latency_ms: (a.weight > 0.0).then(|| a.weighted_latency / a.weight),
                 peak_memory_percent: a.peak,
+                gap: None,
             };
             (name.to_string(), usage)
         })
@@ -172,8 +212,12 @@ impl MetricsReader {
     /// The datapoints of every series, in order: ceil(series / 500) calls
     /// (plus a page only if CloudWatch splits a response, which one-day
     /// buckets over at most 60 days never need: 500 x 60 < 100,800 points).
-    pub async fn read(&self, series: &[Series], window: &Window) -> Result<Vec<Points>, AwsError> {
+    /// A series whose answer is not complete gets a gap (see `gap_of`);
+    /// a message on the whole answer is a gap for every series of the call.
+    pub async fn read(&self, series: &[Series], window: &Window) -> Result<Readings, AwsError> {
         let mut points: Vec<Points> = vec![Vec::new(); series.len()];
+        let mut gaps: Vec<Option<MetricsGap>> = vec![None; series.len()];
+        let mut partial = vec![false; series.len()];
         for (chunk_index, chunk) in series.chunks(MAX_QUERIES_PER_CALL).enumerate() {
             let offset = chunk_index * MAX_QUERIES_PER_CALL;
             let queries: Vec<MetricDataQuery> = chunk
@@ -197,6 +241,11 @@ impl MetricsReader {
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk("GetMetricData", e))?;
+                if !out.messages().is_empty() {
+                    for gap in &mut gaps[offset..offset + chunk.len()] {
+                        *gap = gap.or(Some(MetricsGap::Message));
+                    }
+                }
                 for result in out.metric_data_results() {
                     let Some(index) = result
                         .id()
@@ -208,6 +257,12 @@ impl MetricsReader {
                     let Some(target) = points.get_mut(index) else {
                         continue;
                     };
+                    match gap_of(result) {
+                        // More pages follow: the series is partial until one completes it.
+                        Some(MetricsGap::PartialData) => partial[index] = true,
+                        Some(gap) => gaps[index] = gaps[index].or(Some(gap)),
+                        None => partial[index] = false,
+                    }
                     for (at, value) in result.timestamps().iter().zip(result.values()) {
                         if let Some(at) = DateTime::from_timestamp(at.secs(), 0) {
                             target.push((at, *value));
@@ -220,7 +275,12 @@ impl MetricsReader {
                 }
             }
         }
-        Ok(points)
+        for (gap, partial) in gaps.iter_mut().zip(partial) {
+            if partial {
+                *gap = gap.or(Some(MetricsGap::PartialData));
+            }
+        }
+        Ok(Readings { points, gaps })
     }
 }
 

@@ -1,7 +1,8 @@
 use super::*;
+use crate::domain::fleet::MetricsGap;
 use crate::test_support::{now, persistent, serverless};
 use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataError, GetMetricDataOutput};
-use aws_sdk_cloudwatch::types::MetricDataResult;
+use aws_sdk_cloudwatch::types::{MessageData, MetricDataResult, StatusCode};
 use aws_sdk_cloudwatch::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
@@ -108,7 +109,11 @@ async fn at_most_500_queries_per_call_and_results_map_back_by_id() {
         .build();
     let client = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &[&rule], |c| c
         .retry_config(fast_retries()));
-    let points = MetricsReader::new(client).read(&many, &w).await.unwrap();
+    let points = MetricsReader::new(client)
+        .read(&many, &w)
+        .await
+        .unwrap()
+        .points;
     assert_eq!(rule.num_calls(), 3, "ceil(1001 / 500) calls");
     assert_eq!(points[777], vec![(day(&w, 3), 42.0)]);
     assert_eq!(points.iter().map(Vec::len).sum::<usize>(), 1);
@@ -135,7 +140,114 @@ async fn throttling_is_retried() {
     let points = MetricsReader::new(client)
         .read(&[series("a", Kind::Invocations)], &w)
         .await
-        .unwrap();
+        .unwrap()
+        .points;
     assert_eq!(rule.num_calls(), 3);
     assert_eq!(points, vec![vec![]]);
+}
+
+fn result(id: &str, status: StatusCode) -> MetricDataResult {
+    MetricDataResult::builder()
+        .id(id)
+        .status_code(status)
+        .build()
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_complete_leaves_the_series_with_a_gap() {
+    let w = Window::new(now(), 7, 1);
+    let s: Vec<Series> = ["partial", "failed", "noted", "fine"]
+        .iter()
+        .map(|e| series(e, Kind::Invocations))
+        .collect();
+    let rule = mock!(Client::get_metric_data).then_output(|| {
+        GetMetricDataOutput::builder()
+            .metric_data_results(result("q0", StatusCode::PartialData))
+            .metric_data_results(result("q1", StatusCode::InternalError))
+            .metric_data_results(
+                MetricDataResult::builder()
+                    .id("q2")
+                    .status_code(StatusCode::Complete)
+                    .messages(MessageData::builder().code("ArithmeticError").build())
+                    .build(),
+            )
+            .metric_data_results(result("q3", StatusCode::Complete))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &[&rule], |c| c
+        .retry_config(fast_retries()));
+    let read = MetricsReader::new(client).read(&s, &w).await.unwrap();
+    assert_eq!(
+        read.gaps,
+        vec![
+            Some(MetricsGap::PartialData),
+            Some(MetricsGap::Error),
+            Some(MetricsGap::Message),
+            None
+        ]
+    );
+    let mut usage = usage_from(&s, &read.points, &w);
+    mark_gaps(&mut usage, &s, &read.gaps);
+    assert_eq!(usage["partial"].gap, Some(MetricsGap::PartialData));
+    assert_eq!(usage["fine"].gap, None);
+}
+
+#[tokio::test]
+async fn a_message_on_the_whole_answer_is_a_gap_for_every_series_of_the_call() {
+    let w = Window::new(now(), 7, 1);
+    let s = vec![
+        series("a", Kind::Invocations),
+        series("b", Kind::Invocations),
+    ];
+    let rule = mock!(Client::get_metric_data).then_output(|| {
+        GetMetricDataOutput::builder()
+            .metric_data_results(result("q0", StatusCode::Complete))
+            .messages(
+                MessageData::builder()
+                    .code("MaxMetricsExceeded")
+                    .value("too many metrics")
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &[&rule], |c| c
+        .retry_config(fast_retries()));
+    let read = MetricsReader::new(client).read(&s, &w).await.unwrap();
+    assert_eq!(read.gaps, vec![Some(MetricsGap::Message); 2]);
+}
+
+#[tokio::test]
+async fn partial_data_completed_by_the_next_page_is_no_gap() {
+    let w = Window::new(now(), 7, 1);
+    let at = aws_smithy_types::DateTime::from_secs(day(&w, 3).timestamp());
+    let rule = mock!(Client::get_metric_data)
+        .sequence()
+        .output(move || {
+            GetMetricDataOutput::builder()
+                .metric_data_results(
+                    MetricDataResult::builder()
+                        .id("q0")
+                        .status_code(StatusCode::PartialData)
+                        .timestamps(at)
+                        .values(5.0)
+                        .build(),
+                )
+                .next_token("more")
+                .build()
+        })
+        .output(|| {
+            GetMetricDataOutput::builder()
+                .metric_data_results(result("q0", StatusCode::Complete))
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &[&rule], |c| c
+        .retry_config(fast_retries()));
+    let read = MetricsReader::new(client)
+        .read(&[series("a", Kind::Invocations)], &w)
+        .await
+        .unwrap();
+    assert_eq!(rule.num_calls(), 2);
+    assert_eq!(read.gaps, vec![None]);
+    assert_eq!(read.points, vec![vec![(day(&w, 3), 5.0)]]);
 }

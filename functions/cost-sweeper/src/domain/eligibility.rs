@@ -181,6 +181,9 @@ pub fn structural_reasons(
     if endpoint.kms_volume_key {
         reasons.push(Reason::KmsVolumeKey);
     }
+    if let Some(gap) = usage.gap {
+        reasons.push(Reason::MetricsIncomplete { gap });
+    }
     let age_days = endpoint.age_days(now);
     if age_days < f64::from(config.grace_period_days) {
         reasons.push(Reason::TooYoung {

@@ -130,4 +130,32 @@ pub struct Usage {
     pub average_latency_ms: Option<f64>,
     /// Peak `MemoryUtilization` (percent), serverless endpoints only.
     pub peak_memory_percent: Option<f64>,
+    /// CloudWatch's answer for one of the endpoint's series was not
+    /// complete: the numbers above may be too low, so nothing is decided
+    /// on them this run.
+    pub gap: Option<MetricsGap>,
+}
+
+/// Why CloudWatch's answer for a series cannot be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsGap {
+    /// `StatusCode` `PartialData` on the last page.
+    PartialData,
+    /// `StatusCode` `InternalError`, `Forbidden`, or one this version does
+    /// not know.
+    Error,
+    /// A message in the answer (e.g. `MaxMetricsExceeded`).
+    Message,
+}
+
+impl MetricsGap {
+    pub fn describe(self) -> &'static str {
+        match self {
+            MetricsGap::PartialData => "CloudWatch answered PartialData",
+            MetricsGap::Error => "CloudWatch answered an error status",
+            MetricsGap::Message => {
+                "CloudWatch's answer carried a message (e.g. MaxMetricsExceeded)"
+            }
+        }
+    }
 }

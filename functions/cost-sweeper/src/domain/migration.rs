@@ -57,8 +57,27 @@ fn strategy_of(endpoint: &EndpointView) -> Strategy {
 
 /// The next step of the migration of `group`, if one is under way.
 /// `resume` is the canary to (re)create when the original's canary is
-/// missing; the planner builds it from the original's model.
+/// missing; the planner builds it from the original's model. While the
+/// original's traffic is unknown (an incomplete CloudWatch answer), no
+/// step is taken: the next run decides.
 pub fn progress(
+    group: &Group,
+    resume: Option<&CanarySpec>,
+    config: &SweepConfig,
+    now: DateTime<Utc>,
+) -> Progress {
+    let next = next_step(group, resume, config, now);
+    match (next, group.usage.gap) {
+        (Progress::Step(action), Some(gap)) => Progress::Waiting(format!(
+            "{}: usage unknown, so {} waits for the next run",
+            gap.describe(),
+            action.name()
+        )),
+        (next, _) => next,
+    }
+}
+
+fn next_step(
     group: &Group,
     resume: Option<&CanarySpec>,
     config: &SweepConfig,
@@ -373,6 +392,9 @@ pub fn revert(group: &Group) -> Result<Action, String> {
     }
 }
 
+#[cfg(test)]
+#[path = "migration_guard_tests.rs"]
+mod guard_tests;
 #[cfg(test)]
 #[path = "migration_recreate_tests.rs"]
 mod recreate_tests;

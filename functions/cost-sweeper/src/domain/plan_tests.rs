@@ -199,3 +199,22 @@ fn a_recreate_reports_its_expected_unavailability() {
     assert_eq!(r.step, Some("replace-original"));
     assert!(r.note.contains("expected about 190 s"), "{}", r.note);
 }
+
+#[test]
+fn an_endpoint_whose_metrics_are_incomplete_is_not_started_and_the_report_says_why() {
+    let e = persistent("quiet");
+    let mut traffic = HashMap::new();
+    let mut u = usage(0.0, 0.0);
+    u.gap = Some(crate::domain::fleet::MetricsGap::PartialData);
+    traffic.insert("quiet".to_string(), u);
+    let plan = plan(&[e], &traffic, &config(), now());
+    let r = row(&plan, "quiet");
+    assert_eq!(r.decision, Decision::Skip);
+    assert_eq!(codes(r), ["metrics-incomplete"]);
+    assert!(
+        r.reasons[0].detail.contains("PartialData"),
+        "{}",
+        r.reasons[0].detail
+    );
+    assert!(plan.steps.is_empty());
+}

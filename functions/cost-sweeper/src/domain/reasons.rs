@@ -1,7 +1,7 @@
 //! The named reasons an endpoint is not migrated: a stable code for
 //! reports and tests, and a sentence for people.
 
-use crate::domain::fleet::user_tags;
+use crate::domain::fleet::{user_tags, MetricsGap};
 use aws_sdk_sagemaker::types::EndpointStatus;
 
 /// Why an endpoint is not migrated. `code()` is stable (reports, tests).
@@ -54,6 +54,9 @@ pub enum Reason {
         expected: String,
     },
     NoSmokeTestRequest,
+    MetricsIncomplete {
+        gap: MetricsGap,
+    },
 }
 
 impl Reason {
@@ -81,6 +84,7 @@ impl Reason {
             Reason::SavingBelowMinimum { .. } => "saving-below-minimum",
             Reason::BadTag { .. } => "bad-tag",
             Reason::NoSmokeTestRequest => "no-smoke-test-request",
+            Reason::MetricsIncomplete { .. } => "metrics-incomplete",
         }
     }
 
@@ -145,6 +149,10 @@ impl Reason {
                 value,
                 expected,
             } => format!("tag {key}={value} is invalid: expected {expected}"),
+            Reason::MetricsIncomplete { gap } => format!(
+                "{}: usage unknown, so nothing is decided on it; retried next run",
+                gap.describe()
+            ),
             Reason::NoSmokeTestRequest => format!(
                 "no smoke-test request: tag {}=s3://bucket/key.json to enable migration",
                 user_tags::SMOKE_TEST
