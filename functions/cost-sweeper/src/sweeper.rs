@@ -9,7 +9,7 @@ use crate::aws::observe::Observer;
 use crate::config::{SweepConfig, SweepRequest};
 use crate::domain::fleet::Usage;
 use crate::domain::steps::Action;
-use crate::domain::{migration, plan};
+use crate::domain::{plan, revert};
 use crate::report::{self, EndpointError, StepOutcome, StepStatus, SweepReport};
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
@@ -324,7 +324,7 @@ pub async fn revert(
         });
     }
     let group = plan::group_for(&views, name);
-    let action = migration::revert(&group).map_err(|why| SweepFailed::Aborted {
+    let action = revert::revert(&group).map_err(|why| SweepFailed::Aborted {
         message: format!("cannot revert {name}: {why}"),
         retryable: false,
     })?;

@@ -3,6 +3,7 @@
 use super::tests::{action_name, canary, group, original, step, C};
 use super::*;
 use crate::domain::fleet::migration_tags as t;
+use crate::domain::revert::revert;
 use crate::domain::state::MigrationState;
 use crate::test_support::{persistent, serverless, tagged};
 

@@ -8,6 +8,7 @@ pub(crate) mod migration;
 pub(crate) mod plan;
 pub mod pricing;
 pub(crate) mod reasons;
+pub(crate) mod revert;
 pub mod rows;
 pub(crate) mod state;
 pub(crate) mod steps;
