@@ -210,10 +210,7 @@ def complete(ep: Any) -> bool:
             ep.production_variants = previous["production_variants"]
             ep.data_capture_config = previous["data_capture_config"]
             ep.failure_reason = reason
-            if previous["status"] == "Failed":
-                ep.endpoint_status = "Failed"
-        if ep.endpoint_status == "InService":
-            ep._emu_served = True
+        ep._emu_served = True
     ep._emu_failure = None
     ep._emu_previous = None
     clock = clock_of(ep)

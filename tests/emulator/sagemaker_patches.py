@@ -237,6 +237,10 @@ def delete_endpoint(self: Any, endpoint_name: str) -> None:
         lifecycle.emit(ep)
 
 
+FAILED_UPDATE = (
+    'Cannot update failed endpoint "{arn}". DeleteEndpoint is the only operation '
+    'that can be performed on a failed endpoint.'
+)
 REALTIME_TO_SERVERLESS = (
     'Updating a real-time endpoint to a serverless endpoint is not supported: '
     'endpoint "{arn}" uses instance-based production variants and endpoint '
@@ -252,6 +256,10 @@ def update_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, **
         settle(ep)
         if ep.endpoint_status in IN_PROGRESS:
             raise ValidationError(f'Cannot update in-progress endpoint "{ep.arn}".')
+        if ep.endpoint_status == "Failed":
+            # DescribeEndpoint's reference: "DeleteEndpoint is the only operation
+            # that can be performed on a failed endpoint."
+            raise ValidationError(FAILED_UPDATE.format(arn=ep.arn))
         config = self.endpoint_configs.get(endpoint_config_name)
         if config is None:
             raise _missing_config(self, endpoint_config_name)

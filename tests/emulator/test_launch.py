@@ -98,11 +98,15 @@ def update_endpoint_success(c: Ctx) -> None:
     assert d["EndpointConfigName"] == inst and d["EndpointStatus"] == "Updating", d
     assert "CurrentServerlessConfig" not in d["ProductionVariants"][0], d
     assert d["ProductionVariants"][0]["CurrentInstanceCount"] == 1, d
-    # an endpoint that Failed can be updated again
+    # an endpoint that Failed can only be deleted (as on AWS)
     c.set_status(ep, "Failed", "boom")
-    c.sm.update_endpoint(EndpointName=ep, EndpointConfigName=inst)
+    expect_error(c.sm.update_endpoint,
+                 f'Cannot update failed endpoint "{arn("endpoint", ep)}". DeleteEndpoint is the only '
+                 "operation that can be performed on a failed endpoint.",
+                 EndpointName=ep, EndpointConfigName=inst)
     d = c.sm.describe_endpoint(EndpointName=ep)
-    assert d["EndpointStatus"] == "Updating" and "FailureReason" not in d, d
+    assert d["EndpointStatus"] == "Failed" and d["FailureReason"] == "boom", d
+    c.sm.delete_endpoint(EndpointName=ep)
 
 
 @check
