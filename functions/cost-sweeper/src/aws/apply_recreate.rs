@@ -112,11 +112,61 @@ impl Applier {
                 original.name
             )));
         }
-        self.create_replacement(&original.name, canary, &original.config_name, at)
+        self.create_replacement_or_restore(&original.name, canary, &original.config_name, at)
             .await
     }
 
-    pub(crate) async fn create_replacement(
+    /// Creates the replacement; if AWS refuses it for good, restores the
+    /// original instead.
+    pub(crate) async fn create_replacement_or_restore(
+        &self,
+        name: &str,
+        canary: &CanaryRef,
+        persistent: &str,
+        at: &str,
+    ) -> Result<Applied, AwsError> {
+        match self.create_replacement(name, canary, persistent, at).await {
+            Err(e) if !e.is_retryable() => {
+                self.restore_original(name, persistent, canary, &e, at)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// The replacement was refused for good (a quota, a rejected config)
+    /// after the original was deleted: recreate the original from its kept
+    /// persistent config at once, so the name is down only for the
+    /// deletion and this creation. The migration is recorded as failed;
+    /// the next run removes the canary.
+    async fn restore_original(
+        &self,
+        name: &str,
+        persistent: &str,
+        canary: &CanaryRef,
+        refused: &AwsError,
+        at: &str,
+    ) -> Result<Applied, AwsError> {
+        let reason = format!("the serverless replacement could not be created: {refused}");
+        let mut endpoint_tags = canary.user_tags.clone();
+        endpoint_tags.extend(state_tags(
+            MigrationState::Failed,
+            &[
+                (tags::FAILURE, &tag_text(&reason)),
+                (tags::STRATEGY, "recreate"),
+                (tags::CANARY, &canary.name),
+                (tags::CHANGED_AT, at),
+            ],
+        ));
+        self.sagemaker
+            .create_endpoint(name, persistent, &endpoint_tags)
+            .await?;
+        Ok(Applied::Done(format!(
+            "{reason}; recreated {name} from its persistent config {persistent}"
+        )))
+    }
+
+    async fn create_replacement(
         &self,
         name: &str,
         canary: &CanaryRef,
@@ -156,3 +206,7 @@ impl Applier {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "apply_recreate_tests.rs"]
+mod tests;

@@ -1,0 +1,125 @@
+//! The recreate steps against a mocked SageMaker: what happens when the
+//! replacement cannot be created after the original was deleted.
+
+use super::*;
+use aws_sdk_sagemaker::operation::create_endpoint::{CreateEndpointError, CreateEndpointOutput};
+use aws_sdk_sagemaker::operation::describe_endpoint::{
+    DescribeEndpointError, DescribeEndpointOutput,
+};
+use aws_sdk_sagemaker::Client;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_types::error::ErrorMetadata;
+use shared::aws::sagemaker::SageMaker;
+use shared::aws::sns::Notifier;
+
+fn endpoint(name: &str, config: &str) -> DescribeEndpointOutput {
+    DescribeEndpointOutput::builder()
+        .endpoint_name(name)
+        .endpoint_arn(format!(
+            "arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}"
+        ))
+        .endpoint_config_name(config)
+        .endpoint_status(EndpointStatus::InService)
+        .build()
+}
+
+fn applier(sagemaker: Client) -> Applier {
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::Config::builder()
+            .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+            .region(aws_sdk_sns::config::Region::new("us-east-1"))
+            .build(),
+    );
+    Applier {
+        sagemaker: SageMaker::new(sagemaker),
+        notifier: Notifier::new(sns, None),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_replacement_create_restores_the_original_at_once() {
+    let original_described = mock!(Client::describe_endpoint)
+        .match_requests(|r| r.endpoint_name() == Some("orders"))
+        .sequence()
+        .output(|| endpoint("orders", "orders-config"))
+        .error(|| {
+            DescribeEndpointError::generic(
+                ErrorMetadata::builder()
+                    .code("ValidationException")
+                    .message("Could not find endpoint \"orders\".")
+                    .build(),
+            )
+        })
+        .build();
+    let canary_described = mock!(Client::describe_endpoint)
+        .match_requests(|r| r.endpoint_name() == Some("orders-serverless"))
+        .then_output(|| endpoint("orders-serverless", "orders-serverless-cfg"));
+    let tagged = mock!(Client::add_tags)
+        .then_output(|| aws_sdk_sagemaker::operation::add_tags::AddTagsOutput::builder().build());
+    let deleted = mock!(Client::delete_endpoint).then_output(|| {
+        aws_sdk_sagemaker::operation::delete_endpoint::DeleteEndpointOutput::builder().build()
+    });
+    let replacement_refused = mock!(Client::create_endpoint)
+        .match_requests(|r| r.endpoint_config_name() == Some("orders-serverless-cfg"))
+        .then_error(|| {
+            CreateEndpointError::generic(
+                ErrorMetadata::builder()
+                    .code("ResourceLimitExceeded")
+                    .message("serverless endpoints per account exceeded")
+                    .build(),
+            )
+        });
+    let restored = mock!(Client::create_endpoint)
+        .match_requests(|r| {
+            r.endpoint_config_name() == Some("orders-config")
+                && r.tags().iter().any(|t| {
+                    t.key() == Some(tags::STATE)
+                        && t.value() == Some(MigrationState::Failed.as_str())
+                })
+        })
+        .then_output(|| {
+            CreateEndpointOutput::builder()
+                .endpoint_arn("arn:orders")
+                .build()
+        });
+    let client = mock_client!(
+        aws_sdk_sagemaker,
+        RuleMode::MatchAny,
+        &[
+            &original_described,
+            &canary_described,
+            &tagged,
+            &deleted,
+            &replacement_refused,
+            &restored
+        ]
+    );
+    let original = OriginalRef {
+        name: "orders".into(),
+        arn: "arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders".into(),
+        config_name: "orders-config".into(),
+    };
+    let canary = CanaryRef {
+        name: "orders-serverless".into(),
+        arn: "arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders-serverless".into(),
+        config_name: "orders-serverless-cfg".into(),
+        model_name: Some("orders-serverless-cfg".into()),
+        config_in_use_elsewhere: false,
+        user_tags: BTreeMap::new(),
+    };
+    let applied = applier(client)
+        .replace_original(&original, &canary, "2027-01-15T00:00:00Z")
+        .await;
+    assert_eq!(replacement_refused.num_calls(), 1);
+    assert_eq!(restored.num_calls(), 1, "the original is recreated at once");
+    match applied {
+        Ok(Applied::Done(message)) => {
+            assert!(
+                message.contains("recreated orders from its persistent config orders-config"),
+                "{message}"
+            );
+            assert!(message.contains("ResourceLimitExceeded"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
