@@ -154,7 +154,7 @@ impl Applier {
                 canary,
                 persistent_config,
             } => {
-                self.create_replacement_or_restore(name, canary, persistent_config, &at)
+                self.create_replacement(name, canary, persistent_config, &at)
                     .await
             }
             Action::FinishReplacement {

@@ -42,7 +42,22 @@ impl Applier {
                 "{name} still deleting; the next run recreates it"
             )));
         }
-        let mut endpoint_tags = user;
+        self.recreate_failed(name, persistent_config, user, reason, canary_name, at)
+            .await
+    }
+
+    /// Recreates `name` from its persistent config with the migration
+    /// recorded as failed (the next run removes what is left of the canary).
+    async fn recreate_failed(
+        &self,
+        name: &str,
+        persistent_config: &str,
+        user_tags: BTreeMap<String, String>,
+        reason: &str,
+        canary_name: Option<&str>,
+        at: &str,
+    ) -> Result<Applied, AwsError> {
+        let mut endpoint_tags = user_tags;
         endpoint_tags.extend(state_tags(
             MigrationState::Failed,
             &[
@@ -112,61 +127,15 @@ impl Applier {
                 original.name
             )));
         }
-        self.create_replacement_or_restore(&original.name, canary, &original.config_name, at)
+        self.create_replacement(&original.name, canary, &original.config_name, at)
             .await
     }
 
-    /// Creates the replacement; if AWS refuses it for good, restores the
-    /// original instead.
-    pub(crate) async fn create_replacement_or_restore(
-        &self,
-        name: &str,
-        canary: &CanaryRef,
-        persistent: &str,
-        at: &str,
-    ) -> Result<Applied, AwsError> {
-        match self.create_replacement(name, canary, persistent, at).await {
-            Err(e) if !e.is_retryable() => {
-                self.restore_original(name, persistent, canary, &e, at)
-                    .await
-            }
-            other => other,
-        }
-    }
-
-    /// The replacement was refused for good (a quota, a rejected config)
-    /// after the original was deleted: recreate the original from its kept
-    /// persistent config at once, so the name is down only for the
-    /// deletion and this creation. The migration is recorded as failed;
-    /// the next run removes the canary.
-    async fn restore_original(
-        &self,
-        name: &str,
-        persistent: &str,
-        canary: &CanaryRef,
-        refused: &AwsError,
-        at: &str,
-    ) -> Result<Applied, AwsError> {
-        let reason = format!("the serverless replacement could not be created: {refused}");
-        let mut endpoint_tags = canary.user_tags.clone();
-        endpoint_tags.extend(state_tags(
-            MigrationState::Failed,
-            &[
-                (tags::FAILURE, &tag_text(&reason)),
-                (tags::STRATEGY, "recreate"),
-                (tags::CANARY, &canary.name),
-                (tags::CHANGED_AT, at),
-            ],
-        ));
-        self.sagemaker
-            .create_endpoint(name, persistent, &endpoint_tags)
-            .await?;
-        Ok(Applied::Done(format!(
-            "{reason}; recreated {name} from its persistent config {persistent}"
-        )))
-    }
-
-    async fn create_replacement(
+    /// Creates `name` from the canary's config. If AWS refuses it for good
+    /// (a quota, a rejected config) after the original was deleted, the
+    /// original is recreated from its persistent config at once, so the
+    /// name is down only for the deletion and that creation.
+    pub(crate) async fn create_replacement(
         &self,
         name: &str,
         canary: &CanaryRef,
@@ -183,9 +152,20 @@ impl Applier {
             (tags::STRATEGY, "recreate"),
             (tags::CHANGED_AT, at),
         ]));
-        self.sagemaker
+        match self
+            .sagemaker
             .create_endpoint(name, &canary.config_name, &endpoint_tags)
-            .await?;
+            .await
+        {
+            Err(e) if !e.is_retryable() => {
+                let reason = format!("the serverless replacement could not be created: {e}");
+                let user = canary.user_tags.clone();
+                return self
+                    .recreate_failed(name, persistent, user, &reason, Some(&canary.name), at)
+                    .await;
+            }
+            other => other?,
+        };
         Ok(Applied::Done(format!(
             "recreating {name} as serverless from {} (unavailable until it is InService)",
             canary.config_name
