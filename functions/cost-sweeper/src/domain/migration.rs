@@ -7,7 +7,7 @@
 //! endpoint carries each.
 
 use crate::config::{Strategy, SweepConfig};
-use crate::domain::fleet::{migration_tags as tags, EndpointView, Usage};
+use crate::domain::fleet::{migration_tags as tags, user_tags, EndpointView, Usage};
 use crate::domain::state::MigrationState;
 use crate::domain::steps::{canary_ref, original_ref, Action, CanaryRef, CanarySpec};
 use aws_sdk_sagemaker::types::EndpointStatus;
@@ -67,6 +67,21 @@ pub fn progress(
     now: DateTime<Utc>,
 ) -> Progress {
     let next = next_step(group, resume, config, now);
+    let opted_out = group.original.is_some_and(|o| {
+        o.tag(user_tags::OPT_OUT) == Some(user_tags::OPT_OUT_VALUE) && !o.is_serverless()
+    });
+    if let (
+        Progress::Step(action @ (Action::RetireOriginal { .. } | Action::ReplaceOriginal { .. })),
+        true,
+    ) = (&next, opted_out)
+    {
+        return Progress::Waiting(format!(
+            "opted out by tag {}={} after the migration started: {} held (revert or remove the tag)",
+            user_tags::OPT_OUT,
+            user_tags::OPT_OUT_VALUE,
+            action.name()
+        ));
+    }
     match (next, group.usage.gap) {
         (Progress::Step(action), Some(gap)) => Progress::Waiting(format!(
             "{}: usage unknown, so {} waits for the next run",

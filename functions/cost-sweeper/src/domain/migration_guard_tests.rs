@@ -55,3 +55,25 @@ fn a_partial_metrics_answer_does_not_advance_a_recreate_either() {
     g.usage.gap = Some(MetricsGap::PartialData);
     assert_eq!(action_name(&step(&g)), "wait");
 }
+
+#[test]
+fn an_original_opted_out_after_the_start_is_held_not_retired_or_replaced() {
+    let o = tagged(drained_original(), &[("serverless-migration", "exclude")]);
+    let c = tagged(
+        canary("InService", Some("passed")),
+        &[(t::STATE, MigrationState::AwaitingSwitch.as_str())],
+    );
+    match step(&group(Some(&o), Some(&c))) {
+        Progress::Waiting(why) => assert!(why.contains("opted out"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let r = tagged(
+        original(MigrationState::Canary.as_str()),
+        &[
+            (t::STRATEGY, "recreate"),
+            ("serverless-migration", "exclude"),
+        ],
+    );
+    let passed = canary("InService", Some("passed"));
+    assert_eq!(action_name(&step(&group(Some(&r), Some(&passed)))), "wait");
+}
