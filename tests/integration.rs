@@ -6,4 +6,5 @@
 mod binaries;
 mod cost_sweeper;
 mod deployer;
+mod ledger;
 mod smoke_tester;

@@ -8,6 +8,7 @@ pub mod deployment;
 pub mod emf;
 pub mod env;
 pub mod image_uri;
+pub mod ledger;
 pub mod naming;
 pub mod s3_event;
 pub mod settings;

@@ -1,6 +1,7 @@
 //! AWS plumbing shared by every function: SDK configuration and one error
 //! type that says whether retrying can help.
 
+pub mod dynamodb;
 pub mod s3;
 pub mod sagemaker;
 pub mod sns;
@@ -117,6 +118,7 @@ fn classify(code: Option<&str>, message: &str, status: Option<u16>) -> AwsErrorK
             | "Throttling"
             | "TooManyRequestsException"
             | "RequestLimitExceeded"
+            | "ProvisionedThroughputExceededException"
             | "SlowDown",
         ) => return AwsErrorKind::Throttled,
         Some("ResourceLimitExceeded" | "ServiceQuotaExceededException") => {

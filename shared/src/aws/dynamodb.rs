@@ -1,0 +1,217 @@
+//! The deployment ledger's table ([`crate::ledger`] has the layout).
+
+use super::AwsError;
+use crate::ledger::{
+    newest_first, LedgerEntry, Outcome, DEPLOYMENT_PREFIX, LEASE_ENTRY, PARTITION_KEY, SORT_KEY,
+};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn key(endpoint: &str, entry: &str) -> Item {
+    HashMap::from([
+        (PARTITION_KEY.to_string(), s(endpoint)),
+        (SORT_KEY.to_string(), s(entry)),
+    ])
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(|v| v.to_string())
+}
+
+fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+    text(item, name)
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(Into::into)
+}
+
+impl Ledger {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Ledger {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Takes the endpoint's lease for `ttl` unless someone else holds an
+    /// unexpired one. `Ok(false)`: held by another.
+    pub async fn acquire_lease(
+        &self,
+        endpoint: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<bool, AwsError> {
+        let expires = now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let mut item = key(endpoint, LEASE_ENTRY);
+        item.insert("holder".into(), s(holder));
+        item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#e) OR expires_at < :now OR holder = :me")
+            .expression_attribute_names("#e", SORT_KEY)
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some(CONDITION_FAILED) => Ok(false),
+            Err(e) => Err(AwsError::from_sdk("PutItem", e)),
+        }
+    }
+
+    /// Gives the lease back, if `holder` still has it.
+    pub async fn release_lease(&self, endpoint: &str, holder: &str) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(endpoint, LEASE_ENTRY)))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(CONDITION_FAILED) => Ok(()),
+            Err(e) => Err(AwsError::from_sdk("DeleteItem", e)),
+        }
+    }
+
+    /// Writes a deployment's entry unless one exists for that config (a
+    /// redelivery). `Ok(false)`: it was already there.
+    pub async fn record_deployment(&self, entry: &LedgerEntry) -> Result<bool, AwsError> {
+        let mut item = key(&entry.endpoint, &entry.sort_key());
+        let mut put = |name: &str, value: Option<String>| {
+            if let Some(v) = value {
+                item.insert(name.to_string(), s(v));
+            }
+        };
+        put("config_name", Some(entry.config_name.clone()));
+        put("model_name", Some(entry.model_name.clone()));
+        put("artifact_bucket", Some(entry.artifact_bucket.clone()));
+        put("artifact_key", Some(entry.artifact_key.clone()));
+        put("artifact_version", Some(entry.artifact_version.clone()));
+        put("settings_version", entry.settings_version.clone());
+        put("trigger", Some(entry.trigger.clone()));
+        put("replaces_config", entry.replaces_config.clone());
+        put("started_at", Some(entry.started_at.to_rfc3339()));
+        put("outcome", Some(entry.outcome.as_str().to_string()));
+        put("finished_at", entry.finished_at.map(|t| t.to_rfc3339()));
+        put("reason", entry.reason.clone());
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#e)")
+            .expression_attribute_names("#e", SORT_KEY)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some(CONDITION_FAILED) => Ok(false),
+            Err(e) => Err(AwsError::from_sdk("PutItem", e)),
+        }
+    }
+
+    /// Sets how a recorded deployment ended. `Ok(false)`: no such entry.
+    pub async fn record_outcome(
+        &self,
+        endpoint: &str,
+        config_name: &str,
+        outcome: Outcome,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, AwsError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(endpoint, &format!("{DEPLOYMENT_PREFIX}{config_name}"))))
+            .condition_expression("attribute_exists(#e)")
+            .expression_attribute_names("#e", SORT_KEY)
+            .expression_attribute_values(":o", s(outcome.as_str()))
+            .expression_attribute_values(":t", s(at.to_rfc3339()));
+        update = match reason {
+            Some(r) => update
+                .update_expression("SET outcome = :o, finished_at = :t, reason = :r")
+                .expression_attribute_values(":r", s(r)),
+            None => update.update_expression("SET outcome = :o, finished_at = :t REMOVE reason"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some(CONDITION_FAILED) => Ok(false),
+            Err(e) => Err(AwsError::from_sdk("UpdateItem", e)),
+        }
+    }
+
+    /// Every recorded deployment of the endpoint, newest first.
+    pub async fn deployment_history(&self, endpoint: &str) -> Result<Vec<LedgerEntry>, AwsError> {
+        let mut entries = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#p = :p AND begins_with(#e, :d)")
+                .expression_attribute_names("#p", PARTITION_KEY)
+                .expression_attribute_names("#e", SORT_KEY)
+                .expression_attribute_values(":p", s(endpoint))
+                .expression_attribute_values(":d", s(DEPLOYMENT_PREFIX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("Query", e))?;
+            entries.extend(out.items().iter().filter_map(|i| entry_from(endpoint, i)));
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        newest_first(&mut entries);
+        Ok(entries)
+    }
+}
+
+/// An entry from its item; `None` for an item missing a required field.
+fn entry_from(endpoint: &str, item: &Item) -> Option<LedgerEntry> {
+    Some(LedgerEntry {
+        endpoint: endpoint.to_string(),
+        config_name: text(item, "config_name")?,
+        model_name: text(item, "model_name")?,
+        artifact_bucket: text(item, "artifact_bucket")?,
+        artifact_key: text(item, "artifact_key")?,
+        artifact_version: text(item, "artifact_version")?,
+        settings_version: text(item, "settings_version"),
+        trigger: text(item, "trigger").unwrap_or_default(),
+        replaces_config: text(item, "replaces_config"),
+        started_at: time(item, "started_at")?,
+        outcome: text(item, "outcome").and_then(|o| Outcome::parse(&o))?,
+        finished_at: time(item, "finished_at"),
+        reason: text(item, "reason"),
+    })
+}

@@ -1,0 +1,141 @@
+//! The deployment ledger's DynamoDB adapter against the emulator's
+//! DynamoDB: the lease is exclusive until released or expired, entries are
+//! written once and their outcomes updated, history comes newest first.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use chrono::{Duration as Span, TimeZone, Utc};
+use integration_tests::unique;
+use shared::aws::dynamodb::Ledger;
+use shared::ledger::{LedgerEntry, Outcome, PARTITION_KEY, SORT_KEY};
+use std::time::Duration;
+
+/// A fresh ledger table, laid out as template.yaml's DeploymentLedger.
+pub(crate) async fn ledger_table() -> Ledger {
+    let config = shared::aws::load_sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = unique("ledger");
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(PARTITION_KEY))
+        .attribute_definitions(attribute(SORT_KEY))
+        .key_schema(key(PARTITION_KEY, KeyType::Hash))
+        .key_schema(key(SORT_KEY, KeyType::Range))
+        .send()
+        .await
+        .expect("create table");
+    Ledger::new(client, table)
+}
+
+fn entry(endpoint: &str, config: &str, minute: u32) -> LedgerEntry {
+    LedgerEntry {
+        endpoint: endpoint.into(),
+        config_name: config.into(),
+        model_name: format!("{config}-model"),
+        artifact_bucket: "models".into(),
+        artifact_key: format!("models/{endpoint}/model.tar.gz"),
+        artifact_version: format!("v{minute}"),
+        settings_version: None,
+        trigger: format!("s3://models/models/{endpoint}/model.tar.gz"),
+        replaces_config: None,
+        started_at: Utc.with_ymd_and_hms(2026, 11, 28, 10, minute, 0).unwrap(),
+        outcome: Outcome::InProgress,
+        finished_at: None,
+        reason: None,
+    }
+}
+
+#[tokio::test]
+async fn the_lease_is_exclusive_until_released_or_expired() {
+    let ledger = ledger_table().await;
+    let now = Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
+    let ttl = Duration::from_secs(120);
+    assert!(ledger.acquire_lease("fraud", "a", now, ttl).await.unwrap());
+    assert!(!ledger.acquire_lease("fraud", "b", now, ttl).await.unwrap());
+    // Another endpoint's lease is separate; the holder may renew its own.
+    assert!(ledger.acquire_lease("churn", "b", now, ttl).await.unwrap());
+    assert!(ledger.acquire_lease("fraud", "a", now, ttl).await.unwrap());
+    // Releasing someone else's lease does nothing.
+    ledger.release_lease("fraud", "b").await.unwrap();
+    assert!(!ledger.acquire_lease("fraud", "b", now, ttl).await.unwrap());
+    ledger.release_lease("fraud", "a").await.unwrap();
+    assert!(ledger.acquire_lease("fraud", "b", now, ttl).await.unwrap());
+    // A holder that crashed: its lease lapses after the ttl.
+    let later = now + Span::seconds(121);
+    assert!(!ledger
+        .acquire_lease("fraud", "c", now + Span::seconds(60), ttl)
+        .await
+        .unwrap());
+    assert!(ledger.acquire_lease("fraud", "c", later, ttl).await.unwrap());
+}
+
+#[tokio::test]
+async fn entries_are_written_once_and_history_is_newest_first() {
+    let ledger = ledger_table().await;
+    let first = entry("fraud", "fraud-c1", 1);
+    let mut second = entry("fraud", "fraud-c2", 5);
+    second.replaces_config = Some("fraud-c1".into());
+    second.settings_version = Some("s1".into());
+    assert!(ledger.record_deployment(&first).await.unwrap());
+    assert!(ledger.record_deployment(&second).await.unwrap());
+    // A redelivery does not overwrite the first write.
+    let mut again = first.clone();
+    again.trigger = "s3://elsewhere".into();
+    assert!(!ledger.record_deployment(&again).await.unwrap());
+    ledger
+        .record_deployment(&entry("other", "other-c1", 9))
+        .await
+        .unwrap();
+
+    let at = Utc.with_ymd_and_hms(2026, 11, 28, 10, 20, 0).unwrap();
+    assert!(ledger
+        .record_outcome("fraud", "fraud-c1", Outcome::Superseded, None, at)
+        .await
+        .unwrap());
+    assert!(ledger
+        .record_outcome(
+            "fraud",
+            "fraud-c2",
+            Outcome::CreateFailed,
+            Some("ping failed"),
+            at
+        )
+        .await
+        .unwrap());
+    assert!(!ledger
+        .record_outcome("fraud", "fraud-c9", Outcome::Deployed, None, at)
+        .await
+        .unwrap());
+
+    let history = ledger.deployment_history("fraud").await.unwrap();
+    let mut expected_second = second.clone();
+    expected_second.outcome = Outcome::CreateFailed;
+    expected_second.finished_at = Some(at);
+    expected_second.reason = Some("ping failed".into());
+    let mut expected_first = first.clone();
+    expected_first.outcome = Outcome::Superseded;
+    expected_first.finished_at = Some(at);
+    assert_eq!(history, vec![expected_second, expected_first]);
+    assert!(ledger
+        .deployment_history("nobody")
+        .await
+        .unwrap()
+        .is_empty());
+}
