@@ -83,7 +83,10 @@ async fn the_lease_is_exclusive_until_released_or_expired() {
         .acquire_lease("fraud", "c", now + Span::seconds(60), ttl)
         .await
         .unwrap());
-    assert!(ledger.acquire_lease("fraud", "c", later, ttl).await.unwrap());
+    assert!(ledger
+        .acquire_lease("fraud", "c", later, ttl)
+        .await
+        .unwrap());
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 
 mod lifecycle;
 mod queue;
+mod race;
 mod refusals;
 mod timing;
 
@@ -46,6 +47,7 @@ impl World {
             sagemaker: SageMaker::new(clients.sagemaker.clone()),
             store: ArtifactStore::new(clients.s3.clone()),
             config,
+            ledger: Some(crate::ledger::ledger_table().await),
         };
         World {
             clients,

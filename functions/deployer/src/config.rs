@@ -107,6 +107,11 @@ impl QueueConfig {
     }
 }
 
+/// `LEDGER_TABLE`: the DynamoDB table of the deployment ledger, if any.
+pub fn ledger_table() -> Option<String> {
+    env::optional("LEDGER_TABLE")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@ use deployer::config::{DeployerConfig, QueueConfig};
 use deployer::deploy::Deployer;
 use deployer::queue::QueueConsumer;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use shared::aws::dynamodb::Ledger;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use shared::aws::sns::Notifier;
@@ -18,6 +19,8 @@ async fn main() -> Result<(), Error> {
             sagemaker: SageMaker::new(aws_sdk_sagemaker::Client::new(&sdk_config)),
             store: ArtifactStore::new(aws_sdk_s3::Client::new(&sdk_config)),
             config,
+            ledger: deployer::config::ledger_table()
+                .map(|table| Ledger::new(aws_sdk_dynamodb::Client::new(&sdk_config), table)),
         },
         queue: queue_config
             .queue_url

@@ -65,6 +65,8 @@ pub enum DeployError {
     Aws(#[from] AwsError),
     #[error("endpoint {endpoint}: {}", describe_refusal(.refusal))]
     Refused { endpoint: String, refusal: Refusal },
+    #[error("endpoint {endpoint}: another deployment of it is in progress (its lease is held); retrying")]
+    Leased { endpoint: String },
     #[error("endpoint {endpoint} was changed by another deployment at the same time (it now uses {config}); retrying will deploy over it if this artifact is newer")]
     LostRace { endpoint: String, config: String },
 }
@@ -92,7 +94,7 @@ impl DeployError {
         match self {
             DeployError::Aws(e) => e.is_retryable(),
             DeployError::Refused { refusal, .. } => refusal.is_retryable(),
-            DeployError::LostRace { .. } => true,
+            DeployError::LostRace { .. } | DeployError::Leased { .. } => true,
             DeployError::Event(_) | DeployError::Settings(_) | DeployError::KeyTooLong(_) => false,
         }
     }

@@ -50,6 +50,7 @@ fn deployer(sagemaker: &[&Rule], s3: &[&Rule]) -> Deployer {
             defaults: SettingsLayer::default(),
             keep_superseded: 2,
         },
+        ledger: None,
     }
 }
 

@@ -82,6 +82,20 @@ impl Ledger {
         }
     }
 
+    /// Who holds the endpoint's lease now (expired or not), if anyone.
+    pub async fn lease_holder(&self, endpoint: &str) -> Result<Option<String>, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(endpoint, LEASE_ENTRY)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetItem", e))?;
+        Ok(out.item().and_then(|item| text(item, "holder")))
+    }
+
     /// Gives the lease back, if `holder` still has it.
     pub async fn release_lease(&self, endpoint: &str, holder: &str) -> Result<(), AwsError> {
         let result = self
@@ -150,7 +164,10 @@ impl Ledger {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(endpoint, &format!("{DEPLOYMENT_PREFIX}{config_name}"))))
+            .set_key(Some(key(
+                endpoint,
+                &format!("{DEPLOYMENT_PREFIX}{config_name}"),
+            )))
             .condition_expression("attribute_exists(#e)")
             .expression_attribute_names("#e", SORT_KEY)
             .expression_attribute_values(":o", s(outcome.as_str()))
