@@ -11,7 +11,8 @@ async fn first_deploys_raced_end_with_the_newer_artifact_live_and_nothing_left_o
     let v1 = world.upload_artifact(&endpoint, "v1/").await;
     let mut v2 = world.upload_artifact(&endpoint, "v2/").await;
     v2.event_time = v1.event_time + Duration::seconds(1);
-    let (newer, older) = (s3_event(&[v2.clone()]), s3_event(&[v1.clone()]));
+    let newer = s3_event(std::slice::from_ref(&v2));
+    let older = s3_event(std::slice::from_ref(&v1));
 
     // Both at once, no endpoint yet; then each failed one is retried after
     // the endpoint settles, as the deploy queue would.
