@@ -1,20 +1,17 @@
 //! One S3 record, start to finish: read settings, observe SageMaker,
 //! decide, act, tidy up.
 
-use crate::cleanup;
 use crate::config::DeployerConfig;
 use crate::outcome::{DeployError, RecordOutcome, Status};
-use crate::plan::{decide, Decision, Observed};
+use crate::plan::Observed;
 use shared::aws::dynamodb::Ledger;
 use shared::aws::s3::{ArtifactStore, ObjectInfo, MAX_SETTINGS_BYTES};
 use shared::aws::sagemaker::SageMaker;
 use shared::deployment::{ArtifactRef, DeploymentRecord};
-use shared::ledger::{LedgerEntry, Outcome};
 use shared::naming::{revision_hash, revision_name};
 use shared::s3_event::{parse_record, ObjectCreated, ObjectRole, ARTIFACT_FILE, SIDECAR_FILE};
 use shared::settings::{resolve, DeploySettings, SettingsLayer};
 use shared::smoke::source_uri;
-use std::time::Duration;
 use tracing::{info, warn};
 
 /// Everything a deploy needs, built once per Lambda instance.
@@ -27,14 +24,6 @@ pub struct Deployer {
     /// lease and records history only in tags.
     pub ledger: Option<Ledger>,
 }
-
-/// How long a lease lasts when its holder never gives it back (a crash):
-/// twice the deployer's timeout.
-pub const LEASE_TTL: Duration = Duration::from_secs(120);
-/// First wait for a held lease; it doubles while it is at most
-/// `LEASE_PATIENCE` (about 13 s of waiting in all).
-const LEASE_POLL: Duration = Duration::from_millis(100);
-const LEASE_PATIENCE: Duration = Duration::from_millis(6400);
 
 /// A deploy that went through, or was correctly not needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,122 +139,7 @@ impl Deployer {
         if settings.smoke_test.is_some() {
             desired.smoke_test_source = sidecar.source_uri;
         }
-        let Some(ledger) = &self.ledger else {
-            return self.plan_and_apply(desired, &settings, object).await;
-        };
-        // One deployment of an endpoint at a time: observe, decide and act
-        // under its lease, so a concurrent twin re-plans after this one.
-        let endpoint = settings.endpoint_name.clone();
-        let holder = format!(
-            "{}#{}",
-            desired.config_name,
-            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        );
-        // A twin (a redelivery, the other file of one upload) usually
-        // holds it for a second: wait a little before giving up this try.
-        let mut wait = LEASE_POLL;
-        while !ledger
-            .acquire_lease(&endpoint, &holder, chrono::Utc::now(), LEASE_TTL)
-            .await?
-        {
-            let holder = ledger.lease_holder(&endpoint).await?;
-            if holder.is_some_and(|h| h.starts_with(&format!("{}#", desired.config_name))) {
-                return Ok(Done {
-                    status: Status::Unchanged,
-                    endpoint: Some(endpoint),
-                    model: Some(desired.model_name),
-                    config: Some(desired.config_name),
-                    message: "a concurrent delivery of this same deployment is making it".into(),
-                });
-            }
-            if wait > LEASE_PATIENCE {
-                return Err(DeployError::Leased { endpoint });
-            }
-            tokio::time::sleep(wait).await;
-            wait *= 2;
-        }
-        let result = self.plan_and_apply(desired, &settings, object).await;
-        if let Err(e) = ledger.release_lease(&endpoint, &holder).await {
-            warn!(endpoint = %endpoint, error = %e, "lease not released; it lapses by itself");
-        }
-        result
-    }
-
-    async fn plan_and_apply(
-        &self,
-        desired: DeploymentRecord,
-        settings: &DeploySettings,
-        object: &ObjectCreated,
-    ) -> Result<Done, DeployError> {
-        let observed = self.observe(&settings.endpoint_name).await?;
-        let decision = decide(&desired, &observed);
-        info!(endpoint = %settings.endpoint_name, decision = ?decision, "planned");
-        let entry = self.record_start(&decision, &desired, object).await?;
-        let result = self.apply(decision, desired, settings).await;
-        if let (Some(entry), Err(e), Some(ledger)) = (&entry, &result, &self.ledger) {
-            if !e.is_retryable() {
-                let reason = e.to_string();
-                if let Err(w) = ledger
-                    .record_outcome(
-                        &entry.endpoint,
-                        &entry.config_name,
-                        Outcome::Refused,
-                        Some(&reason),
-                        chrono::Utc::now(),
-                    )
-                    .await
-                {
-                    warn!(error = %w, "outcome not recorded in the ledger");
-                }
-            }
-        }
-        let done = result?;
-        if matches!(done.status, Status::Created | Status::Updated) {
-            cleanup::prune(
-                &self.sagemaker,
-                &settings.endpoint_name,
-                self.config.keep_superseded,
-            )
-            .await;
-        }
-        Ok(done)
-    }
-
-    /// Writes the ledger entry of a deployment about to be made, with the
-    /// config it replaces (the rollback target), before anything changes.
-    async fn record_start(
-        &self,
-        decision: &Decision,
-        desired: &DeploymentRecord,
-        object: &ObjectCreated,
-    ) -> Result<Option<LedgerEntry>, DeployError> {
-        let Some(ledger) = &self.ledger else {
-            return Ok(None);
-        };
-        let replaces_config = match decision {
-            Decision::Create => None,
-            Decision::Update {
-                previous_config, ..
-            } => Some(previous_config.clone()),
-            _ => return Ok(None),
-        };
-        let entry = LedgerEntry {
-            endpoint: desired.endpoint_name.clone(),
-            config_name: desired.config_name.clone(),
-            model_name: desired.model_name.clone(),
-            artifact_bucket: desired.artifact.bucket.clone(),
-            artifact_key: desired.artifact.key.clone(),
-            artifact_version: desired.artifact.version.clone(),
-            settings_version: desired.settings_version.clone(),
-            trigger: format!("s3://{}/{}", object.bucket, object.key),
-            replaces_config,
-            started_at: chrono::Utc::now(),
-            outcome: Outcome::InProgress,
-            finished_at: None,
-            reason: None,
-        };
-        ledger.record_deployment(&entry).await?;
-        Ok(Some(entry))
+        self.deploy_leased(desired, &settings, object).await
     }
 
     async fn locate_artifact(

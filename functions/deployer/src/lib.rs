@@ -5,6 +5,7 @@ pub mod apply;
 pub mod cleanup;
 pub mod config;
 pub mod deploy;
+pub mod lease;
 pub mod outcome;
 pub mod plan;
 pub mod queue;
