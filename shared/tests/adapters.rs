@@ -5,6 +5,8 @@
 
 #[path = "adapters/errors.rs"]
 mod errors;
+#[path = "adapters/pricing.rs"]
+mod pricing;
 #[path = "adapters/s3.rs"]
 mod s3;
 #[path = "adapters/sagemaker.rs"]

@@ -9,6 +9,7 @@ use aws_sdk_sagemaker::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_sagemaker::error::BoxError;
 use aws_smithy_mocks::{mock_client, Rule, RuleMode};
 use aws_smithy_types::body::SdkBody;
+use shared::aws::pricing::PriceList;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use std::sync::{Arc, Mutex};
@@ -90,24 +91,36 @@ impl Intercept for Recorder {
     }
 }
 
+/// A mocked client of an SDK crate: answers from `rules` in order, retries
+/// fast, and records every request into `recorder`.
+macro_rules! recorded_client {
+    ($sdk:ident, $rules:expr, $recorder:expr) => {{
+        let interceptor = $recorder.clone();
+        mock_client!($sdk, RuleMode::Sequential, $rules, move |c| c
+            .retry_config(fast_retries())
+            .interceptor(interceptor.clone()))
+    }};
+}
+
 /// A SageMaker adapter whose client answers from `rules`, in order.
 pub fn sagemaker(rules: &[&Rule]) -> (SageMaker, Recorder) {
     let recorder = Recorder::default();
-    let interceptor = recorder.clone();
-    let client = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, rules, move |c| c
-        .retry_config(fast_retries())
-        .interceptor(interceptor.clone()));
+    let client = recorded_client!(aws_sdk_sagemaker, rules, recorder);
     (SageMaker::new(client), recorder)
 }
 
 /// An S3 adapter whose client answers from `rules`, in order.
 pub fn s3(rules: &[&Rule]) -> (ArtifactStore, Recorder) {
     let recorder = Recorder::default();
-    let interceptor = recorder.clone();
-    let client = mock_client!(aws_sdk_s3, RuleMode::Sequential, rules, move |c| c
-        .retry_config(fast_retries())
-        .interceptor(interceptor.clone()));
+    let client = recorded_client!(aws_sdk_s3, rules, recorder);
     (ArtifactStore::new(client), recorder)
+}
+
+/// A Price List adapter whose client answers from `rules`, in order.
+pub fn price_list(rules: &[&Rule]) -> (PriceList, Recorder) {
+    let recorder = Recorder::default();
+    let client = recorded_client!(aws_sdk_pricing, rules, recorder);
+    (PriceList::from_client(client), recorder)
 }
 
 /// An HTTP response with headers and body.
