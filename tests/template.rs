@@ -352,6 +352,7 @@ const IAM_PREFIX: &[(&str, &str)] = &[
     ("aws_sdk_s3", "s3"),
     ("aws_sdk_sns", "sns"),
     ("aws_sdk_cloudwatch", "cloudwatch"),
+    ("aws_sdk_pricing", "pricing"),
     ("aws_sdk_sqs", "sqs"),
     ("aws_sdk_dynamodb", "dynamodb"),
 ];
