@@ -267,6 +267,32 @@ mod tests {
     }
 
     #[test]
+    fn us_east_1_rates_match_the_price_list() {
+        let table = PriceTable::embedded();
+        let hourly = |t: &str| table.instance_hourly("us-east-1", t);
+        assert_eq!(hourly("ml.m6i.large"), Some(0.115));
+        assert_eq!(hourly("ml.m6i.xlarge"), Some(0.23));
+        // ProvisionedConcurrency:Usage, per GB-second provisioned.
+        assert_eq!(table.provisioned_gb_second("us-east-1"), Some(0.000005));
+    }
+
+    #[test]
+    fn the_seed_example_from_the_current_us_east_1_rates() {
+        // 1,000 requests a day, 200 ms, 2 GB serverless vs one ml.m5.large.
+        let table = PriceTable::embedded();
+        let hourly = table.instance_hourly("us-east-1", "ml.m5.large").unwrap();
+        let gb_second = table.serverless_gb_second("us-east-1").unwrap();
+        assert_eq!((hourly, gb_second), (0.115, 0.00002));
+        let persistent = persistent_monthly(hourly, 1);
+        assert!(close(persistent, 83.95), "{persistent}");
+        let per_month = monthly_invocations(7_000.0, 7);
+        let serverless = serverless_monthly(per_month, 0.200, 2048, gb_second, None);
+        // 30,416.67 x 0.2 s x 2 GB x $0.00002 = $0.2433
+        assert!((serverless - 0.2433).abs() < 0.0001, "{serverless}");
+        assert!((persistent - serverless - 83.7067).abs() < 0.0001);
+    }
+
+    #[test]
     fn instance_count_multiplies_the_persistent_cost() {
         assert!(close(persistent_monthly(0.115, 3), 0.115 * 3.0 * 730.0));
         assert_eq!(persistent_monthly(0.115, 0), 0.0);
