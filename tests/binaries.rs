@@ -6,7 +6,7 @@
 
 use crate::deployer::World;
 use integration_tests::fixtures::s3_event;
-use integration_tests::{repo_root, unique};
+use integration_tests::{repo_root, unique, Stack};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
@@ -73,10 +73,13 @@ async fn the_deployer_binary_deploys_an_upload() {
     let world = World::new().await;
     let endpoint = unique("binary");
     let upload = world.upload_artifact(&endpoint, "v1/").await;
+    // The binary calls AWS as the deployer of the world's stack.
+    let role = world.stack.execution_role_arn();
+    let key = world.stack.access_key_id("deployer");
     let outcome = invoke(
         "deployer",
         &s3_event(&[upload]),
-        &[("EXECUTION_ROLE_ARN", crate::deployer::ROLE)],
+        &[("EXECUTION_ROLE_ARN", &role), ("AWS_ACCESS_KEY_ID", &key)],
     );
     assert_eq!(outcome["ok"], json!(true), "{outcome:#}");
     assert_eq!(
@@ -118,12 +121,14 @@ fn each_function_with_its_configuration_reaches_the_first_poll() {
     }
 }
 
-#[test]
-fn the_smoke_tester_binary_ignores_an_unknown_endpoint() {
+#[tokio::test]
+async fn the_smoke_tester_binary_ignores_an_unknown_endpoint() {
+    let stack = Stack::new("binary", &[]).await;
+    let key = stack.access_key_id("smoke-tester");
     let outcome = invoke(
         "smoke-tester",
         &json!({"endpoint_name": unique("ghost")}),
-        &[],
+        &[("AWS_ACCESS_KEY_ID", &key)],
     );
     assert_eq!(outcome["ok"], json!(true), "{outcome:#}");
     assert_eq!(outcome["response"]["outcome"], "ignored", "{outcome:#}");

@@ -6,5 +6,6 @@
 mod binaries;
 mod cost_sweeper;
 mod deployer;
+mod forbidden;
 mod ledger;
 mod smoke_tester;

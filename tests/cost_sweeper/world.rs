@@ -2,11 +2,12 @@
 //! calls the tests make to look at (and, as the smoke tester would, tag)
 //! the endpoints.
 
+use super::fleet::ROLE;
 use chrono::Utc;
 use cost_sweeper::config::SweepConfig;
 use cost_sweeper::report::{StepStatus, SweepReport};
 use cost_sweeper::sweeper::{self, Sweeper};
-use integration_tests::{set_endpoint_status, unique, Clients};
+use integration_tests::{set_endpoint_status, unique, Clients, Stack};
 use std::collections::BTreeMap;
 
 pub struct World {
@@ -20,9 +21,12 @@ pub struct World {
 impl World {
     pub async fn new(label: &str) -> Self {
         let clients = Clients::new().await;
-        let sdk = shared::aws::load_sdk_config().await;
+        // The seeded persistent models run with ROLE, which a migration
+        // passes: the stack lists it as migratable.
+        let stack = Stack::new("sweep", &[("MigratableModelRoleArns", ROLE)]).await;
+        let sdk = stack.function_config("cost-sweeper").await;
         let prefix = unique(label);
-        let report_bucket = unique("sweep-reports").to_ascii_lowercase();
+        let report_bucket = stack.models_bucket();
         clients
             .s3
             .create_bucket()
@@ -36,7 +40,7 @@ impl World {
             ..SweepConfig::defaults(&clients.region)
         };
         World {
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&shared::aws::load_sdk_config().await),
             sweeper: Sweeper::new(&sdk, config),
             prefix,
             clients,

@@ -47,7 +47,10 @@ async fn a_new_artifact_creates_model_config_and_endpoint() {
         container.model_data_url(),
         Some(format!("s3://{}/{}", world.bucket, upload.key).as_str())
     );
-    assert_eq!(model.execution_role_arn(), Some(ROLE));
+    assert_eq!(
+        model.execution_role_arn(),
+        Some(world.stack.execution_role_arn().as_str())
+    );
 
     let endpoint_tags = world.tags(described.endpoint_arn().unwrap()).await;
     assert_eq!(

@@ -15,7 +15,7 @@ use deployer::config::DeployerConfig;
 use deployer::deploy::Deployer;
 use deployer::outcome::{DeployReport, Status};
 use integration_tests::fixtures::{s3_event, Upload};
-use integration_tests::{event_file, set_endpoint_status, unique, Clients};
+use integration_tests::{event_file, set_endpoint_status, unique, Clients, Stack};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use shared::aws::s3::ArtifactStore;
@@ -25,9 +25,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) const ROLE: &str = "arn:aws:iam::123456789012:role/pipeline-sagemaker-execution";
 
-/// A bucket, a deployer configured for it, and the clients to check results.
+/// A stack's models bucket, its deployer (calling AWS as the deployer), and
+/// the clients to check results.
 pub(crate) struct World {
     pub(crate) clients: Clients,
+    pub(crate) stack: Stack,
     pub(crate) bucket: String,
     pub(crate) deployer: Deployer,
 }
@@ -35,22 +37,26 @@ pub(crate) struct World {
 impl World {
     pub(crate) async fn new() -> Self {
         let clients = Clients::new().await;
-        let bucket = clients.versioned_bucket("models").await;
+        let stack = Stack::new("models", &[]).await;
+        let bucket = stack.models_bucket();
+        clients.create_versioned_bucket(&bucket).await;
         let config = DeployerConfig {
             region: clients.region.clone(),
-            execution_role_arn: ROLE.into(),
+            execution_role_arn: stack.execution_role_arn(),
             models_prefix: "models/".into(),
             defaults: SettingsLayer::default(),
             keep_superseded: 2,
         };
+        let sdk = stack.function_config("deployer").await;
         let deployer = Deployer {
-            sagemaker: SageMaker::new(clients.sagemaker.clone()),
-            store: ArtifactStore::new(clients.s3.clone()),
+            sagemaker: SageMaker::new(aws_sdk_sagemaker::Client::new(&sdk)),
+            store: ArtifactStore::new(aws_sdk_s3::Client::new(&sdk)),
             config,
             ledger: Some(crate::ledger::ledger_table().await),
         };
         World {
             clients,
+            stack,
             bucket,
             deployer,
         }

@@ -23,6 +23,7 @@ from typing import Any
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import call_recorder  # noqa: E402
 import cbor_protocol  # noqa: E402
 import control  # noqa: E402
 import runtime_patches  # noqa: E402
@@ -38,6 +39,8 @@ def build_app() -> Any:
     runtime_patches.apply()
     moto_app = DomainDispatcherApplication(create_backend_app)
     app = control.ControlMiddleware(runtime_patches.InvocationBodyMiddleware(moto_app))
+    # Every AWS call as IAM authorization requests, by caller (GET /_emulator/calls).
+    app = call_recorder.CallRecorderMiddleware(app)
     # CloudWatch over Smithy RPC v2 CBOR, as the Rust SDK sends it.
     app = cbor_protocol.RpcV2CborMiddleware(app)
     # Outermost: counts requests as clients sent them (GET /_emulator/requests).

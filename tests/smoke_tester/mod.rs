@@ -30,26 +30,30 @@ struct Bench {
 impl Bench {
     async fn new() -> Self {
         let world = World::new().await;
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let setup = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
-        let sns = aws_sdk_sns::Client::new(&config);
-        let topic = sns
+        let topic = aws_sdk_sns::Client::new(&setup)
             .create_topic()
-            .name(unique("smoke-alerts"))
+            .name(world.stack.topic_name())
             .send()
             .await
             .unwrap();
+        // The smoke tester calls AWS as itself (tests/policy evaluates it).
+        let config = world.stack.function_config("smoke-tester").await;
         let runtime = aws_sdk_sagemakerruntime::config::Builder::from(&config)
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .build();
         let mut invoker = Invoker::new(aws_sdk_sagemakerruntime::Client::from_conf(runtime));
         invoker.backoff = Duration::from_millis(10);
         let tester = SmokeTester {
-            sagemaker: SageMaker::new(world.clients.sagemaker.clone()),
-            store: ArtifactStore::new(world.clients.s3.clone()),
+            sagemaker: SageMaker::new(aws_sdk_sagemaker::Client::new(&config)),
+            store: ArtifactStore::new(aws_sdk_s3::Client::new(&config)),
             invoker,
-            notifier: Notifier::new(sns, topic.topic_arn().map(str::to_string)),
+            notifier: Notifier::new(
+                aws_sdk_sns::Client::new(&config),
+                topic.topic_arn().map(str::to_string),
+            ),
             config: SmokeTesterConfig {
                 metrics_namespace: "PipelineTests".into(),
                 warm_invocations: 2,

@@ -69,15 +69,21 @@ impl Clients {
     /// A fresh versioned bucket.
     pub async fn versioned_bucket(&self, label: &str) -> String {
         let bucket = unique(label).to_ascii_lowercase();
+        self.create_versioned_bucket(&bucket).await;
+        bucket
+    }
+
+    /// Creates `bucket`, versioned.
+    pub async fn create_versioned_bucket(&self, bucket: &str) {
         self.s3
             .create_bucket()
-            .bucket(&bucket)
+            .bucket(bucket)
             .send()
             .await
             .expect("create bucket");
         self.s3
             .put_bucket_versioning()
-            .bucket(&bucket)
+            .bucket(bucket)
             .versioning_configuration(
                 VersioningConfiguration::builder()
                     .status(BucketVersioningStatus::Enabled)
@@ -86,7 +92,6 @@ impl Clients {
             .send()
             .await
             .expect("enable versioning");
-        bucket
     }
 
     /// Uploads an object; returns (version id, ETag without quotes).
@@ -182,4 +187,98 @@ pub fn invocations(endpoint: &str) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
+}
+
+/// One deployment of template.yaml that a test plays, so that
+/// tests/policy can evaluate each call a function makes against that
+/// function's policy as this deployment would hold it. Its resources are
+/// named as tests/policy/template_policies.py resolves the template: the
+/// models bucket `<stack>-<account>-<region>-models` (BucketPrefix is the
+/// stack name), the execution role `<stack>-SageMakerExecutionRole`, the
+/// topic `<stack>-NotificationTopic`. Each function gets its own clients,
+/// signed with the access key id `<function>.<stack>` (any credentials work
+/// with the emulator), which is how the emulator's call log tells the callers
+/// apart; the tests' own set-up keeps the default credentials.
+pub struct Stack {
+    pub name: String,
+    pub region: String,
+}
+
+pub const ACCOUNT: &str = "123456789012";
+
+impl Stack {
+    /// A new stack with these parameter values (the rest are the template's
+    /// defaults), registered in the emulator's call log.
+    pub async fn new(label: &str, parameters: &[(&str, &str)]) -> Stack {
+        let config = shared::aws::load_sdk_config().await;
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into());
+        let stack = Stack {
+            name: unique(label).to_ascii_lowercase(),
+            region,
+        };
+        let mut values = serde_json::Map::new();
+        values.insert("BucketPrefix".into(), stack.name.clone().into());
+        for (k, v) in parameters {
+            values.insert((*k).into(), (*v).into());
+        }
+        emulator_post(
+            "/_emulator/calls/stacks",
+            &serde_json::json!({ "stack": stack.name, "parameters": values }),
+        );
+        stack
+    }
+
+    pub fn models_bucket(&self) -> String {
+        format!("{}-{ACCOUNT}-{}-models", self.name, self.region)
+    }
+
+    pub fn execution_role_arn(&self) -> String {
+        format!(
+            "arn:aws:iam::{ACCOUNT}:role/{}-SageMakerExecutionRole",
+            self.name
+        )
+    }
+
+    pub fn topic_name(&self) -> String {
+        format!("{}-NotificationTopic", self.name)
+    }
+
+    /// The SDK configuration `function` runs with in this stack.
+    pub async fn function_config(&self, function: &str) -> aws_config::SdkConfig {
+        self.caller_config(&format!("{function}.{}", self.name))
+            .await
+    }
+
+    /// The configuration of calls a test makes as `function` on purpose,
+    /// to show its policy denies them (scenario: a short label).
+    pub async fn forbidden_config(&self, function: &str, scenario: &str) -> aws_config::SdkConfig {
+        self.caller_config(&format!("{function}.{}.deny-{scenario}", self.name))
+            .await
+    }
+
+    async fn caller_config(&self, access_key_id: &str) -> aws_config::SdkConfig {
+        use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+        shared::aws::load_sdk_config()
+            .await
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                access_key_id,
+                "test",
+                None,
+                None,
+                "integration-tests",
+            )))
+            .build()
+    }
+
+    /// The environment a function's binary runs with in this stack.
+    pub fn function_env(&self, function: &str) -> Vec<(String, String)> {
+        vec![(
+            "AWS_ACCESS_KEY_ID".into(),
+            format!("{function}.{}", self.name),
+        )]
+    }
 }
