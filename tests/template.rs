@@ -229,16 +229,25 @@ const NO_RESOURCE_LEVEL: &[&str] = &[
     "cloudwatch:GetMetricData",
 ];
 
-/// Tag-scoping exceptions, and why.
+/// Tag-scoping exceptions, and why. Each must still limit the keys it may
+/// write (`aws:TagKeys`).
 const UNSCOPED_BY_TAG: &[(&str, &str, &str)] = &[(
     "cost-sweeper",
     "sagemaker:AddTags",
-    "it records the migration's state on the original (not pipeline-managed) endpoint before it changes anything",
+    "it records the migration's state on the original (not pipeline-managed) endpoint once the canary exists: only pipeline:migration-* keys, and never on an opted-out endpoint (DenyOptedOut)",
 )];
 
 /// The Allow statements of a function's inline policies (both branches of a
 /// conditional statement).
 fn statements(f: &Function) -> Vec<&'static Value> {
+    all_statements(f)
+        .into_iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .collect()
+}
+
+/// The Allow and Deny statements of a function's inline policies.
+fn all_statements(f: &Function) -> Vec<&'static Value> {
     let mut found = Vec::new();
     for policy in one_or_many(&f.properties["Policies"]) {
         let Some(list) = policy["Statement"].as_array() else {
@@ -256,9 +265,9 @@ fn statements(f: &Function) -> Vec<&'static Value> {
         }
     }
     for s in &found {
-        assert_eq!(
-            s["Effect"], "Allow",
-            "{}: only Allow statements expected: {s}",
+        assert!(
+            s["Effect"] == "Allow" || s["Effect"] == "Deny",
+            "{}: a statement without Effect Allow or Deny: {s}",
             f.id
         );
     }
@@ -561,8 +570,10 @@ fn bucket_arns_all_name_the_models_bucket() {
     let mut seen = 0;
     for caps in arn.captures_iter(&all) {
         let name = &caps[1];
+        // ${Buckets}: the SmokeTestBuckets the operator lists (the smoke
+        // tester reads migrations' requests there).
         assert!(
-            name == bucket || name == "${ModelsBucket}",
+            name == bucket || name == "${ModelsBucket}" || name == "${Buckets}",
             "an S3 ARN names {name:?}, not the models bucket {bucket:?}"
         );
         seen += 1;
@@ -857,6 +868,57 @@ fn every_checkov_skip_is_justified() {
             assert!(
                 skip["id"].as_str().is_some_and(|i| i.starts_with("CKV")) && comment.len() > 20,
                 "{id}: checkov skip {skip} needs an id and a justification"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_sweeper_never_changes_an_opted_out_endpoint() {
+    let f = function("cost-sweeper");
+    let denies: Vec<&Value> = all_statements(&f)
+        .into_iter()
+        .filter(|s| s["Effect"] == "Deny")
+        .collect();
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    let deny = denies[0];
+    let actions: BTreeSet<String> = statement_actions(deny).into_iter().collect();
+    for action in [
+        "sagemaker:UpdateEndpoint",
+        "sagemaker:DeleteEndpoint",
+        "sagemaker:AddTags",
+    ] {
+        assert!(actions.contains(action), "{action} not denied: {actions:?}");
+    }
+    // The opt-out tag the sweeper's eligibility reads (fleet.rs).
+    assert_eq!(
+        condition_keys(deny).get("aws:ResourceTag/serverless-migration"),
+        Some(&vec!["exclude".to_string()])
+    );
+    assert!(deny["Condition"]["StringEquals"].is_object(), "{deny}");
+    // Tag writes that no resource tag limits are limited by key.
+    for s in statements(&f) {
+        let conditions = condition_keys(s);
+        let tags_only_by_key = statement_actions(s) == ["sagemaker:AddTags"]
+            && !conditions
+                .keys()
+                .any(|k| k.starts_with("aws:RequestTag/") || k.starts_with("aws:ResourceTag/"))
+            && !conditions.contains_key("sagemaker:TaggingAction");
+        if tags_only_by_key {
+            let keys: Vec<String> =
+                one_or_many(&s["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"])
+                    .into_iter()
+                    .map(text)
+                    .collect();
+            assert!(
+                !keys.is_empty(),
+                "{}: AddTags limited neither by tag nor by key: {s}",
+                f.id
+            );
+            assert!(
+                keys.iter()
+                    .all(|k| k.starts_with(shared::tags::PIPELINE_PREFIX)),
+                "{keys:?}"
             );
         }
     }

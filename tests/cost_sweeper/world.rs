@@ -34,9 +34,19 @@ impl World {
             .send()
             .await
             .expect("create report bucket");
+        let topic = aws_sdk_sns::Client::new(&shared::aws::load_sdk_config().await)
+            .create_topic()
+            .name(stack.topic_name())
+            .send()
+            .await
+            .expect("create the notification topic")
+            .topic_arn()
+            .expect("topic ARN")
+            .to_string();
         let config = SweepConfig {
             endpoint_name_contains: Some(prefix.clone()),
             report_bucket: Some(report_bucket.clone()),
+            notify_topic_arn: Some(topic),
             ..SweepConfig::defaults(&clients.region)
         };
         World {

@@ -325,3 +325,28 @@ async fn old_revisions_are_pruned_keeping_two_for_rollback() {
     // they stay until a later deploy: the grace protects in-flight deploys.
     assert_eq!(world.names("model", &endpoint).await.len(), 5);
 }
+
+#[tokio::test]
+async fn models_of_pruned_configs_are_deleted_once_past_the_grace() {
+    let world = World::new().await;
+    let endpoint = unique("prune-models");
+    for _ in 0..4 {
+        let upload = world.upload_artifact(&endpoint, "").await;
+        world.deploy_ok(&[upload]).await;
+        set_endpoint_status(&endpoint, "InService");
+    }
+    // Past the one-hour grace (deployer::cleanup::MODEL_GRACE).
+    for model in world.names("model", &endpoint).await {
+        integration_tests::emulator_post(
+            &format!("/_emulator/models/{model}/creation-time"),
+            &json!({"creation_time": (Utc::now() - Duration::hours(2)).to_rfc3339()}),
+        );
+    }
+    let upload = world.upload_artifact(&endpoint, "").await;
+    world.deploy_ok(&[upload]).await;
+    assert_eq!(
+        world.names("model", &endpoint).await.len(),
+        3,
+        "the live model and the two before it"
+    );
+}

@@ -36,8 +36,13 @@ pub(crate) struct World {
 
 impl World {
     pub(crate) async fn new() -> Self {
+        Self::with_parameters(&[]).await
+    }
+
+    /// A world whose stack has these template parameters.
+    pub(crate) async fn with_parameters(parameters: &[(&str, &str)]) -> Self {
         let clients = Clients::new().await;
-        let stack = Stack::new("models", &[]).await;
+        let stack = Stack::new("models", parameters).await;
         let bucket = stack.models_bucket();
         clients.create_versioned_bucket(&bucket).await;
         let config = DeployerConfig {

@@ -97,6 +97,17 @@ def _where(request: Request, body: dict[str, Any]) -> tuple[str, str]:
     return account, region
 
 
+def _parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time with a zone, as the naive UTC datetime moto keeps."""
+    try:
+        created = datetime.fromisoformat(str(value or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if created.tzinfo is None:
+        return None
+    return created.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def parse_settle(value: Any) -> float | None:
     """'manual' (or None) -> None; a number of seconds >= 0 -> float."""
     if value is None or (isinstance(value, str) and value.strip().lower() == "manual"):
@@ -166,6 +177,8 @@ class ControlMiddleware:
             return _json(200, lifecycle.events(account, region, request.args.get("endpoint"), after))
         if len(parts) in (2, 3) and parts[0] == "endpoints":
             return self.endpoint_route(request, parts, body)
+        if len(parts) == 3 and parts[0] == "models" and parts[2] == "creation-time" and request.method == "POST":
+            return self.model_creation_time(request, parts[1], body)
         return _json(404, {"error": f"no control route {request.method} {request.path}"})
 
     def runtime_route(self, request: Request, parts: list[str], body: dict[str, Any]) -> Response:
@@ -228,6 +241,18 @@ class ControlMiddleware:
                     "Endpoint": _endpoint_view(ep) if ep is not None else None,
                 })
         return _json(405, {"error": f"method {method} not allowed on {request.path}"})
+
+    def model_creation_time(self, request: Request, name: str, body: dict[str, Any]) -> Response:
+        """Backdates a model (ListModels and DescribeModel follow)."""
+        account, region = _where(request, body)
+        model = sagemaker_backends[account][region]._models.get(name)
+        if model is None:
+            return _json(404, {"error": f"model {name!r} not found in {account}/{region}"})
+        created = _parse_time(body.get("creation_time"))
+        if created is None:
+            return _json(400, {"error": "creation_time must be an ISO 8601 time with a zone, e.g. 2026-01-01T00:00:00Z"})
+        model.creation_time = created
+        return _json(200, {"ModelName": name, "CreationTime": created.isoformat()})
 
     def endpoint_route(self, request: Request, parts: list[str], body: dict[str, Any]) -> Response:
         name = parts[1]

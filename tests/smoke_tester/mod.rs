@@ -29,7 +29,10 @@ struct Bench {
 
 impl Bench {
     async fn new() -> Self {
-        let world = World::new().await;
+        Self::with_world(World::new().await).await
+    }
+
+    async fn with_world(world: World) -> Self {
         let setup = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;

@@ -2,6 +2,7 @@
 //! events, duplicated events and forced re-tests.
 
 use super::*;
+use integration_tests::Clients;
 
 #[tokio::test]
 async fn a_good_endpoint_passes_with_cold_and_warm_latencies_and_is_tested_once() {
@@ -187,4 +188,69 @@ async fn a_direct_invocation_can_force_a_retest() {
     let report = bench.run(direct).await;
     assert_eq!(report.outcome, Outcome::Passed, "{report:#?}");
     assert_eq!(invocations(&endpoint).len(), 6);
+}
+
+#[tokio::test]
+async fn a_migration_canary_reads_its_request_from_a_listed_smoke_test_bucket() {
+    // The sweeper gives a canary's config the request its original named
+    // (serverless-migration:smoke-test=s3://<bucket>/...): another bucket,
+    // which the stack lists in SmokeTestBuckets so the smoke tester may read it.
+    let requests = unique("smoke-requests").to_ascii_lowercase();
+    let setup = Clients::new().await;
+    setup
+        .s3
+        .create_bucket()
+        .bucket(&requests)
+        .send()
+        .await
+        .expect("create the requests bucket");
+    let document =
+        json!({"smoke_test": {"content_type": "text/csv", "body_s3_key": "canary/body.csv"}});
+    setup
+        .put(
+            &requests,
+            "canary/request.json",
+            document.to_string().as_bytes(),
+            &[],
+        )
+        .await;
+    setup
+        .put(&requests, "canary/body.csv", b"6.3,2.9,5.6,1.8", &[])
+        .await;
+    let bench =
+        Bench::with_world(World::with_parameters(&[("SmokeTestBuckets", requests.as_str())]).await)
+            .await;
+    let endpoint = unique("smoke-canary");
+    let config = bench.deploy(&endpoint, None).await;
+    let config_arn = bench
+        .world
+        .sm()
+        .describe_endpoint_config()
+        .endpoint_config_name(&config)
+        .send()
+        .await
+        .unwrap()
+        .endpoint_config_arn()
+        .unwrap()
+        .to_string();
+    bench
+        .world
+        .sm()
+        .add_tags()
+        .resource_arn(&config_arn)
+        .tags(
+            aws_sdk_sagemaker::types::Tag::builder()
+                .key(shared::smoke::SOURCE_TAG)
+                .value(format!("s3://{requests}/canary/request.json"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    queue_invoke_results(&endpoint, json!([answer(GOOD, 0)]));
+
+    let report = bench.run(bench.in_service_event(&endpoint, &config)).await;
+    assert_eq!(report.outcome, Outcome::Passed, "{report:#?}");
+    let calls = invocations(&endpoint);
+    assert_eq!(calls[0]["Body"], "6.3,2.9,5.6,1.8", "{calls:#?}");
 }
