@@ -38,12 +38,13 @@ impl QueueWorld {
         let config = shared::aws::load_sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&config);
         let sns = aws_sdk_sns::Client::new(&config);
-        let queue_url = create_queue(&sqs, &unique("deploys")).await;
+        // Named as the stack names them; the deployer calls them as itself.
+        let queue_url = create_queue(&sqs, &format!("{}-DeployQueue", world.stack.name)).await;
         let deploys_arn = queue_arn(&sqs, &queue_url).await;
         let alerts_url = create_queue(&sqs, &unique("alerts")).await;
         let topic = sns
             .create_topic()
-            .name(unique("alerts"))
+            .name(world.stack.topic_name())
             .send()
             .await
             .expect("create topic")
@@ -58,10 +59,14 @@ impl QueueWorld {
             .send()
             .await
             .expect("subscribe the alerts queue");
+        let deployer_config = world.stack.function_config("deployer").await;
         let consumer = QueueConsumer {
             deployer: world.deployer.clone(),
-            queue: Some(DeployQueue::new(sqs.clone(), queue_url.clone())),
-            notifier: Notifier::new(sns, Some(topic)),
+            queue: Some(DeployQueue::new(
+                aws_sdk_sqs::Client::new(&deployer_config),
+                queue_url.clone(),
+            )),
+            notifier: Notifier::new(aws_sdk_sns::Client::new(&deployer_config), Some(topic)),
             config: QueueConfig {
                 queue_url: Some(queue_url.clone()),
                 max_deploy_wait,

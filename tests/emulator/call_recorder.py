@@ -187,6 +187,11 @@ def authorizations(environ: dict[str, Any], body: bytes, service: str, operation
     if service == "sns" and operation == "Publish":
         return [{"action": "sns:Publish", "resource": params.get("TopicArn") or params.get("TargetArn", "*"),
                  "context": {}}]
+    if service == "sqs":
+        url = params.get("QueueUrl", "")
+        name = url.rstrip("/").rsplit("/", 1)[-1] if url else params.get("QueueName", "")
+        resource = f"arn:aws:sqs:{region}:{DEFAULT_ACCOUNT_ID}:{name}" if name else "*"
+        return [{"action": f"sqs:{operation}", "resource": resource, "context": {}}]
     if service in ("monitoring", "cloudwatch"):
         context = {"cloudwatch:namespace": params["Namespace"]} if operation == "PutMetricData" else {}
         return [{"action": f"cloudwatch:{operation}", "resource": "*", "context": context}]
