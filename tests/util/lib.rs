@@ -248,8 +248,13 @@ impl Stack {
 
     /// The SDK configuration `function` runs with in this stack.
     pub async fn function_config(&self, function: &str) -> aws_config::SdkConfig {
-        self.caller_config(&format!("{function}.{}", self.name))
-            .await
+        self.caller_config(&self.access_key_id(function)).await
+    }
+
+    /// The access key id `function` signs with in this stack (a binary
+    /// gets it as `AWS_ACCESS_KEY_ID`).
+    pub fn access_key_id(&self, function: &str) -> String {
+        format!("{function}.{}", self.name)
     }
 
     /// The configuration of calls a test makes as `function` on purpose,
@@ -272,13 +277,5 @@ impl Stack {
                 "integration-tests",
             )))
             .build()
-    }
-
-    /// The environment a function's binary runs with in this stack.
-    pub fn function_env(&self, function: &str) -> Vec<(String, String)> {
-        vec![(
-            "AWS_ACCESS_KEY_ID".into(),
-            format!("{function}.{}", self.name),
-        )]
     }
 }
