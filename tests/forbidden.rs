@@ -25,6 +25,15 @@ fn instance_variant() -> aws_sdk_sagemaker::types::builders::ProductionVariantBu
         .initial_instance_count(1)
 }
 
+/// A SageMaker client signing as `function` in a forbidden `scenario`.
+async fn forbidden_sagemaker(
+    world: &World,
+    function: &str,
+    scenario: &str,
+) -> aws_sdk_sagemaker::Client {
+    aws_sdk_sagemaker::Client::new(&world.stack.forbidden_config(function, scenario).await)
+}
+
 async fn arn_of_endpoint(world: &World, endpoint: &str) -> String {
     world
         .endpoint(endpoint)
@@ -42,12 +51,7 @@ async fn adopting_an_unmanaged_endpoint_or_config_and_deleting_it_is_denied() {
         .create_unmanaged_endpoint(&endpoint, instance_variant())
         .await;
     let endpoint_arn = arn_of_endpoint(&world, &endpoint).await;
-    let sweeper = aws_sdk_sagemaker::Client::new(
-        &world
-            .stack
-            .forbidden_config("cost-sweeper", "adopt-unmanaged")
-            .await,
-    );
+    let sweeper = forbidden_sagemaker(&world, "cost-sweeper", "adopt-unmanaged").await;
     let _ = sweeper
         .add_tags()
         .resource_arn(&endpoint_arn)
@@ -60,22 +64,8 @@ async fn adopting_an_unmanaged_endpoint_or_config_and_deleting_it_is_denied() {
         .send()
         .await;
 
-    let config_arn = world
-        .sm()
-        .describe_endpoint_config()
-        .endpoint_config_name(&config)
-        .send()
-        .await
-        .unwrap()
-        .endpoint_config_arn()
-        .unwrap()
-        .to_string();
-    let deployer = aws_sdk_sagemaker::Client::new(
-        &world
-            .stack
-            .forbidden_config("deployer", "adopt-unmanaged")
-            .await,
-    );
+    let config_arn = world.config_arn(&config).await;
+    let deployer = forbidden_sagemaker(&world, "deployer", "adopt-unmanaged").await;
     let _ = deployer
         .add_tags()
         .resource_arn(&config_arn)
@@ -131,12 +121,7 @@ async fn updating_an_opted_out_managed_endpoint_is_denied() {
         .await
         .unwrap();
     set_endpoint_status(&endpoint, "InService");
-    let sweeper = aws_sdk_sagemaker::Client::new(
-        &world
-            .stack
-            .forbidden_config("cost-sweeper", "update-opted-out")
-            .await,
-    );
+    let sweeper = forbidden_sagemaker(&world, "cost-sweeper", "update-opted-out").await;
     let _ = sweeper
         .update_endpoint()
         .endpoint_name(&endpoint)
@@ -149,12 +134,7 @@ async fn updating_an_opted_out_managed_endpoint_is_denied() {
 async fn passing_an_arbitrary_role_is_denied() {
     let world = World::new().await;
     for function in ["cost-sweeper", "deployer"] {
-        let client = aws_sdk_sagemaker::Client::new(
-            &world
-                .stack
-                .forbidden_config(function, "pass-any-role")
-                .await,
-        );
+        let client = forbidden_sagemaker(&world, function, "pass-any-role").await;
         let _ = client
             .create_model()
             .model_name(unique("any-role"))

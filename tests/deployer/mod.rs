@@ -126,6 +126,18 @@ impl World {
             .expect("endpoint exists")
     }
 
+    pub(crate) async fn config_arn(&self, config: &str) -> String {
+        self.sm()
+            .describe_endpoint_config()
+            .endpoint_config_name(config)
+            .send()
+            .await
+            .expect("config exists")
+            .endpoint_config_arn()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub(crate) async fn names(&self, kind: &str, endpoint: &str) -> Vec<String> {
         let prefix = format!("{endpoint}-");
         let mut names: Vec<String> = if kind == "model" {

@@ -222,17 +222,7 @@ async fn a_migration_canary_reads_its_request_from_a_listed_smoke_test_bucket() 
             .await;
     let endpoint = unique("smoke-canary");
     let config = bench.deploy(&endpoint, None).await;
-    let config_arn = bench
-        .world
-        .sm()
-        .describe_endpoint_config()
-        .endpoint_config_name(&config)
-        .send()
-        .await
-        .unwrap()
-        .endpoint_config_arn()
-        .unwrap()
-        .to_string();
+    let config_arn = bench.world.config_arn(&config).await;
     bench
         .world
         .sm()
