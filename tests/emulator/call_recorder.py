@@ -192,6 +192,10 @@ def authorizations(environ: dict[str, Any], body: bytes, service: str, operation
         name = url.rstrip("/").rsplit("/", 1)[-1] if url else params.get("QueueName", "")
         resource = f"arn:aws:sqs:{region}:{DEFAULT_ACCOUNT_ID}:{name}" if name else "*"
         return [{"action": f"sqs:{operation}", "resource": resource, "context": {}}]
+    if service == "dynamodb" and params.get("TableName"):
+        return [{"action": f"dynamodb:{operation}",
+                 "resource": f"arn:aws:dynamodb:{region}:{DEFAULT_ACCOUNT_ID}:table/{params['TableName']}",
+                 "context": {}}]
     if service in ("monitoring", "cloudwatch"):
         context = {"cloudwatch:namespace": params["Namespace"]} if operation == "PutMetricData" else {}
         return [{"action": f"cloudwatch:{operation}", "resource": "*", "context": context}]

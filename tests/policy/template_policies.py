@@ -98,6 +98,8 @@ class Resolver:
             return f"arn:aws:kms:{self.region}:{ACCOUNT}:key/{self.stack}-{name}"
         if kind == "AWS::SQS::Queue":
             return f"arn:aws:sqs:{self.region}:{ACCOUNT}:{self.stack}-{name}"
+        if kind == "AWS::DynamoDB::Table":
+            return f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{self.stack}-{name}"
         raise ValueError(f"no naming convention for GetAtt {name}.Arn ({kind})")
 
     # -- conditions and intrinsics ------------------------------------------
