@@ -13,7 +13,7 @@ pub mod retry;
 
 use deploy::Deployer;
 use lambda_runtime::LambdaEvent;
-use outcome::{DeployFailed, DeployReport, RecordOutcome, Status};
+use outcome::{DeployFailed, DeployReport};
 use queue::{is_queue_batch, QueueConsumer};
 use serde_json::Value;
 use tracing::{error, info};
@@ -27,18 +27,7 @@ pub async fn dispatch(
 ) -> Result<Value, DeployFailed> {
     if is_queue_batch(&event.payload) {
         let batch = serde_json::from_value(event.payload).map_err(|e| DeployFailed {
-            report: DeployReport {
-                results: vec![RecordOutcome {
-                    record: 0,
-                    status: Status::Failed,
-                    object: None,
-                    endpoint: None,
-                    model: None,
-                    endpoint_config: None,
-                    message: format!("not a valid SQS batch: {e}"),
-                    retryable: Some(false),
-                }],
-            },
+            report: DeployReport::unreadable_event(format!("not a valid SQS batch: {e}")),
         })?;
         // Boxed: the two paths' futures nest deeply enough to overflow
         // the compiler's layout query depth in the binary's main.
@@ -66,18 +55,7 @@ pub async fn handle(
             }
             DeployReport { results }
         }
-        Err(e) => DeployReport {
-            results: vec![RecordOutcome {
-                record: 0,
-                status: Status::Failed,
-                object: None,
-                endpoint: None,
-                model: None,
-                endpoint_config: None,
-                message: e.to_string(),
-                retryable: Some(false),
-            }],
-        },
+        Err(e) => DeployReport::unreadable_event(e.to_string()),
     };
     let summary = serde_json::to_value(&report).unwrap_or(Value::Null);
     if report.failures().next().is_some() {

@@ -47,6 +47,23 @@ pub struct DeployReport {
 }
 
 impl DeployReport {
+    /// The report for an event that could not be read at all: one failed,
+    /// non-retryable pseudo-record (a retry would read the same bytes).
+    pub fn unreadable_event(message: String) -> Self {
+        DeployReport {
+            results: vec![RecordOutcome {
+                record: 0,
+                status: Status::Failed,
+                object: None,
+                endpoint: None,
+                model: None,
+                endpoint_config: None,
+                message,
+                retryable: Some(false),
+            }],
+        }
+    }
+
     pub fn failures(&self) -> impl Iterator<Item = &RecordOutcome> {
         self.results.iter().filter(|r| r.status == Status::Failed)
     }

@@ -4,7 +4,8 @@ use super::AwsError;
 use crate::ledger::{
     newest_first, LedgerEntry, Outcome, DEPLOYMENT_PREFIX, LEASE_ENTRY, PARTITION_KEY, SORT_KEY,
 };
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -19,6 +20,23 @@ pub struct Ledger {
 }
 
 type Item = HashMap<String, AttributeValue>;
+
+/// A conditional write's answer: `Ok(true)` written, `Ok(false)` its
+/// condition did not hold, which for a lease or a write-once entry is an
+/// answer, not a failure.
+fn conditional<T, E>(
+    operation: &'static str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<bool, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some(CONDITION_FAILED) => Ok(false),
+        Err(e) => Err(AwsError::from_sdk(operation, e)),
+    }
+}
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -75,11 +93,7 @@ impl Ledger {
             .expression_attribute_values(":me", s(holder))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.code() == Some(CONDITION_FAILED) => Ok(false),
-            Err(e) => Err(AwsError::from_sdk("PutItem", e)),
-        }
+        conditional("PutItem", result)
     }
 
     /// Who holds the endpoint's lease now (expired or not), if anyone.
@@ -107,11 +121,7 @@ impl Ledger {
             .expression_attribute_values(":me", s(holder))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some(CONDITION_FAILED) => Ok(()),
-            Err(e) => Err(AwsError::from_sdk("DeleteItem", e)),
-        }
+        conditional("DeleteItem", result).map(|_released| ())
     }
 
     /// Writes a deployment's entry unless one exists for that config (a
@@ -144,11 +154,7 @@ impl Ledger {
             .expression_attribute_names("#e", SORT_KEY)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.code() == Some(CONDITION_FAILED) => Ok(false),
-            Err(e) => Err(AwsError::from_sdk("PutItem", e)),
-        }
+        conditional("PutItem", result)
     }
 
     /// Sets how a recorded deployment ended. `Ok(false)`: no such entry.
@@ -178,11 +184,7 @@ impl Ledger {
                 .expression_attribute_values(":r", s(r)),
             None => update.update_expression("SET outcome = :o, finished_at = :t REMOVE reason"),
         };
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.code() == Some(CONDITION_FAILED) => Ok(false),
-            Err(e) => Err(AwsError::from_sdk("UpdateItem", e)),
-        }
+        conditional("UpdateItem", update.send().await)
     }
 
     /// Every recorded deployment of the endpoint, newest first.
