@@ -287,13 +287,12 @@ impl Deployer {
                 config: None,
                 record: None,
                 rolled_back_from: None,
+                endpoint_managed_by: None,
             });
         };
-        let rolled_back_from = self
-            .sagemaker
-            .list_tags(&endpoint.arn)
-            .await?
-            .remove(shared::smoke::ROLLED_BACK_FROM_TAG);
+        let mut endpoint_tags = self.sagemaker.list_tags(&endpoint.arn).await?;
+        let rolled_back_from = endpoint_tags.remove(shared::smoke::ROLLED_BACK_FROM_TAG);
+        let endpoint_managed_by = endpoint_tags.remove(shared::tags::MANAGED_BY_KEY);
         let live = endpoint
             .pending_config_name
             .clone()
@@ -310,6 +309,7 @@ impl Deployer {
             config,
             record,
             rolled_back_from,
+            endpoint_managed_by,
         })
     }
 }

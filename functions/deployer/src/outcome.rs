@@ -8,6 +8,7 @@ use shared::aws::AwsError;
 use shared::deployment::KeyTooLong;
 use shared::s3_event::EventError;
 use shared::settings::SettingsError;
+use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -95,6 +96,10 @@ fn describe_refusal(refusal: &Refusal) -> String {
         ),
         Refusal::NotManaged { config } => format!(
             "exists but was not created by this pipeline (its config {config} has no managed-by=sagemaker-serverless-pipeline record), so it is left untouched; choose another endpoint_name"
+        ),
+        Refusal::EndpointNotManaged { config, found } => format!(
+            "has no {MANAGED_BY_KEY}={MANAGED_BY_VALUE} tag ({}), although its config {config} is the pipeline's, so the deployer may not update it and leaves it untouched. If the pipeline should own it, tag the endpoint {MANAGED_BY_KEY}={MANAGED_BY_VALUE} (aws sagemaker add-tags); otherwise choose another endpoint_name",
+            found.as_deref().map(|v| format!("it has {MANAGED_BY_KEY}={v}")).unwrap_or_else(|| "it has none".into())
         ),
         Refusal::Busy { status } => format!(
             "is {status}; SageMaker accepts no update until it finishes (retryable)"

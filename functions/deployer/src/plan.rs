@@ -5,6 +5,7 @@ use aws_sdk_sagemaker::types::EndpointStatus;
 use shared::aws::sagemaker::{EndpointConfigInfo, EndpointInfo};
 use shared::deployment::{ArtifactRef, DeploymentRecord};
 use shared::s3_event::compare_sequencers;
+use shared::tags::MANAGED_BY_VALUE;
 use std::cmp::Ordering;
 
 /// What SageMaker shows for the target endpoint.
@@ -17,6 +18,9 @@ pub struct Observed {
     pub record: Option<DeploymentRecord>,
     /// The config the smoke tester rolled the endpoint back from, if any.
     pub rolled_back_from: Option<String>,
+    /// The endpoint's own `managed-by` tag value; the deployer's role may
+    /// update only endpoints whose value is the pipeline's.
+    pub endpoint_managed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +47,13 @@ pub enum Refusal {
     InstanceBased { config: String },
     /// A serverless endpoint someone else created.
     NotManaged { config: String },
+    /// The endpoint runs a pipeline config but is itself not tagged
+    /// `managed-by` with the pipeline's value (`found` is what it has), so
+    /// the deployer's role may not update it.
+    EndpointNotManaged {
+        config: String,
+        found: Option<String>,
+    },
     /// Being created or updated: retry later.
     Busy { status: EndpointStatus },
     /// In `Failed` (or another state UpdateEndpoint refuses).
@@ -101,6 +112,12 @@ pub fn decide(desired: &DeploymentRecord, observed: &Observed) -> Decision {
             config: config_name,
         });
     };
+    if observed.endpoint_managed_by.as_deref() != Some(MANAGED_BY_VALUE) {
+        return Decision::Refuse(Refusal::EndpointNotManaged {
+            config: config_name,
+            found: observed.endpoint_managed_by.clone(),
+        });
+    }
     if let Some(why) = staleness(&desired.artifact, &current.artifact) {
         return Decision::SkipStale { why };
     }

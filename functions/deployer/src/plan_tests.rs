@@ -55,6 +55,7 @@ fn running(current: &DeploymentRecord) -> Observed {
         config: Some(config(&current.config_name, true)),
         record: Some(current.clone()),
         rolled_back_from: None,
+        endpoint_managed_by: Some(MANAGED_BY_VALUE.into()),
     }
 }
 
@@ -68,6 +69,7 @@ fn no_endpoint_means_create() {
         config: None,
         record: None,
         rolled_back_from: None,
+        endpoint_managed_by: None,
     };
     assert_eq!(decide(&desired, &observed), Decision::Create);
 }
@@ -192,6 +194,7 @@ fn instance_based_endpoints_are_refused() {
         config: Some(config("persistent", false)),
         record: None,
         rolled_back_from: None,
+        endpoint_managed_by: None,
     };
     assert_eq!(
         decide(&desired, &observed),
@@ -209,6 +212,7 @@ fn serverless_endpoints_created_by_someone_else_are_refused() {
         config: Some(config("theirs", true)),
         record: None,
         rolled_back_from: None,
+        endpoint_managed_by: None,
     };
     assert!(matches!(
         decide(&desired, &observed),
@@ -291,4 +295,26 @@ fn a_config_the_smoke_tester_rolled_back_is_not_redeployed() {
     // A fixed artifact (a new config) deploys as usual.
     let fixed = record("fixed", artifact(KEY, "v3", 20, Some("0C")));
     assert!(matches!(decide(&fixed, &observed), Decision::Update { .. }));
+}
+
+#[test]
+fn a_pipeline_config_on_an_endpoint_without_the_managed_by_tag_is_refused() {
+    let current = record("old", artifact(KEY, "v1", 0, Some("0A")));
+    let desired = record("new", artifact(KEY, "v2", 10, Some("0B")));
+    for found in [None, Some("someone-else")] {
+        let mut observed = running(&current);
+        observed.endpoint_managed_by = found.map(str::to_string);
+        let decision = decide(&desired, &observed);
+        assert_eq!(
+            decision,
+            Decision::Refuse(Refusal::EndpointNotManaged {
+                config: "old".into(),
+                found: found.map(str::to_string),
+            })
+        );
+        let Decision::Refuse(refusal) = decision else {
+            unreachable!()
+        };
+        assert!(!refusal.is_retryable());
+    }
 }

@@ -14,6 +14,7 @@ use aws_sdk_sagemaker::operation::describe_endpoint::{
 };
 use aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput;
 use aws_sdk_sagemaker::operation::list_tags::ListTagsOutput;
+use aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput;
 use aws_sdk_sagemaker::types::{
     EndpointStatus, ProductionVariant, ProductionVariantServerlessConfig, Tag,
 };
@@ -28,6 +29,7 @@ use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use shared::deployment::{ArtifactRef, DeploymentRecord};
 use shared::settings::SettingsLayer;
+use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -207,9 +209,9 @@ async fn an_artifact_event_creates_model_config_and_endpoint() {
     assert_eq!(describe.num_calls(), 2);
 }
 
-#[tokio::test]
-async fn a_busy_endpoint_fails_retryably_and_a_bad_record_fails_alone() {
-    let running = DeploymentRecord {
+/// The deployment the endpoint runs before the event: config fraud-c-old.
+fn old_deployment() -> DeploymentRecord {
+    DeploymentRecord {
         endpoint_name: "fraud".into(),
         model_name: "fraud-m-old".into(),
         config_name: "fraud-c-old".into(),
@@ -223,13 +225,19 @@ async fn a_busy_endpoint_fails_retryably_and_a_bad_record_fails_alone() {
         settings_version: None,
         replaces_config: None,
         smoke_test_source: None,
-    };
-    let describe = mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_output(|| {
+    }
+}
+
+/// Describe rules for endpoint "fraud" in `status` running the pipeline's
+/// config fraud-c-old, and ListTags rules: `endpoint_tags` on the endpoint,
+/// [`old_deployment`]'s record on the config.
+fn existing_endpoint(status: EndpointStatus, endpoint_tags: BTreeMap<String, String>) -> [Rule; 4] {
+    let describe = mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_output(move || {
         DescribeEndpointOutput::builder()
             .endpoint_name("fraud")
             .endpoint_arn(ENDPOINT_ARN)
             .endpoint_config_name("fraud-c-old")
-            .endpoint_status(EndpointStatus::Creating)
+            .endpoint_status(status.clone())
             .build()
     });
     let describe_config =
@@ -242,13 +250,21 @@ async fn a_busy_endpoint_fails_retryably_and_a_bad_record_fails_alone() {
                 .production_variants(serverless_variant("fraud-m-old"))
                 .build()
         });
-    let record_tags = running.to_tags().unwrap();
-    let endpoint_tags = mock!(aws_sdk_sagemaker::Client::list_tags)
+    let record_tags = old_deployment().to_tags().unwrap();
+    let on_endpoint = mock!(aws_sdk_sagemaker::Client::list_tags)
         .match_requests(|r| r.resource_arn() == Some(ENDPOINT_ARN))
-        .then_output(|| tags(BTreeMap::new()));
-    let config_tags = mock!(aws_sdk_sagemaker::Client::list_tags)
+        .then_output(move || tags(endpoint_tags.clone()));
+    let on_config = mock!(aws_sdk_sagemaker::Client::list_tags)
         .match_requests(|r| r.resource_arn() != Some(ENDPOINT_ARN))
         .then_output(move || tags(record_tags.clone()));
+    [describe, describe_config, on_endpoint, on_config]
+}
+
+#[tokio::test]
+async fn a_busy_endpoint_fails_retryably_and_a_bad_record_fails_alone() {
+    let managed = BTreeMap::from([(MANAGED_BY_KEY.to_string(), MANAGED_BY_VALUE.to_string())]);
+    let [describe, describe_config, endpoint_tags, config_tags] =
+        existing_endpoint(EndpointStatus::Creating, managed);
     let (artifact, sidecar) = (the_artifact(), no_deploy_json());
     // No Create*/Update rule: any such call would panic the mock.
     let deployer = deployer(
@@ -297,4 +313,51 @@ async fn files_that_are_not_artifacts_are_skipped_without_calling_aws() {
         results[0].1.contains("is not a model artifact"),
         "{results:?}"
     );
+}
+
+#[tokio::test]
+async fn an_endpoint_without_its_own_managed_by_tag_is_refused_and_nothing_is_created() {
+    // The config is the pipeline's, but the endpoint carries no managed-by
+    // tag: the deployer's role may not update it, so it must not try.
+    let others = BTreeMap::from([("team".to_string(), "fraud".to_string())]);
+    let [describe, describe_config, endpoint_tags, config_tags] =
+        existing_endpoint(EndpointStatus::InService, others);
+    let create_model = mock!(aws_sdk_sagemaker::Client::create_model)
+        .then_output(|| CreateModelOutput::builder().build());
+    let create_config = mock!(aws_sdk_sagemaker::Client::create_endpoint_config)
+        .then_output(|| CreateEndpointConfigOutput::builder().build());
+    let update = mock!(aws_sdk_sagemaker::Client::update_endpoint)
+        .then_output(|| UpdateEndpointOutput::builder().build());
+    let (artifact, sidecar) = (the_artifact(), no_deploy_json());
+    let deployer = deployer(
+        &[
+            &describe,
+            &describe_config,
+            &endpoint_tags,
+            &config_tags,
+            &create_model,
+            &create_config,
+            &update,
+        ],
+        &[&artifact, &sidecar],
+    );
+
+    let diagnostic = handle(&deployer, s3_event(&["models/fraud/model.tar.gz"])).await;
+
+    let calls = (
+        create_model.num_calls(),
+        create_config.num_calls(),
+        update.num_calls(),
+    );
+    assert_eq!(calls, (0, 0, 0), "nothing may be created or updated");
+    let diagnostic = diagnostic.unwrap_err();
+    assert_eq!(diagnostic.error_type, "Deploy.NonRetryable");
+    let message = &diagnostic.error_message;
+    assert!(
+        message.contains(&format!(
+            "record 0: endpoint fraud: has no {MANAGED_BY_KEY}={MANAGED_BY_VALUE} tag"
+        )),
+        "{message}"
+    );
+    assert!(message.contains("fraud-c-old"), "{message}");
 }
