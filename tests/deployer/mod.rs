@@ -6,6 +6,7 @@
 mod lifecycle;
 mod queue;
 mod race;
+mod recovery;
 mod refusals;
 mod timing;
 

@@ -6,7 +6,12 @@ use integration_tests::lifecycle::{statuses, EventFeed, VirtualClock, FAILURE_ME
 
 impl World {
     /// An artifact SageMaker will fail to load, with `reason` as FailureReason.
-    async fn upload_broken_artifact(&self, endpoint: &str, folder: &str, reason: &str) -> Upload {
+    pub(super) async fn upload_broken_artifact(
+        &self,
+        endpoint: &str,
+        folder: &str,
+        reason: &str,
+    ) -> Upload {
         let key = format!("models/{endpoint}/{folder}model.tar.gz");
         let image = self.image();
         self.upload(

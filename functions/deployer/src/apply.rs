@@ -5,6 +5,7 @@
 use crate::deploy::{Deployer, Done};
 use crate::outcome::{DeployError, Status};
 use crate::plan::Decision;
+use aws_sdk_sagemaker::types::EndpointStatus;
 use shared::aws::sagemaker::{Created, ServerlessSpec};
 use shared::aws::AwsErrorKind;
 use shared::deployment::{DeploymentRecord, PREVIOUS_CONFIG_TAG};
@@ -41,39 +42,24 @@ impl Deployer {
             )),
             Decision::Refuse(refusal) => Err(DeployError::Refused { endpoint, refusal }),
             Decision::Create => {
-                let created = self.create_resources(&desired, settings).await?;
-                let endpoint_tags = self.endpoint_tags(settings, None);
-                let result = self
-                    .sagemaker
-                    .create_endpoint(&endpoint, &desired.config_name, &endpoint_tags)
-                    .await;
-                match result {
-                    Ok(Created::New) => Ok(done(
-                        Status::Created,
-                        format!(
-                            "creating endpoint with {} MB, max concurrency {}",
-                            settings.memory_size_mb, settings.max_concurrency
-                        ),
-                        &desired,
-                    )),
-                    Ok(Created::AlreadyExisted) => {
-                        self.after_race(
-                            &desired,
-                            done(
-                                Status::Unchanged,
-                                "a concurrent delivery of this event created the endpoint".into(),
-                                &desired,
-                            ),
-                        )
-                        .await
-                    }
-                    Err(e) => {
-                        if !e.is_retryable() {
-                            self.undo(&desired, created).await;
-                        }
-                        Err(e.into())
-                    }
-                }
+                let message = format!(
+                    "creating endpoint with {} MB, max concurrency {}",
+                    settings.memory_size_mb, settings.max_concurrency
+                );
+                self.create_endpoint_now(&desired, settings, message).await
+            }
+            Decision::Recreate {
+                failed_config,
+                reason,
+            } => {
+                self.delete_failed(&endpoint, &failed_config).await?;
+                let message = format!(
+                    "recreating endpoint: it was Failed on {failed_config}{}; deleted it and creating it with {} MB, max concurrency {}",
+                    reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                    settings.memory_size_mb,
+                    settings.max_concurrency
+                );
+                self.create_endpoint_now(&desired, settings, message).await
             }
             Decision::Update {
                 previous_config,
@@ -115,6 +101,76 @@ impl Deployer {
                     &desired,
                 ))
             }
+        }
+    }
+
+    /// Creates model, config and endpoint (the endpoint must not exist).
+    async fn create_endpoint_now(
+        &self,
+        desired: &DeploymentRecord,
+        settings: &DeploySettings,
+        message: String,
+    ) -> Result<Done, DeployError> {
+        let endpoint = &desired.endpoint_name;
+        let done = |status, message: String| Done {
+            status,
+            endpoint: Some(endpoint.clone()),
+            model: Some(desired.model_name.clone()),
+            config: Some(desired.config_name.clone()),
+            message,
+        };
+        let created = self.create_resources(desired, settings).await?;
+        let endpoint_tags = self.endpoint_tags(settings, None);
+        match self
+            .sagemaker
+            .create_endpoint(endpoint, &desired.config_name, &endpoint_tags)
+            .await
+        {
+            Ok(Created::New) => Ok(done(Status::Created, message)),
+            Ok(Created::AlreadyExisted) => {
+                self.after_race(
+                    desired,
+                    done(
+                        Status::Unchanged,
+                        "a concurrent delivery of this event created the endpoint".into(),
+                    ),
+                )
+                .await
+            }
+            Err(e) => {
+                if !e.is_retryable() {
+                    self.undo(desired, created).await;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Deletes a `Failed` endpoint, after checking once more (right before
+    /// the delete) that it is still failed on the config the plan saw.
+    async fn delete_failed(&self, endpoint: &str, failed_config: &str) -> Result<(), DeployError> {
+        let now = self.sagemaker.describe_endpoint(endpoint).await?;
+        match now {
+            Some(ep) if ep.status == EndpointStatus::Failed && ep.config_name == failed_config => {
+                self.sagemaker.delete_endpoint(endpoint).await?;
+            }
+            // Already gone (a twin deleted it): create it.
+            None => {}
+            Some(ep) => {
+                return Err(DeployError::LostRace {
+                    endpoint: endpoint.to_string(),
+                    config: ep.config_name,
+                })
+            }
+        }
+        // AWS shows the endpoint `Deleting` for a while; it cannot be
+        // created again until it is gone, so the deploy waits (retryable).
+        match self.sagemaker.describe_endpoint(endpoint).await? {
+            None => Ok(()),
+            Some(ep) => Err(DeployError::Refused {
+                endpoint: endpoint.to_string(),
+                refusal: crate::plan::Refusal::Busy { status: ep.status },
+            }),
         }
     }
 

@@ -123,7 +123,7 @@ impl Deployer {
             return Ok(None);
         };
         let replaces_config = match decision {
-            Decision::Create => None,
+            Decision::Create | Decision::Recreate { .. } => None,
             Decision::Update {
                 previous_config, ..
             } => Some(previous_config.clone()),

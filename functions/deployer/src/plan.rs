@@ -33,6 +33,13 @@ pub enum Decision {
         /// The endpoint's ARN, for tagging it after the update.
         endpoint_arn: String,
     },
+    /// A serverless endpoint the pipeline manages ended `Failed` on an
+    /// older deployment: SageMaker takes only DeleteEndpoint on it, so it
+    /// is deleted and created again with this one.
+    Recreate {
+        failed_config: String,
+        reason: Option<String>,
+    },
     /// The endpoint already runs (or is moving to) exactly this config.
     AlreadyCurrent { status: EndpointStatus },
     /// The endpoint runs a newer artifact than this event carries.
@@ -56,7 +63,7 @@ pub enum Refusal {
     },
     /// Being created or updated: retry later.
     Busy { status: EndpointStatus },
-    /// In `Failed` (or another state UpdateEndpoint refuses).
+    /// In a state UpdateEndpoint refuses that no deploy can mend.
     Unusable {
         status: EndpointStatus,
         reason: Option<String>,
@@ -125,6 +132,12 @@ pub fn decide(desired: &DeploymentRecord, observed: &Observed) -> Decision {
         return Decision::Refuse(Refusal::Busy {
             status: endpoint.status.clone(),
         });
+    }
+    if endpoint.status == EndpointStatus::Failed {
+        return Decision::Recreate {
+            failed_config: config_name,
+            reason: endpoint.failure_reason.clone(),
+        };
     }
     if endpoint.status != EndpointStatus::InService {
         return Decision::Refuse(Refusal::Unusable {

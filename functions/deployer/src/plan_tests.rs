@@ -242,21 +242,65 @@ fn busy_endpoints_are_retryable_refusals() {
 }
 
 #[test]
-fn failed_endpoints_are_refused_with_the_reason() {
+fn a_failed_managed_endpoint_is_recreated_by_a_newer_deployment() {
     let current = record("old", artifact(KEY, "v1", 0, Some("0A")));
     let desired = record("new", artifact(KEY, "v2", 10, Some("0B")));
     let mut observed = running(&current);
     let ep = observed.endpoint.as_mut().unwrap();
     ep.status = "Failed".into();
     ep.failure_reason = Some("image not found".into());
-    let decision = decide(&desired, &observed);
     assert_eq!(
-        decision,
-        Decision::Refuse(Refusal::Unusable {
-            status: "Failed".into(),
+        decide(&desired, &observed),
+        Decision::Recreate {
+            failed_config: "old".into(),
             reason: Some("image not found".into())
-        })
+        }
     );
+    // The failed deployment itself (a redelivery) changes nothing.
+    assert!(matches!(
+        decide(&current, &observed),
+        Decision::AlreadyCurrent { .. }
+    ));
+    // An older artifact does not replace it.
+    let older = record("older", artifact(KEY, "v0", -10, Some("09")));
+    assert!(matches!(
+        decide(&older, &observed),
+        Decision::SkipStale { .. }
+    ));
+}
+
+#[test]
+fn failed_endpoints_the_pipeline_may_not_touch_stay_refused() {
+    let current = record("old", artifact(KEY, "v1", 0, Some("0A")));
+    let desired = record("new", artifact(KEY, "v2", 10, Some("0B")));
+    let failed = |mut observed: Observed| {
+        observed.endpoint.as_mut().unwrap().status = "Failed".into();
+        decide(&desired, &observed)
+    };
+    let mut instance = running(&current);
+    instance.config = Some(config("old", false));
+    assert!(matches!(
+        failed(instance),
+        Decision::Refuse(Refusal::InstanceBased { .. })
+    ));
+    let mut unmanaged = running(&current);
+    unmanaged.record = None;
+    assert!(matches!(
+        failed(unmanaged),
+        Decision::Refuse(Refusal::NotManaged { .. })
+    ));
+    let mut foreign = running(&current);
+    foreign.endpoint_managed_by = None;
+    assert!(matches!(
+        failed(foreign),
+        Decision::Refuse(Refusal::EndpointNotManaged { .. })
+    ));
+    let mut other = running(&current);
+    other.endpoint.as_mut().unwrap().status = "OutOfService".into();
+    assert!(matches!(
+        decide(&desired, &other),
+        Decision::Refuse(Refusal::Unusable { .. })
+    ));
 }
 
 #[test]

@@ -1,0 +1,117 @@
+//! A `Failed` endpoint the pipeline created is recovered by the next deploy
+//! of a newer artifact: deleted and created again, with no manual step
+//! (SageMaker takes no UpdateEndpoint on a failed endpoint). Endpoints the
+//! pipeline may not touch stay refused.
+
+use super::*;
+use integration_tests::lifecycle::{statuses, EventFeed, VirtualClock};
+
+fn status_of(
+    described: &aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput,
+) -> &str {
+    described
+        .endpoint_status()
+        .map(|s| s.as_str())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn a_newer_upload_deletes_and_recreates_a_failed_endpoint() {
+    let world = World::new().await;
+    let endpoint = unique("recover");
+    let clock = VirtualClock::new(&endpoint);
+    let mut feed = EventFeed::new(&endpoint);
+    let broken = world
+        .upload_broken_artifact(&endpoint, "v1/", "ping health check failed")
+        .await;
+    let created = world.deploy_ok(std::slice::from_ref(&broken)).await;
+    let failed_config = only(&created).endpoint_config.clone().unwrap();
+    clock.advance(8.0);
+    assert_eq!(status_of(&world.endpoint(&endpoint).await), "Failed");
+
+    // The failed upload redelivered: already this deployment, nothing done.
+    let again = world.deploy_ok(std::slice::from_ref(&broken)).await;
+    assert_eq!(only(&again).status, Status::Unchanged, "{again:#?}");
+
+    let fixed = world.upload_artifact(&endpoint, "v2/").await;
+    let report = world.deploy_ok(std::slice::from_ref(&fixed)).await;
+    let outcome = only(&report);
+    assert_eq!(outcome.status, Status::Created, "{outcome:#?}");
+    assert!(
+        outcome.message.contains("recreat") && outcome.message.contains("Failed"),
+        "{}",
+        outcome.message
+    );
+    let described = world.endpoint(&endpoint).await;
+    assert_eq!(status_of(&described), "Creating");
+    assert_eq!(
+        described.endpoint_config_name(),
+        outcome.endpoint_config.as_deref()
+    );
+    assert_ne!(
+        outcome.endpoint_config.as_deref(),
+        Some(failed_config.as_str())
+    );
+    assert_eq!(described.failure_reason(), None);
+    let tags = world.tags(described.endpoint_arn().unwrap()).await;
+    assert_eq!(
+        tags.get("managed-by").map(String::as_str),
+        Some("sagemaker-serverless-pipeline")
+    );
+    assert_eq!(
+        tags.get("pipeline:previous-config"),
+        None,
+        "a failed config is no rollback target"
+    );
+    clock.advance(8.0);
+    assert_eq!(status_of(&world.endpoint(&endpoint).await), "InService");
+    assert_eq!(
+        statuses(&feed.take()),
+        ["CREATING", "FAILED", "DELETING", "CREATING", "IN_SERVICE"]
+    );
+}
+
+#[tokio::test]
+async fn an_older_upload_does_not_recreate_a_failed_endpoint() {
+    let world = World::new().await;
+    let endpoint = unique("recover-old");
+    let clock = VirtualClock::new(&endpoint);
+    let mut older = world.upload_artifact(&endpoint, "v1/").await;
+    let broken = world
+        .upload_broken_artifact(&endpoint, "v2/", "model download failed")
+        .await;
+    older.event_time = broken.event_time - Duration::seconds(30);
+    world.deploy_ok(&[broken]).await;
+    clock.advance(8.0);
+    let report = world.deploy_ok(&[older]).await;
+    assert_eq!(only(&report).status, Status::Skipped, "{report:#?}");
+    assert_eq!(status_of(&world.endpoint(&endpoint).await), "Failed");
+}
+
+#[tokio::test]
+async fn a_failed_endpoint_the_pipeline_did_not_create_stays_refused() {
+    let world = World::new().await;
+    let endpoint = unique("recover-unmanaged");
+    let variant = aws_sdk_sagemaker::types::ProductionVariant::builder().serverless_config(
+        aws_sdk_sagemaker::types::ProductionVariantServerlessConfig::builder()
+            .memory_size_in_mb(2048)
+            .max_concurrency(5)
+            .build(),
+    );
+    let (_, config) = world.create_unmanaged_endpoint(&endpoint, variant).await;
+    set_endpoint_status(&endpoint, "Failed");
+    let report = world
+        .deploy(s3_event(&[world.upload_artifact(&endpoint, "").await]))
+        .await
+        .expect_err("refused");
+    let outcome = only(&report);
+    assert_eq!(outcome.retryable, Some(false), "{outcome:#?}");
+    assert!(
+        outcome.message.contains("not created by this pipeline"),
+        "{}",
+        outcome.message
+    );
+    let described = world.endpoint(&endpoint).await;
+    assert_eq!(status_of(&described), "Failed");
+    assert_eq!(described.endpoint_config_name(), Some(config.as_str()));
+}
