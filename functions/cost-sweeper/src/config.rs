@@ -46,8 +46,11 @@ pub struct SweepConfig {
     pub grace_period_days: u32,
     /// Days without invocations before a side-by-side original is deleted.
     pub drain_days: u32,
-    /// Idle means at most this many invocations a day on average.
-    pub idle_max_daily_invocations: f64,
+    /// Smallest share of today's cost a migration must save (0 to 1): the
+    /// break-even ratio serverless/instance must stay at or below 1 minus
+    /// this. Replaces a fixed "idle" invocation count, which was far below
+    /// break-even for most instances.
+    pub min_saving_ratio: f64,
     /// Smallest estimated monthly saving (USD) worth a migration.
     pub min_monthly_saving: f64,
     pub default_strategy: Strategy,
@@ -97,7 +100,7 @@ impl SweepConfig {
             lookback_days: 7,
             grace_period_days: 7,
             drain_days: 1,
-            idle_max_daily_invocations: 1000.0,
+            min_saving_ratio: 0.25,
             min_monthly_saving: 10.0,
             default_strategy: Strategy::SideBySide,
             canary_suffix: "-serverless".into(),
@@ -162,6 +165,11 @@ impl SweepConfig {
             )
             .into());
         }
+        let min_saving_ratio: f64 =
+            env::parsed("MIN_SAVING_RATIO", "a share, 0 to 1")?.unwrap_or(d.min_saving_ratio);
+        if !(0.0..=1.0).contains(&min_saving_ratio) {
+            return Err(invalid("MIN_SAVING_RATIO", min_saving_ratio, "a share, 0 to 1").into());
+        }
         let prices = match env::optional("PRICING_FILE") {
             Some(path) => PriceTable::with_override_file(&path)?,
             None => d.prices,
@@ -175,11 +183,7 @@ impl SweepConfig {
             grace_period_days: env::parsed("GRACE_PERIOD_DAYS", "whole days (0 or more)")?
                 .unwrap_or(d.grace_period_days),
             drain_days,
-            idle_max_daily_invocations: env::parsed(
-                "IDLE_MAX_DAILY_INVOCATIONS",
-                "a number (0 or more)",
-            )?
-            .unwrap_or(d.idle_max_daily_invocations),
+            min_saving_ratio,
             min_monthly_saving: env::parsed("MIN_MONTHLY_SAVING", "USD, e.g. 10")?
                 .unwrap_or(d.min_monthly_saving),
             default_strategy,

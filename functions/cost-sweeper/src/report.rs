@@ -208,8 +208,8 @@ impl SweepReport {
                 },
                 row.invocations,
                 money(row.monthly_cost_now),
-                money(row.monthly_cost_serverless),
-                money(row.monthly_saving),
+                serverless_money(row, row.monthly_cost_serverless),
+                serverless_money(row, row.monthly_saving),
                 decision,
                 row.step.map(|s| format!(" ({s})")).unwrap_or_default(),
                 cell(&reason),
@@ -235,6 +235,16 @@ fn money(value: Option<f64>) -> String {
     value
         .map(|v| format!("{v:.2}"))
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// A serverless figure: "n/a" for an endpoint that cannot run on
+/// serverless (a structural reason), never $0.00 or a whole-cost saving.
+fn serverless_money(row: &Row, value: Option<f64>) -> String {
+    if row.serverless_not_applicable {
+        "n/a".into()
+    } else {
+        money(value)
+    }
 }
 
 /// Table cells cannot hold `|` or line breaks.
@@ -284,6 +294,7 @@ mod tests {
             monthly_cost_serverless: saving.map(|s| 167.9 - s),
             monthly_saving: saving,
             serverless_memory_mb: Some(6144),
+            serverless_not_applicable: false,
             decision,
             reasons: vec![ReasonOut {
                 code: "busy",
@@ -340,6 +351,17 @@ mod tests {
             md.contains(
                 "| a | ml.m5.large x2 | 700 | 167.90 | unknown | unknown | skip | a / b |  |"
             ),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn rows_that_cannot_go_serverless_show_n_a_not_unknown() {
+        let mut gpu = row("g", Decision::Skip, None);
+        gpu.serverless_not_applicable = true;
+        let md = report(vec![gpu], Vec::new()).markdown();
+        assert!(
+            md.contains("| g | ml.m5.large x2 | 700 | 167.90 | n/a | n/a | skip |"),
             "{md}"
         );
     }

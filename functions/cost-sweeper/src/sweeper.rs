@@ -191,7 +191,24 @@ pub async fn sweep(
     metrics::mark_gaps(&mut usage, &series, &readings.gaps);
     drop(readings);
 
+    // The busiest minute, only for candidates whose busiest day could hide
+    // a burst over MaxConcurrency (minute series are large).
     let zero = Usage::default();
+    let bursty = views
+        .iter()
+        .filter(|v| plan::needs_peak_minute(v, usage.get(&v.name).unwrap_or(&zero), config, now));
+    let minute_series = metrics::minute_series_for(bursty);
+    if !minute_series.is_empty() {
+        let minutes = window.minutes();
+        let readings = sweeper
+            .metrics
+            .read(&minute_series, &minutes)
+            .await
+            .map_err(aborted)?;
+        metrics::add_peak_minutes(&mut usage, &minute_series, &readings.points, &minutes);
+        metrics::mark_gaps(&mut usage, &minute_series, &readings.gaps);
+    }
+
     let model_errors = sweeper
         .observer
         .describe_models(
@@ -221,7 +238,7 @@ pub async fn sweep(
         planned.rows,
         steps,
         errors,
-        series.len(),
+        series.len() + minute_series.len(),
         sweeper.api_calls.since(&calls_before),
     );
     Ok(publish(sweeper, config, report, now).await)

@@ -93,7 +93,7 @@ pub fn usage(per_day: f64, latency_ms: f64) -> Usage {
         invocations: per_day * 7.0,
         recent_invocations: per_day,
         average_latency_ms: (per_day > 0.0).then_some(latency_ms),
-        peak_memory_percent: None,
-        gap: None,
+        peak_day_invocations: per_day,
+        ..Usage::default()
     }
 }

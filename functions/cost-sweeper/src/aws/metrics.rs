@@ -1,8 +1,9 @@
-//! Traffic from CloudWatch: `Invocations` (sum) and `ModelLatency`
-//! (average) per endpoint and variant, plus `MemoryUtilization` (maximum)
-//! for serverless endpoints, over the lookback window in one-day buckets,
-//! up to 500 queries per `GetMetricData` call. No datapoints means no
-//! invocations.
+//! Traffic from CloudWatch: `Invocations` (sum), `ModelLatency` and
+//! `OverheadLatency` (average) and `MemoryUtilization` (maximum) per
+//! endpoint and variant, over the lookback window in one-day buckets, up
+//! to 500 queries per `GetMetricData` call; and, for the few candidates
+//! whose busiest day could hide a burst, `Invocations` per minute. No
+//! datapoints means no invocations.
 
 use crate::domain::fleet::{EndpointView, MetricsGap, Usage};
 use aws_sdk_cloudwatch::types::{
@@ -15,12 +16,17 @@ use std::collections::HashMap;
 /// GetMetricData's limit of queries per call.
 pub const MAX_QUERIES_PER_CALL: usize = 500;
 const DAY_SECONDS: i32 = 86_400;
+/// CloudWatch keeps one-minute datapoints for 15 days.
+const MINUTE_DATA_DAYS: i64 = 15;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Invocations,
     ModelLatency,
+    OverheadLatency,
     MemoryUtilization,
+    /// `Invocations` summed per minute: the busiest minute.
+    InvocationsPerMinute,
 }
 
 impl Kind {
@@ -33,17 +39,25 @@ impl Kind {
 
     fn metric(self) -> &'static str {
         match self {
-            Kind::Invocations => "Invocations",
+            Kind::Invocations | Kind::InvocationsPerMinute => "Invocations",
             Kind::ModelLatency => "ModelLatency",
+            Kind::OverheadLatency => "OverheadLatency",
             Kind::MemoryUtilization => "MemoryUtilization",
         }
     }
 
     fn stat(self) -> &'static str {
         match self {
-            Kind::Invocations => "Sum",
-            Kind::ModelLatency => "Average",
+            Kind::Invocations | Kind::InvocationsPerMinute => "Sum",
+            Kind::ModelLatency | Kind::OverheadLatency => "Average",
             Kind::MemoryUtilization => "Maximum",
+        }
+    }
+
+    fn period(self) -> i32 {
+        match self {
+            Kind::InvocationsPerMinute => 60,
+            _ => DAY_SECONDS,
         }
     }
 }
@@ -56,16 +70,31 @@ pub struct Series {
     pub kind: Kind,
 }
 
-/// The series a sweep reads for `endpoints`.
+/// The series a sweep reads for `endpoints` (memory for instance
+/// endpoints too: it sizes their serverless memory).
 pub fn series_for(endpoints: &[EndpointView]) -> Vec<Series> {
+    let kinds = [
+        Kind::Invocations,
+        Kind::ModelLatency,
+        Kind::OverheadLatency,
+        Kind::MemoryUtilization,
+    ];
+    per_variant(endpoints, &kinds)
+}
+
+/// The per-minute `Invocations` of `endpoints`.
+pub fn minute_series_for<'a>(endpoints: impl IntoIterator<Item = &'a EndpointView>) -> Vec<Series> {
+    per_variant(endpoints, &[Kind::InvocationsPerMinute])
+}
+
+fn per_variant<'a>(
+    endpoints: impl IntoIterator<Item = &'a EndpointView>,
+    kinds: &[Kind],
+) -> Vec<Series> {
     let mut series = Vec::new();
     for endpoint in endpoints {
-        let mut kinds = vec![Kind::Invocations, Kind::ModelLatency];
-        if endpoint.is_serverless() {
-            kinds.push(Kind::MemoryUtilization);
-        }
         for variant in &endpoint.variants {
-            for kind in &kinds {
+            for kind in kinds {
                 series.push(Series {
                     endpoint: endpoint.name.clone(),
                     variant: variant.name.clone(),
@@ -93,6 +122,14 @@ impl Window {
             start: end - Duration::days(i64::from(lookback_days)),
             end,
             recent_from: end - Duration::days(i64::from(drain_days)),
+        }
+    }
+
+    /// The part of the window one-minute datapoints still exist for.
+    pub fn minutes(&self) -> Self {
+        Window {
+            start: self.start.max(self.end - Duration::days(MINUTE_DATA_DAYS)),
+            ..*self
         }
     }
 }
@@ -139,14 +176,16 @@ fn gap_of(result: &MetricDataResult) -> Option<MetricsGap> {
 
 /// Folds the datapoints of each endpoint's series into its usage.
 pub fn usage_from(series: &[Series], points: &[Points], window: &Window) -> HashMap<String, Usage> {
-    // (invocations, recent, latency x invocations, invocations with latency, peak memory)
     #[derive(Default)]
     struct Acc {
         invocations: f64,
         recent: f64,
-        weighted_latency: f64,
-        weight: f64,
-        peak: Option<f64>,
+        /// (latency x invocations, invocations with latency): model, overhead.
+        latency: [(f64, f64); 2],
+        /// Invocations per bucket (all variants): day, minute.
+        per_day: HashMap<DateTime<Utc>, f64>,
+        per_minute: HashMap<DateTime<Utc>, f64>,
+        peak_memory: Option<f64>,
     }
     let mut by_variant: HashMap<(&str, &str), HashMap<DateTime<Utc>, f64>> = HashMap::new();
     for (s, pts) in series.iter().zip(points) {
@@ -164,39 +203,72 @@ pub fn usage_from(series: &[Series], points: &[Points], window: &Window) -> Hash
             Kind::Invocations => {
                 for (at, value) in pts {
                     a.invocations += value;
+                    *a.per_day.entry(*at).or_default() += value;
                     if *at >= window.recent_from {
                         a.recent += value;
                     }
                 }
             }
-            Kind::ModelLatency => {
+            Kind::InvocationsPerMinute => {
+                for (at, value) in pts {
+                    *a.per_minute.entry(*at).or_default() += value;
+                }
+            }
+            Kind::ModelLatency | Kind::OverheadLatency => {
+                let slot = usize::from(s.kind == Kind::OverheadLatency);
                 let counts = by_variant.get(&(s.endpoint.as_str(), s.variant.as_str()));
                 for (at, micros) in pts {
                     // Each bucket's average weighs as much as its invocations.
                     let weight = counts.and_then(|c| c.get(at)).copied().unwrap_or(0.0);
-                    a.weighted_latency += micros / 1000.0 * weight;
-                    a.weight += weight;
+                    a.latency[slot].0 += micros / 1000.0 * weight;
+                    a.latency[slot].1 += weight;
                 }
             }
             Kind::MemoryUtilization => {
                 for (_, value) in pts {
-                    a.peak = Some(a.peak.map_or(*value, |p: f64| p.max(*value)));
+                    a.peak_memory = Some(a.peak_memory.map_or(*value, |p: f64| p.max(*value)));
                 }
             }
         }
     }
+    let average = |(sum, weight): (f64, f64)| (weight > 0.0).then(|| sum / weight);
+    let peak = |buckets: &HashMap<DateTime<Utc>, f64>| buckets.values().copied().reduce(f64::max);
     acc.into_iter()
         .map(|(name, a)| {
             let usage = Usage {
                 invocations: a.invocations,
                 recent_invocations: a.recent,
-                average_latency_ms: (a.weight > 0.0).then(|| a.weighted_latency / a.weight),
-                peak_memory_percent: a.peak,
+                average_latency_ms: average(a.latency[0]),
+                average_overhead_ms: average(a.latency[1]),
+                peak_day_invocations: peak(&a.per_day).unwrap_or(0.0),
+                peak_minute_invocations: peak(&a.per_minute),
+                peak_memory_percent: a.peak_memory,
                 gap: None,
             };
             (name.to_string(), usage)
         })
         .collect()
+}
+
+/// Lays the busiest minute read for some endpoints onto their usage (no
+/// datapoint in the minute series is no burst: 0).
+pub fn add_peak_minutes(
+    usage: &mut HashMap<String, Usage>,
+    series: &[Series],
+    points: &[Points],
+    window: &Window,
+) {
+    let minutes = usage_from(series, points, window);
+    for s in series {
+        let peak = minutes
+            .get(&s.endpoint)
+            .and_then(|m| m.peak_minute_invocations)
+            .unwrap_or(0.0);
+        usage
+            .entry(s.endpoint.clone())
+            .or_default()
+            .peak_minute_invocations = Some(peak);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -211,7 +283,8 @@ impl MetricsReader {
 
     /// The datapoints of every series, in order: ceil(series / 500) calls
     /// (plus a page only if CloudWatch splits a response, which one-day
-    /// buckets over at most 60 days never need: 500 x 60 < 100,800 points).
+    /// buckets over at most 60 days never need: 500 x 60 < 100,800 points;
+    /// minute series, read for a few endpoints only, do).
     /// A series whose answer is not complete gets a gap (see `gap_of`);
     /// a message on the whole answer is a gap for every series of the call.
     pub async fn read(&self, series: &[Series], window: &Window) -> Result<Readings, AwsError> {
@@ -306,7 +379,7 @@ fn query(id: &str, series: &Series) -> MetricDataQuery {
         .metric_stat(
             MetricStat::builder()
                 .metric(metric)
-                .period(DAY_SECONDS)
+                .period(series.kind.period())
                 .stat(series.kind.stat())
                 .build(),
         )

@@ -20,18 +20,64 @@ fn day(window: &Window, index: i64) -> DateTime<Utc> {
 }
 
 #[test]
-fn instance_endpoints_read_two_series_per_variant_and_serverless_three() {
+fn every_endpoint_reads_four_series_per_variant() {
     let all = series_for(&[persistent("a"), serverless("b", 2048)]);
     let kinds: Vec<(&str, Kind)> = all.iter().map(|s| (s.endpoint.as_str(), s.kind)).collect();
-    assert_eq!(
-        kinds,
+    let four = |e| {
         [
-            ("a", Kind::Invocations),
-            ("a", Kind::ModelLatency),
-            ("b", Kind::Invocations),
-            ("b", Kind::ModelLatency),
-            ("b", Kind::MemoryUtilization)
+            (e, Kind::Invocations),
+            (e, Kind::ModelLatency),
+            (e, Kind::OverheadLatency),
+            (e, Kind::MemoryUtilization),
         ]
+    };
+    assert_eq!(kinds, [four("a"), four("b")].concat());
+}
+
+#[test]
+fn overhead_is_weighed_like_latency_and_the_busiest_day_and_minute_are_kept() {
+    let w = Window::new(now(), 7, 1);
+    let s = vec![
+        series("a", Kind::Invocations),
+        series("a", Kind::OverheadLatency),
+        Series {
+            variant: "Other".into(),
+            ..series("a", Kind::Invocations)
+        },
+    ];
+    let points = vec![
+        vec![(day(&w, 0), 300.0), (day(&w, 6), 100.0)],
+        // 10 ms on day 0, 50 ms on day 6 (microseconds).
+        vec![(day(&w, 0), 10_000.0), (day(&w, 6), 50_000.0)],
+        vec![(day(&w, 6), 250.0)],
+    ];
+    let usage = usage_from(&s, &points, &w);
+    let a = usage["a"];
+    // (300 x 10 + 100 x 50) / 400 = 20 ms
+    assert!((a.average_overhead_ms.unwrap() - 20.0).abs() < 1e-9);
+    // Day 6 has 100 + 250 across both variants.
+    assert_eq!(a.peak_day_invocations, 350.0);
+    assert_eq!(a.peak_minute_invocations, None);
+
+    let minute = vec![series("a", Kind::InvocationsPerMinute)];
+    let at = w.end - Duration::minutes(5);
+    let mut with_minutes = usage.clone();
+    add_peak_minutes(
+        &mut with_minutes,
+        &minute,
+        &[vec![(at, 12.0), (at + Duration::minutes(1), 40.0)]],
+        &w.minutes(),
+    );
+    assert_eq!(with_minutes["a"].peak_minute_invocations, Some(40.0));
+    // A minute series with no datapoint: no burst.
+    let mut quiet = usage;
+    add_peak_minutes(&mut quiet, &minute, &[vec![]], &w.minutes());
+    assert_eq!(quiet["a"].peak_minute_invocations, Some(0.0));
+    // Minute data exists for 15 days only.
+    let long = Window::new(now(), 30, 1);
+    assert_eq!(
+        long.minutes().end - long.minutes().start,
+        Duration::days(15)
     );
 }
 

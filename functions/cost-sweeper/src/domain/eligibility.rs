@@ -16,6 +16,12 @@ pub struct Costs {
     pub serverless: Option<f64>,
     /// Serverless memory the estimate (and a migration) uses.
     pub memory_mb: Option<u32>,
+    /// The serverless cost is an upper bound: traffic without latency
+    /// data, billed at 60 s per invocation.
+    pub latency_bounded: bool,
+    /// The endpoint cannot run on serverless (a structural reason): no
+    /// serverless cost or saving is shown.
+    pub not_applicable: bool,
 }
 
 impl Costs {
@@ -35,6 +41,7 @@ pub struct MigrationSettings {
 /// Reads the per-endpoint overrides; `Err` names the bad tag.
 pub fn migration_settings(
     endpoint: &EndpointView,
+    usage: &Usage,
     config: &SweepConfig,
 ) -> Result<Option<MigrationSettings>, Reason> {
     let bad = |key: &str, value: &str, expected: &str| Reason::BadTag {
@@ -53,16 +60,7 @@ pub fn migration_settings(
                 ))
             }
         },
-        None => {
-            // The smallest instance's memory (several variants are refused anyway).
-            let memory = endpoint
-                .instance_types()
-                .iter()
-                .filter_map(|t| config.prices.instance(t))
-                .map(|spec| spec.memory_gib)
-                .reduce(f64::min);
-            memory.map(pricing::serverless_memory_for)
-        }
+        None => memory_from_use(endpoint, usage, config)?,
     };
     let max_concurrency = match endpoint.tag(user_tags::MAX_CONCURRENCY) {
         Some(text) => match text.parse::<u32>() {
@@ -83,12 +81,65 @@ pub fn migration_settings(
     }))
 }
 
+/// The MaxConcurrency a migration would use: the tag when valid, else
+/// the configured default (a bad tag is reported by `migration_settings`).
+pub fn max_concurrency(endpoint: &EndpointView, config: &SweepConfig) -> u32 {
+    endpoint
+        .tag(user_tags::MAX_CONCURRENCY)
+        .and_then(|text| text.parse::<u32>().ok())
+        .filter(|n| (1..=200).contains(n))
+        .unwrap_or(config.serverless_max_concurrency)
+}
+
+/// Serverless memory from what the model uses: the peak
+/// `MemoryUtilization` of the instance (the smallest one's memory; several
+/// variants are refused anyway) with headroom, rounded up to a serverless
+/// size; above 6144 MB, `NeedsMoreMemory`. Without a datapoint, the
+/// instance's memory rounded down (see `serverless_memory_for`). `None`
+/// when the instance's memory is not in the table.
+fn memory_from_use(
+    endpoint: &EndpointView,
+    usage: &Usage,
+    config: &SweepConfig,
+) -> Result<Option<u32>, Reason> {
+    let Some(memory_gib) = endpoint
+        .instance_types()
+        .iter()
+        .filter_map(|t| config.prices.instance(t))
+        .map(|spec| spec.memory_gib)
+        .reduce(f64::min)
+    else {
+        return Ok(None);
+    };
+    let Some(peak) = usage.peak_memory_percent else {
+        return Ok(Some(pricing::serverless_memory_for(memory_gib)));
+    };
+    let used_mb = peak / 100.0 * memory_gib * 1024.0;
+    match pricing::serverless_size_for_use(used_mb) {
+        Some(size) => Ok(Some(size)),
+        None => Err(Reason::NeedsMoreMemory {
+            needed_mb: pricing::memory_needed(used_mb),
+        }),
+    }
+}
+
+/// Days of usage the window saw: the lookback, or the endpoint's age when
+/// it is younger (its metrics start at its creation), at least a minute.
+pub fn observed_days(endpoint: &EndpointView, config: &SweepConfig, now: DateTime<Utc>) -> f64 {
+    endpoint
+        .age_days(now)
+        .min(f64::from(config.lookback_days.max(1)))
+        .max(1.0 / 1440.0)
+}
+
 /// Cost now (instances) and on serverless (at `memory_mb`) for an
-/// instance-based endpoint. `None` where a price or latency is unknown.
+/// instance-based endpoint, its usage seen over `days`. `None` where a
+/// price is unknown.
 pub fn instance_costs(
     endpoint: &EndpointView,
     usage: &Usage,
     memory_mb: Option<u32>,
+    days: f64,
     config: &SweepConfig,
 ) -> Costs {
     let now = endpoint
@@ -101,19 +152,24 @@ pub fn instance_costs(
             Some(pricing::persistent_monthly(hourly, v.instance_count))
         })
         .sum::<Option<f64>>();
-    let serverless = memory_mb.and_then(|mb| serverless_cost(usage, mb, None, config));
+    let serverless = memory_mb.and_then(|mb| serverless_cost(usage, mb, None, days, config));
     Costs {
         now,
         serverless,
         memory_mb,
+        latency_bounded: usage.billed().bounded,
+        not_applicable: false,
     }
 }
 
-/// Serverless monthly cost of `usage` at `memory_mb`.
+/// Serverless monthly cost of `usage` (seen over `days`) at `memory_mb`,
+/// billed for `ModelLatency` + `OverheadLatency` per invocation (60 s
+/// without latency data).
 pub fn serverless_cost(
     usage: &Usage,
     memory_mb: u32,
     provisioned: Option<u32>,
+    days: f64,
     config: &SweepConfig,
 ) -> Option<f64> {
     let price = config.prices.serverless_gb_second(&config.region)?;
@@ -121,15 +177,10 @@ pub fn serverless_cost(
         Some(count) => Some((count, config.prices.provisioned_gb_second(&config.region)?)),
         None => None,
     };
-    let seconds = if usage.invocations > 0.0 {
-        usage.average_latency_ms? / 1000.0
-    } else {
-        0.0
-    };
-    let per_month = pricing::monthly_invocations(usage.invocations, config.lookback_days);
+    let per_month = pricing::monthly_invocations(usage.invocations, days);
     Some(pricing::serverless_monthly(
         per_month,
-        seconds,
+        usage.billed().seconds,
         memory_mb,
         price,
         provisioned,
@@ -191,14 +242,40 @@ pub fn structural_reasons(
             grace_days: config.grace_period_days,
         });
     }
-    let daily = usage.invocations / f64::from(config.lookback_days.max(1));
-    if daily > config.idle_max_daily_invocations {
-        reasons.push(Reason::Busy {
-            daily_invocations: daily,
-            threshold: config.idle_max_daily_invocations,
-        });
+    reasons
+}
+
+/// The rules that need no model or config beyond what `structural_reasons`
+/// reads: those, then break-even at the smallest serverless size (the
+/// final size can only cost more). An empty list makes the endpoint a
+/// candidate: describe its model next.
+pub fn screen(
+    endpoint: &EndpointView,
+    usage: &Usage,
+    config: &SweepConfig,
+    now: DateTime<Utc>,
+) -> Vec<Reason> {
+    let mut reasons = structural_reasons(endpoint, usage, config, now);
+    if reasons.is_empty() {
+        let smallest = SERVERLESS_MEMORY_SIZES_MB[0];
+        let days = observed_days(endpoint, config, now);
+        let costs = instance_costs(endpoint, usage, Some(smallest), days, config);
+        reasons.extend(over_break_even(&costs, config));
     }
     reasons
+}
+
+/// `Busy` when serverless would keep more of today's cost than the
+/// minimum saving ratio allows.
+fn over_break_even(costs: &Costs, config: &SweepConfig) -> Option<Reason> {
+    let (now, serverless, memory_mb) = (costs.now?, costs.serverless?, costs.memory_mb?);
+    let max_ratio = 1.0 - config.min_saving_ratio;
+    (serverless > now * max_ratio).then_some(Reason::Busy {
+        serverless,
+        now,
+        max_ratio,
+        memory_mb,
+    })
 }
 
 /// The rules about the model (asked only when the structural ones pass).
@@ -235,11 +312,13 @@ pub fn model_reasons(endpoint: &EndpointView) -> Vec<Reason> {
     reasons
 }
 
-/// The cost rules: prices known, latency known, saving large enough.
+/// The cost rules at the migration's settings: prices known, below
+/// break-even, saving large enough, bursts within `MaxConcurrency`.
 pub fn cost_reasons(
     endpoint: &EndpointView,
     usage: &Usage,
     costs: &Costs,
+    max_concurrency: u32,
     config: &SweepConfig,
 ) -> Vec<Reason> {
     let mut reasons = Vec::new();
@@ -254,13 +333,14 @@ pub fn cost_reasons(
             what: format!("the memory of {}", endpoint.instance_types().join(", ")),
         });
     } else if costs.serverless.is_none() {
-        if usage.invocations > 0.0 && usage.average_latency_ms.is_none() {
-            reasons.push(Reason::LatencyUnknown);
-        } else {
-            reasons.push(Reason::PriceUnknown {
-                what: format!("serverless in {}", config.region),
-            });
-        }
+        reasons.push(Reason::PriceUnknown {
+            what: format!("serverless in {}", config.region),
+        });
+    }
+    if let Some(busy) = over_break_even(costs, config) {
+        // Above break-even the other rules are moot.
+        reasons.push(busy);
+        return reasons;
     }
     if let Some(saving) = costs.saving() {
         if saving < config.min_monthly_saving {
@@ -269,6 +349,14 @@ pub fn cost_reasons(
                 minimum: config.min_monthly_saving,
             });
         }
+    }
+    let in_flight = usage.peak_in_flight();
+    if in_flight > f64::from(max_concurrency) {
+        reasons.push(Reason::BurstsOverMaxConcurrency {
+            in_flight,
+            max_concurrency,
+            from_minute_data: usage.peak_minute_invocations.is_some(),
+        });
     }
     reasons
 }

@@ -95,10 +95,18 @@ fn endpoints_younger_than_the_grace_period_wait() {
 }
 
 #[test]
-fn the_idle_threshold_is_inclusive() {
+fn the_screen_judges_break_even_at_the_smallest_size() {
+    // ml.m5.large $83.95/month; at 1 GB and 200 ms, 1,000,000 a day would
+    // cost $121.67: busy whatever the final size. 300,000 a day ($36.50)
+    // stays a candidate (the final size decides).
     let e = persistent("x");
-    assert!(structural(&e, &usage(1000.0, 50.0)).is_empty());
-    assert_eq!(structural(&e, &usage(1001.0, 50.0)), ["busy"]);
+    let screened = |e: &EndpointView, u: &Usage| codes(&screen(e, u, &config(), now()));
+    assert_eq!(screened(&e, &usage(1_000_000.0, 200.0)), ["busy"]);
+    assert!(screened(&e, &usage(300_000.0, 200.0)).is_empty());
+    // No instance price: nothing to compare with here (price-unknown later).
+    let mut unpriced = persistent("y");
+    unpriced.variants[0].instance_type = Some("ml.m7i.large".into());
+    assert!(screened(&unpriced, &usage(1_000_000.0, 200.0)).is_empty());
 }
 
 #[test]
@@ -143,11 +151,11 @@ fn costs_of_the_seed_example_with_the_price_overridden_to_0_134() {
         .instance_hourly
         .insert("ml.m5.large".into(), 0.134);
     let e = persistent("seed");
-    let costs = instance_costs(&e, &usage(1000.0, 200.0), Some(2048), &c);
+    let costs = instance_costs(&e, &usage(1000.0, 200.0), Some(2048), 7.0, &c);
     assert!((costs.now.unwrap() - 97.82).abs() < 1e-9);
     assert!((costs.serverless.unwrap() - 0.2433).abs() < 1e-4);
     assert!((costs.saving().unwrap() - 97.5767).abs() < 1e-4);
-    assert!(cost_reasons(&e, &usage(1000.0, 200.0), &costs, &c).is_empty());
+    assert!(cost_reasons(&e, &usage(1000.0, 200.0), &costs, 10, &c).is_empty());
 }
 
 #[test]
@@ -155,26 +163,24 @@ fn unknown_prices_and_latency_are_reasons_not_zero_costs() {
     let c = config();
     let mut e = persistent("x");
     e.variants[0].instance_type = Some("ml.m7i.large".into());
-    let costs = instance_costs(&e, &usage(10.0, 50.0), None, &c);
+    let costs = instance_costs(&e, &usage(10.0, 50.0), None, 7.0, &c);
     assert_eq!(costs.now, None);
     assert_eq!(costs.saving(), None);
     assert_eq!(
-        codes(&cost_reasons(&e, &usage(10.0, 50.0), &costs, &c)),
+        codes(&cost_reasons(&e, &usage(10.0, 50.0), &costs, 10, &c)),
         ["price-unknown", "price-unknown"]
     );
 
+    // Traffic without latency: billed at the 60 s bound, flagged as such.
     let e = persistent("y");
     let mut no_latency = usage(10.0, 0.0);
     no_latency.average_latency_ms = None;
-    let costs = instance_costs(&e, &no_latency, Some(6144), &c);
-    assert_eq!(costs.serverless, None);
-    assert_eq!(
-        codes(&cost_reasons(&e, &no_latency, &costs, &c)),
-        ["latency-unknown"]
-    );
+    let costs = instance_costs(&e, &no_latency, Some(6144), 7.0, &c);
+    assert!((costs.serverless.unwrap() - 10.0 * 730.0 / 24.0 * 60.0 * 6.0 * 0.00002).abs() < 1e-9);
+    assert!(costs.latency_bounded);
 
     // No invocations at all: serverless costs nothing, no latency needed.
-    let costs = instance_costs(&e, &usage(0.0, 0.0), Some(6144), &c);
+    let costs = instance_costs(&e, &usage(0.0, 0.0), Some(6144), 7.0, &c);
     assert_eq!(costs.serverless, Some(0.0));
 }
 
@@ -183,9 +189,9 @@ fn savings_below_the_minimum_are_not_worth_a_migration() {
     let mut c = config();
     c.min_monthly_saving = 200.0;
     let e = persistent("x");
-    let costs = instance_costs(&e, &usage(0.0, 0.0), Some(6144), &c);
+    let costs = instance_costs(&e, &usage(0.0, 0.0), Some(6144), 7.0, &c);
     assert_eq!(
-        codes(&cost_reasons(&e, &usage(0.0, 0.0), &costs, &c)),
+        codes(&cost_reasons(&e, &usage(0.0, 0.0), &costs, 10, &c)),
         ["saving-below-minimum"]
     );
 }
@@ -193,7 +199,9 @@ fn savings_below_the_minimum_are_not_worth_a_migration() {
 #[test]
 fn migration_settings_follow_the_memory_rule_and_tags() {
     let c = config();
-    let s = migration_settings(&persistent("x"), &c).unwrap().unwrap();
+    let s = migration_settings(&persistent("x"), &usage(0.0, 0.0), &c)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (s.memory_mb, s.max_concurrency, s.strategy),
         (6144, 10, Strategy::SideBySide)
@@ -206,7 +214,9 @@ fn migration_settings_follow_the_memory_rule_and_tags() {
             ("serverless-migration:strategy", "recreate"),
         ],
     );
-    let s = migration_settings(&e, &c).unwrap().unwrap();
+    let s = migration_settings(&e, &usage(0.0, 0.0), &c)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (s.memory_mb, s.max_concurrency, s.strategy),
         (2048, 3, Strategy::Recreate)
@@ -215,9 +225,17 @@ fn migration_settings_follow_the_memory_rule_and_tags() {
         persistent("x"),
         &[("serverless-migration:memory-mb", "1500")],
     );
-    assert_eq!(migration_settings(&bad, &c).unwrap_err().code(), "bad-tag");
+    assert_eq!(
+        migration_settings(&bad, &usage(0.0, 0.0), &c)
+            .unwrap_err()
+            .code(),
+        "bad-tag"
+    );
     // An instance type with no known memory: no size can be chosen.
     let mut unknown = persistent("x");
     unknown.variants[0].instance_type = Some("ml.m7i.large".into());
-    assert_eq!(migration_settings(&unknown, &c).unwrap(), None);
+    assert_eq!(
+        migration_settings(&unknown, &usage(0.0, 0.0), &c).unwrap(),
+        None
+    );
 }

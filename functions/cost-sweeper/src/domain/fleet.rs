@@ -128,12 +128,65 @@ pub struct Usage {
     /// `ModelLatency` averaged over invocations, in milliseconds; `None`
     /// when there was traffic but no latency datapoint.
     pub average_latency_ms: Option<f64>,
-    /// Peak `MemoryUtilization` (percent), serverless endpoints only.
+    /// `OverheadLatency` averaged the same way (billed too: SageMaker's
+    /// own time, cold starts included).
+    pub average_overhead_ms: Option<f64>,
+    /// The most invocations of any one day of the window: an upper bound
+    /// of the busiest minute when no minute series was read.
+    pub peak_day_invocations: f64,
+    /// The most invocations of any one minute, when that series was read.
+    pub peak_minute_invocations: Option<f64>,
+    /// Peak `MemoryUtilization` (percent of the instance's or the
+    /// serverless size's memory).
     pub peak_memory_percent: Option<f64>,
     /// CloudWatch's answer for one of the endpoint's series was not
     /// complete: the numbers above may be too low, so nothing is decided
     /// on them this run.
     pub gap: Option<MetricsGap>,
+}
+
+/// The longest a serverless invocation may run: the bound on the billed
+/// duration when there was traffic but no latency datapoint.
+pub const MAX_INVOCATION_SECONDS: f64 = 60.0;
+
+/// Billed seconds per invocation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Billed {
+    pub seconds: f64,
+    /// `MAX_INVOCATION_SECONDS`, for want of latency data.
+    pub bounded: bool,
+}
+
+impl Usage {
+    /// What serverless bills per invocation: `ModelLatency` plus
+    /// `OverheadLatency`; 60 s (the invocation limit) when traffic came
+    /// with no latency datapoint, so a cost built on it is an upper bound.
+    pub fn billed(&self) -> Billed {
+        match self.average_latency_ms {
+            _ if self.invocations <= 0.0 => Billed {
+                seconds: 0.0,
+                bounded: false,
+            },
+            Some(model) => Billed {
+                seconds: (model + self.average_overhead_ms.unwrap_or(0.0)) / 1000.0,
+                bounded: false,
+            },
+            None => Billed {
+                seconds: MAX_INVOCATION_SECONDS,
+                bounded: true,
+            },
+        }
+    }
+
+    /// Invocations in flight in the busiest minute (Little's law: arrival
+    /// rate x time in the system); the busiest day stands in for the
+    /// busiest minute when that series was not read (an upper bound).
+    pub fn peak_in_flight(&self) -> f64 {
+        let peak = self
+            .peak_minute_invocations
+            .unwrap_or(self.peak_day_invocations);
+        peak / 60.0 * self.billed().seconds
+    }
 }
 
 /// Why CloudWatch's answer for a series cannot be trusted.

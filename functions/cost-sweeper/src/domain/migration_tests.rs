@@ -59,7 +59,9 @@ pub(super) fn group<'a>(
 
 pub(super) fn step(g: &Group) -> Progress {
     let o = persistent("orders");
-    let settings = migration_settings(&o, &config()).unwrap().unwrap();
+    let settings = migration_settings(&o, &Usage::default(), &config())
+        .unwrap()
+        .unwrap();
     let resume = canary_spec(&o, &settings, &config());
     progress(g, resume.as_ref(), &config(), now())
 }
@@ -97,7 +99,9 @@ fn canary_names_are_stable_valid_and_fit() {
 #[test]
 fn the_canary_copies_the_model_and_the_smoke_test_request() {
     let o = persistent("orders");
-    let settings = migration_settings(&o, &config()).unwrap().unwrap();
+    let settings = migration_settings(&o, &Usage::default(), &config())
+        .unwrap()
+        .unwrap();
     let spec = canary_spec(&o, &settings, &config()).unwrap();
     assert_eq!(spec.endpoint_name, C);
     assert_eq!(

@@ -41,8 +41,22 @@ pub fn needs_model(
     }
     match endpoint.migration_state_tag() {
         Some(_) => endpoint.migration_state() == Some(MigrationState::Canary),
-        None => eligibility::structural_reasons(endpoint, usage, config, now).is_empty(),
+        None => eligibility::screen(endpoint, usage, config, now).is_empty(),
     }
+}
+
+/// True when a candidate's busiest day, read as one minute, would be over
+/// its MaxConcurrency: its per-minute series must say whether it bursts.
+pub fn needs_peak_minute(
+    endpoint: &EndpointView,
+    usage: &Usage,
+    config: &SweepConfig,
+    now: DateTime<Utc>,
+) -> bool {
+    endpoint.migration_state_tag().is_none()
+        && usage.peak_minute_invocations.is_none()
+        && usage.peak_in_flight() > f64::from(eligibility::max_concurrency(endpoint, config))
+        && needs_model(endpoint, usage, config, now)
 }
 
 /// Costs and reasons for an instance-based endpoint with no migration.
@@ -52,26 +66,40 @@ fn evaluate(
     config: &SweepConfig,
     now: DateTime<Utc>,
 ) -> (Costs, Vec<Reason>, Option<CanarySpec>) {
-    let settings = eligibility::migration_settings(endpoint, config);
-    let memory = settings
-        .as_ref()
-        .ok()
-        .and_then(|s| s.as_ref().map(|s| s.memory_mb));
-    let costs = eligibility::instance_costs(endpoint, usage, memory, config);
-    let mut reasons = eligibility::structural_reasons(endpoint, usage, config, now);
+    let mut reasons = eligibility::screen(endpoint, usage, config, now);
     if reasons.is_empty() {
         reasons.extend(eligibility::model_reasons(endpoint));
     }
-    if reasons.is_empty() {
-        reasons.extend(eligibility::cost_reasons(endpoint, usage, &costs, config));
-    }
-    let settings = match settings {
+    let settings = match eligibility::migration_settings(endpoint, usage, config) {
         Ok(settings) => settings,
-        Err(bad_tag) => {
-            reasons.push(bad_tag);
+        Err(why) => {
+            reasons.push(why);
             None
         }
     };
+    let not_applicable = reasons.iter().any(Reason::is_structural);
+    let memory = settings.as_ref().map(|s| s.memory_mb);
+    let days = eligibility::observed_days(endpoint, config, now);
+    let mut costs = eligibility::instance_costs(
+        endpoint,
+        usage,
+        memory.filter(|_| !not_applicable),
+        days,
+        config,
+    );
+    costs.not_applicable = not_applicable;
+    if reasons.is_empty() {
+        let max_concurrency = settings
+            .as_ref()
+            .map_or(config.serverless_max_concurrency, |s| s.max_concurrency);
+        reasons.extend(eligibility::cost_reasons(
+            endpoint,
+            usage,
+            &costs,
+            max_concurrency,
+            config,
+        ));
+    }
     let spec = settings.and_then(|s| steps::canary_spec(endpoint, &s, config));
     if reasons.is_empty() {
         if spec.is_none() {
@@ -119,7 +147,7 @@ pub fn plan(
             .and_then(|o| evaluate(o, &group.usage, config, now).2);
         let progress = migration::progress(&group, resume.as_ref(), config, now);
         if let Some(c) = canary {
-            let mut row = serverless_row(c, &usage_of(&c.name), config);
+            let mut row = serverless_row(c, &usage_of(&c.name), config, now);
             row.decision = Decision::Canary;
             row.note = format!("canary of {name}");
             if original.is_none() {
@@ -130,7 +158,7 @@ pub fn plan(
         let Some(original) = original else { continue };
         let usage = group.usage;
         if original.is_serverless() {
-            let mut row = serverless_row(original, &usage, config);
+            let mut row = serverless_row(original, &usage, config, now);
             apply_progress(&mut row, &progress, &mut plan.steps);
             plan.rows.push(row);
             continue;
@@ -172,8 +200,9 @@ pub fn plan(
     for (index, (_, mut row, spec, original)) in candidates.into_iter().enumerate() {
         if index < config.max_new_migrations {
             row.step = Some("start");
+            let bound = std::mem::take(&mut row.note);
             row.note = format!(
-                "{} migration to {} ({} MB){}",
+                "{} migration to {} ({} MB){}{}{bound}",
                 spec.strategy.as_str(),
                 spec.endpoint_name,
                 spec.memory_mb,
@@ -181,7 +210,8 @@ pub fn plan(
                     "; the name is unavailable for a few minutes while it is recreated"
                 } else {
                     ""
-                }
+                },
+                if bound.is_empty() { "" } else { "; " },
             );
             plan.steps.push(Planned {
                 endpoint: row.endpoint.clone(),
@@ -294,3 +324,7 @@ fn apply_progress(row: &mut Row, progress: &Progress, steps: &mut Vec<Planned>) 
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "arithmetic_tests.rs"]
+mod arithmetic_tests;

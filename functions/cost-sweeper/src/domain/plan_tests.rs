@@ -64,7 +64,8 @@ fn costs_and_reasons_are_reported_for_skipped_endpoints() {
     let mut gpu = persistent("gpu");
     gpu.variants[0].instance_type = Some("ml.g4dn.xlarge".into());
     let mut traffic = HashMap::new();
-    traffic.insert("busy".to_string(), usage(50_000.0, 20.0));
+    // Above break-even even at 1 GB: $121.67/month against $83.95.
+    traffic.insert("busy".to_string(), usage(1_000_000.0, 200.0));
     let plan = plan(&[gpu, persistent("busy")], &traffic, &config(), now());
     let gpu = row(&plan, "gpu");
     assert_eq!(codes(gpu), ["gpu-or-accelerator"]);
@@ -159,7 +160,7 @@ fn the_model_is_described_only_when_it_matters() {
     assert!(needs_model(&persistent("a"), &usage(1.0, 1.0), &c, now()));
     assert!(!needs_model(
         &persistent("a"),
-        &usage(5000.0, 1.0),
+        &usage(1_000_000.0, 200.0),
         &c,
         now()
     ));
@@ -170,7 +171,12 @@ fn the_model_is_described_only_when_it_matters() {
         now()
     ));
     let resuming = tagged(persistent("a"), &[(t::STATE, "canary")]);
-    assert!(needs_model(&resuming, &usage(5000.0, 1.0), &c, now()));
+    assert!(needs_model(
+        &resuming,
+        &usage(1_000_000.0, 200.0),
+        &c,
+        now()
+    ));
 }
 
 #[test]

@@ -167,9 +167,10 @@ pub fn persistent_monthly(hourly: f64, instance_count: u32) -> f64 {
     hourly * f64::from(instance_count) * HOURS_PER_MONTH
 }
 
-/// Monthly invocations from `invocations` seen over `lookback_days`.
-pub fn monthly_invocations(invocations: f64, lookback_days: u32) -> f64 {
-    invocations * HOURS_PER_MONTH / (f64::from(lookback_days.max(1)) * 24.0)
+/// Monthly invocations from `invocations` seen over `days` (the lookback,
+/// or the endpoint's age when it is younger).
+pub fn monthly_invocations(invocations: f64, days: f64) -> f64 {
+    invocations * HOURS_PER_MONTH / (days * 24.0)
 }
 
 /// Monthly cost of serverless inference: invocations x average duration x
@@ -192,11 +193,13 @@ pub fn serverless_monthly(
     on_demand + provisioned
 }
 
-/// Serverless memory for a migration: the instance's memory rounded down
-/// to a size serverless offers, at least 1024 MB and at most 6144 MB (the
-/// serverless maximum). The model fits in the instance's memory today, so
-/// giving it as much (up to the cap) is the choice least likely to break
-/// it; the smoke test then proves it loads. Overridable per endpoint by tag.
+/// Serverless memory for a migration when the endpoint's memory use is
+/// unknown (no `MemoryUtilization` datapoint): the instance's memory
+/// rounded down to a size serverless offers, at least 1024 MB and at most
+/// 6144 MB (the serverless maximum). The model fits in the instance's
+/// memory today, so giving it as much (up to the cap) is the choice least
+/// likely to break it; the smoke test then proves it loads. Overridable
+/// per endpoint by tag.
 pub fn serverless_memory_for(memory_gib: f64) -> u32 {
     let mb = (memory_gib * 1024.0).floor() as u32;
     SERVERLESS_MEMORY_SIZES_MB
@@ -207,14 +210,28 @@ pub fn serverless_memory_for(memory_gib: f64) -> u32 {
         .unwrap_or(SERVERLESS_MEMORY_SIZES_MB[0])
 }
 
-/// The smallest serverless size holding `used_mb` with 25% headroom.
-pub fn smallest_memory_for_use(used_mb: f64) -> u32 {
-    let needed = used_mb * 1.25;
+/// Memory kept free above the peak use seen, as a share of that use.
+pub const MEMORY_HEADROOM: f64 = 0.25;
+
+/// `used_mb` with its headroom: what a serverless size must hold.
+pub fn memory_needed(used_mb: f64) -> f64 {
+    used_mb * (1.0 + MEMORY_HEADROOM)
+}
+
+/// The smallest serverless size holding `used_mb` with its headroom,
+/// rounded up; `None` when even 6144 MB is too small.
+pub fn serverless_size_for_use(used_mb: f64) -> Option<u32> {
+    let needed = memory_needed(used_mb);
     SERVERLESS_MEMORY_SIZES_MB
         .iter()
         .copied()
         .find(|size| f64::from(*size) >= needed)
-        .unwrap_or(SERVERLESS_MEMORY_SIZES_MB[5])
+}
+
+/// The smallest serverless size holding `used_mb` with its headroom, at
+/// most 6144 MB (advice for an endpoint already serverless).
+pub fn smallest_memory_for_use(used_mb: f64) -> u32 {
+    serverless_size_for_use(used_mb).unwrap_or(SERVERLESS_MEMORY_SIZES_MB[5])
 }
 
 #[cfg(test)]
@@ -254,7 +271,7 @@ mod tests {
         let persistent = persistent_monthly(0.134, 1);
         assert!(close(persistent, 97.82), "{persistent}");
         // 1,000 a day seen over a 7-day lookback.
-        let per_month = monthly_invocations(7_000.0, 7);
+        let per_month = monthly_invocations(7_000.0, 7.0);
         assert!(close(per_month, 1_000.0 * 730.0 / 24.0), "{per_month}");
         let serverless = serverless_monthly(per_month, 0.200, 2048, 0.00002, None);
         // 30,416.67 x 0.2 s x 2 GB x $0.00002 = $0.2433
@@ -285,7 +302,7 @@ mod tests {
         assert_eq!((hourly, gb_second), (0.115, 0.00002));
         let persistent = persistent_monthly(hourly, 1);
         assert!(close(persistent, 83.95), "{persistent}");
-        let per_month = monthly_invocations(7_000.0, 7);
+        let per_month = monthly_invocations(7_000.0, 7.0);
         let serverless = serverless_monthly(per_month, 0.200, 2048, gb_second, None);
         // 30,416.67 x 0.2 s x 2 GB x $0.00002 = $0.2433
         assert!((serverless - 0.2433).abs() < 0.0001, "{serverless}");
@@ -314,6 +331,14 @@ mod tests {
         assert_eq!(serverless_memory_for(3.75), 3072); // ml.c4.large
         assert_eq!(serverless_memory_for(8.0), 6144); // ml.m5.large: capped
         assert_eq!(serverless_memory_for(0.5), 1024); // never below the minimum
+    }
+
+    #[test]
+    fn memory_from_use_rounds_up_and_has_no_size_above_6_gb() {
+        assert_eq!(serverless_size_for_use(819.2), Some(1024));
+        assert_eq!(serverless_size_for_use(2867.2), Some(4096));
+        assert_eq!(serverless_size_for_use(4915.2), Some(6144));
+        assert_eq!(serverless_size_for_use(4916.0), None);
     }
 
     #[test]

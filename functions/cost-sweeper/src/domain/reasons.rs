@@ -28,9 +28,24 @@ pub enum Reason {
         age_days: f64,
         grace_days: u32,
     },
+    /// Serverless at the observed usage would cost more than the largest
+    /// share of today's cost a migration may keep (the break-even ratio).
     Busy {
-        daily_invocations: f64,
-        threshold: f64,
+        serverless: f64,
+        now: f64,
+        max_ratio: f64,
+        memory_mb: u32,
+    },
+    /// The busiest minute would need more concurrent invocations than the
+    /// serverless endpoint may run (requests above it are throttled).
+    BurstsOverMaxConcurrency {
+        in_flight: f64,
+        max_concurrency: u32,
+        from_minute_data: bool,
+    },
+    /// The model's peak memory use with headroom is above 6144 MB.
+    NeedsMoreMemory {
+        needed_mb: f64,
     },
     ModelUnknown,
     MultiContainer {
@@ -43,7 +58,6 @@ pub enum Reason {
     PriceUnknown {
         what: String,
     },
-    LatencyUnknown,
     SavingBelowMinimum {
         saving: f64,
         minimum: f64,
@@ -80,12 +94,34 @@ impl Reason {
             Reason::Vpc => "vpc-config",
             Reason::NetworkIsolation => "network-isolation",
             Reason::PriceUnknown { .. } => "price-unknown",
-            Reason::LatencyUnknown => "latency-unknown",
+            Reason::BurstsOverMaxConcurrency { .. } => "bursts-over-max-concurrency",
+            Reason::NeedsMoreMemory { .. } => "needs-more-memory",
             Reason::SavingBelowMinimum { .. } => "saving-below-minimum",
             Reason::BadTag { .. } => "bad-tag",
             Reason::NoSmokeTestRequest => "no-smoke-test-request",
             Reason::MetricsIncomplete { .. } => "metrics-incomplete",
         }
+    }
+
+    /// True when the endpoint cannot run on serverless whatever it costs:
+    /// its row shows no serverless cost or saving ("n/a").
+    pub fn is_structural(&self) -> bool {
+        matches!(
+            self,
+            Reason::AlreadyServerless
+                | Reason::Accelerated { .. }
+                | Reason::Arm { .. }
+                | Reason::MultipleVariants { .. }
+                | Reason::DataCapture
+                | Reason::AsyncInference
+                | Reason::KmsVolumeKey
+                | Reason::MultiContainer { .. }
+                | Reason::MultiModel
+                | Reason::ModelPackage
+                | Reason::Vpc
+                | Reason::NetworkIsolation
+                | Reason::NeedsMoreMemory { .. }
+        )
     }
 
     pub fn describe(&self) -> String {
@@ -118,11 +154,28 @@ impl Reason {
                 format!("{age_days:.1} days old; metrics are complete after {grace_days} days")
             }
             Reason::Busy {
-                daily_invocations,
-                threshold,
-            } => {
-                format!("{daily_invocations:.0} invocations/day, above the idle threshold of {threshold:.0}")
-            }
+                serverless,
+                now,
+                max_ratio,
+                memory_mb,
+            } => format!(
+                "serverless at {memory_mb} MB would cost ${serverless:.2}/month, {:.0}% of today's ${now:.2} \
+                 (break-even ratio; a migration may keep at most {:.0}%)",
+                serverless / now * 100.0,
+                max_ratio * 100.0
+            ),
+            Reason::BurstsOverMaxConcurrency {
+                in_flight,
+                max_concurrency,
+                from_minute_data,
+            } => format!(
+                "{in_flight:.1} invocations in flight in the busiest {} (peak x billed duration), \
+                 above MaxConcurrency {max_concurrency}: serverless would throttle",
+                if *from_minute_data { "minute" } else { "day, read as one minute" }
+            ),
+            Reason::NeedsMoreMemory { needed_mb } => format!(
+                "peak memory use with headroom is {needed_mb:.0} MB, above serverless's 6144 MB"
+            ),
             Reason::ModelUnknown => "its model could not be described".into(),
             Reason::MultiContainer { count } => {
                 format!("{count} containers (inference pipeline); serverless runs one")
@@ -137,9 +190,6 @@ impl Reason {
             }
             Reason::PriceUnknown { what } => {
                 format!("no price for {what} in the price table (set PRICING_FILE)")
-            }
-            Reason::LatencyUnknown => {
-                "invocations but no ModelLatency datapoints: serverless cost unknown".into()
             }
             Reason::SavingBelowMinimum { saving, minimum } => {
                 format!("saving ${saving:.2}/month is below the minimum ${minimum:.2}")

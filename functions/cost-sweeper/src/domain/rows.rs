@@ -6,6 +6,7 @@ use crate::domain::eligibility::{self, Costs};
 use crate::domain::fleet::{EndpointView, Usage};
 use crate::domain::pricing;
 use crate::domain::reasons::Reason;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,6 +60,9 @@ pub struct Row {
     pub monthly_cost_serverless: Option<f64>,
     pub monthly_saving: Option<f64>,
     pub serverless_memory_mb: Option<u32>,
+    /// The endpoint cannot run on serverless: its serverless cost and
+    /// saving are "n/a", not unknown and never zero.
+    pub serverless_not_applicable: bool,
     pub decision: Decision,
     pub reasons: Vec<ReasonOut>,
     pub migration_state: Option<String>,
@@ -82,6 +86,7 @@ pub(crate) fn base_row(endpoint: &EndpointView, usage: &Usage) -> Row {
         monthly_cost_serverless: None,
         monthly_saving: None,
         serverless_memory_mb: None,
+        serverless_not_applicable: false,
         decision: Decision::Skip,
         reasons: Vec::new(),
         migration_state: endpoint.migration_state_tag().map(str::to_string),
@@ -95,12 +100,21 @@ pub(crate) fn with_costs(mut row: Row, costs: &Costs) -> Row {
     row.monthly_cost_serverless = costs.serverless;
     row.monthly_saving = costs.saving();
     row.serverless_memory_mb = costs.memory_mb;
+    row.serverless_not_applicable = costs.not_applicable;
+    if costs.latency_bounded && !costs.not_applicable {
+        row.note = "serverless cost is an upper bound: no latency data, 60 s per invocation".into();
+    }
     row
 }
 
 /// Serverless endpoints: what they cost, and advice (never acted on): an
 /// instance would be cheaper; the memory could shrink.
-pub(crate) fn serverless_row(endpoint: &EndpointView, usage: &Usage, config: &SweepConfig) -> Row {
+pub(crate) fn serverless_row(
+    endpoint: &EndpointView,
+    usage: &Usage,
+    config: &SweepConfig,
+    now: DateTime<Utc>,
+) -> Row {
     let mut row = base_row(endpoint, usage);
     row.decision = Decision::Keep;
     let Some(spec) = endpoint.variants.first().and_then(|v| v.serverless.clone()) else {
@@ -111,6 +125,7 @@ pub(crate) fn serverless_row(endpoint: &EndpointView, usage: &Usage, config: &Sw
         usage,
         spec.memory_size_mb,
         spec.provisioned_concurrency,
+        eligibility::observed_days(endpoint, config, now),
         config,
     );
     row.monthly_cost_now = cost;
