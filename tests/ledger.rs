@@ -14,8 +14,14 @@ use std::time::Duration;
 /// A fresh ledger table, laid out as template.yaml's DeploymentLedger.
 pub(crate) async fn ledger_table() -> Ledger {
     let config = shared::aws::load_sdk_config().await;
+    ledger_table_as(&config, &unique("ledger")).await
+}
+
+/// Creates `table` (with the tests' own credentials) and returns the
+/// ledger as a function with `caller` reaches it (for the policy check).
+pub(crate) async fn ledger_table_as(caller: &aws_config::SdkConfig, table: &str) -> Ledger {
+    let config = shared::aws::load_sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = unique("ledger");
     let attribute = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -32,7 +38,7 @@ pub(crate) async fn ledger_table() -> Ledger {
     };
     client
         .create_table()
-        .table_name(&table)
+        .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attribute(PARTITION_KEY))
         .attribute_definitions(attribute(SORT_KEY))
@@ -41,7 +47,7 @@ pub(crate) async fn ledger_table() -> Ledger {
         .send()
         .await
         .expect("create table");
-    Ledger::new(client, table)
+    Ledger::new(aws_sdk_dynamodb::Client::new(caller), table)
 }
 
 fn entry(endpoint: &str, config: &str, minute: u32) -> LedgerEntry {

@@ -3,6 +3,7 @@
 //! idempotence under duplicated and concurrent delivery, ordering and
 //! pruning; `refusals` covers what it must not do and bad input.
 
+mod current;
 mod lifecycle;
 mod queue;
 mod race;
@@ -58,7 +59,7 @@ impl World {
             sagemaker: SageMaker::new(aws_sdk_sagemaker::Client::new(&sdk)),
             store: ArtifactStore::new(aws_sdk_s3::Client::new(&sdk)),
             config,
-            ledger: Some(crate::ledger::ledger_table().await),
+            ledger: Some(crate::ledger::ledger_table_as(&sdk, &stack.ledger_table()).await),
         };
         World {
             clients,

@@ -1,6 +1,7 @@
 """Records every AWS call as the IAM authorization requests AWS would make for it.
 
     GET    /_emulator/calls           -> 200 {"stacks": {name: {"parameters": {...}}}, "calls": [call, ...]}
+    GET    /_emulator/calls?caller=K  -> the same, only the calls signed with access key id K
     DELETE /_emulator/calls           -> 200 the same view, then the log starts empty
     POST   /_emulator/calls/stacks    {"stack": "s1", "parameters": {"MigratableModelRoleArns": "..."}}
                                       -> 200 {"stack": ..., "parameters": ...}: which deployment of
@@ -58,9 +59,10 @@ class _Log:
         with self.lock:
             self.stacks[stack] = {"parameters": parameters}
 
-    def view(self, reset: bool = False) -> dict[str, Any]:
+    def view(self, reset: bool = False, caller: str | None = None) -> dict[str, Any]:
         with self.lock:
-            out = {"stacks": dict(self.stacks), "calls": list(self.calls)}
+            calls = [c for c in self.calls if caller is None or c["caller"] == caller]
+            out = {"stacks": dict(self.stacks), "calls": calls}
             if reset:
                 self.calls, self.stacks = [], {}
             return out
@@ -264,7 +266,8 @@ class CallRecorderMiddleware:
             LOG.register(stack, parameters)
             return _reply(start_response, "200 OK", {"stack": stack, "parameters": parameters})
         if path == PATH and method in ("GET", "DELETE"):
-            return _reply(start_response, "200 OK", LOG.view(reset=method == "DELETE"))
+            caller = parse_qs(environ.get("QUERY_STRING", "")).get("caller", [None])[0]
+            return _reply(start_response, "200 OK", LOG.view(reset=method == "DELETE", caller=caller))
         return _reply(start_response, "405 Method Not Allowed", {"error": f"method {method} not allowed on {path}"})
 
 

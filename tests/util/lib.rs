@@ -242,6 +242,11 @@ impl Stack {
         )
     }
 
+    /// The deployment ledger's DynamoDB table.
+    pub fn ledger_table(&self) -> String {
+        format!("{}-DeploymentLedger", self.name)
+    }
+
     pub fn topic_name(&self) -> String {
         format!("{}-NotificationTopic", self.name)
     }
@@ -278,4 +283,24 @@ impl Stack {
             )))
             .build()
     }
+}
+
+/// The AWS calls the emulator recorded from `caller` (an access key id,
+/// see [`Stack::access_key_id`]), oldest first, as `service:Operation`.
+pub fn calls_by(caller: &str) -> Vec<String> {
+    emulator_get(&format!("/_emulator/calls?caller={caller}"))["calls"]
+        .as_array()
+        .map(|calls| {
+            calls
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}:{}",
+                        c["service"].as_str().unwrap_or("?"),
+                        c["operation"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -244,7 +244,7 @@ impl Deployer {
         desired: &DeploymentRecord,
         same: Done,
     ) -> Result<Done, DeployError> {
-        let observed = self.observe(&desired.endpoint_name).await?;
+        let observed = self.observe(&desired.endpoint_name, None).await?;
         let live = observed
             .endpoint
             .as_ref()

@@ -56,6 +56,17 @@ struct ResolvedSettings {
     source_uri: Option<String>,
 }
 
+/// Whether an event's object is still what its key holds.
+enum Current {
+    Yes(Located),
+    /// The key is gone (deleted; a delete marker in a versioned bucket).
+    Missing,
+    /// The key now holds other bytes: `current` is their version id or ETag.
+    Superseded {
+        current: String,
+    },
+}
+
 /// The artifact to deploy and the settings sources found next to it.
 struct Located {
     artifact: ArtifactRef,
@@ -121,17 +132,26 @@ impl Deployer {
                 object.bucket, object.key, self.config.models_prefix
             )));
         }
-        let Some(located) = self.locate_artifact(object, role).await? else {
-            return Ok(Done::skipped(match role {
-                ObjectRole::Sidecar => format!(
-                    "no {ARTIFACT_FILE} next to s3://{}/{} yet; these settings apply when it is uploaded",
+        let located = match self.locate_artifact(object, role).await? {
+            Current::Yes(located) => located,
+            Current::Missing => {
+                return Ok(Done::skipped(match role {
+                    ObjectRole::Sidecar => format!(
+                        "no {ARTIFACT_FILE} next to s3://{}/{} yet; these settings apply when it is uploaded",
+                        object.bucket, object.key
+                    ),
+                    ObjectRole::Artifact => format!(
+                        "deleted: s3://{}/{} was deleted after this upload; nothing is deployed",
+                        object.bucket, object.key
+                    ),
+                }))
+            }
+            Current::Superseded { current } => {
+                return Ok(Done::skipped(format!(
+                    "superseded: s3://{}/{} was overwritten after this upload (its current version is {current}); that upload's own event deploys it",
                     object.bucket, object.key
-                ),
-                ObjectRole::Artifact => format!(
-                    "s3://{}/{} no longer exists (deleted after upload)",
-                    object.bucket, object.key
-                ),
-            }));
+                )))
+            }
         };
         let sidecar = self.settings_for(&located).await?;
         let settings = sidecar.settings;
@@ -142,20 +162,31 @@ impl Deployer {
         self.deploy_leased(desired, &settings, object).await
     }
 
+    /// The artifact to deploy, if the event's bytes are still the key's
+    /// current ones. SageMaker reads `ModelDataUrl` without a version, so
+    /// deploying an overwritten or deleted version would load other bytes
+    /// (or none): the key is read without a version id and compared.
     async fn locate_artifact(
         &self,
         object: &ObjectCreated,
         role: ObjectRole,
-    ) -> Result<Option<Located>, DeployError> {
+    ) -> Result<Current, DeployError> {
         let located = match role {
             ObjectRole::Artifact => {
-                let Some(head) = self
-                    .store
-                    .head(&object.bucket, &object.key, object.version_id.as_deref())
-                    .await?
-                else {
-                    return Ok(None);
+                let Some(head) = self.store.head(&object.bucket, &object.key, None).await? else {
+                    return Ok(Current::Missing);
                 };
+                let (event, now) = match &object.version_id {
+                    Some(version) => (Some(version), head.version_id.as_ref()),
+                    None => (object.etag.as_ref(), head.etag.as_ref()),
+                };
+                if let (Some(event), Some(now)) = (event, now) {
+                    if event != now {
+                        return Ok(Current::Superseded {
+                            current: now.clone(),
+                        });
+                    }
+                }
                 let version = object
                     .version_id
                     .clone()
@@ -177,7 +208,7 @@ impl Deployer {
                 // New settings redeploy the newest artifact in the folder.
                 let key = format!("{}{ARTIFACT_FILE}", object.folder());
                 let Some(head) = self.store.head(&object.bucket, &key, None).await? else {
-                    return Ok(None);
+                    return Ok(Current::Missing);
                 };
                 Located {
                     artifact: ArtifactRef {
@@ -191,7 +222,7 @@ impl Deployer {
                 }
             }
         };
-        Ok(Some(located))
+        Ok(Current::Yes(located))
     }
 
     /// Settings by precedence: deploy.json, then metadata, then defaults.
@@ -279,8 +310,13 @@ impl Deployer {
     }
 
     /// Reads the endpoint, the config it runs (or is moving to) and that
-    /// config's deployment record.
-    pub async fn observe(&self, endpoint_name: &str) -> Result<Observed, DeployError> {
+    /// config's deployment record. When that config is `desired_config`,
+    /// the endpoint alone decides (already current), so the rest is not read.
+    pub async fn observe(
+        &self,
+        endpoint_name: &str,
+        desired_config: Option<&str>,
+    ) -> Result<Observed, DeployError> {
         let Some(endpoint) = self.sagemaker.describe_endpoint(endpoint_name).await? else {
             return Ok(Observed {
                 endpoint: None,
@@ -290,13 +326,22 @@ impl Deployer {
                 endpoint_managed_by: None,
             });
         };
-        let mut endpoint_tags = self.sagemaker.list_tags(&endpoint.arn).await?;
-        let rolled_back_from = endpoint_tags.remove(shared::smoke::ROLLED_BACK_FROM_TAG);
-        let endpoint_managed_by = endpoint_tags.remove(shared::tags::MANAGED_BY_KEY);
         let live = endpoint
             .pending_config_name
             .clone()
             .unwrap_or_else(|| endpoint.config_name.clone());
+        if desired_config == Some(live.as_str()) {
+            return Ok(Observed {
+                endpoint: Some(endpoint),
+                config: None,
+                record: None,
+                rolled_back_from: None,
+                endpoint_managed_by: None,
+            });
+        }
+        let mut endpoint_tags = self.sagemaker.list_tags(&endpoint.arn).await?;
+        let rolled_back_from = endpoint_tags.remove(shared::smoke::ROLLED_BACK_FROM_TAG);
+        let endpoint_managed_by = endpoint_tags.remove(shared::tags::MANAGED_BY_KEY);
         let config = self.sagemaker.describe_endpoint_config(&live).await?;
         let record = match &config {
             Some(c) => {

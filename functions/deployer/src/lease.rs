@@ -22,16 +22,24 @@ const LEASE_POLL: Duration = Duration::from_millis(100);
 const LEASE_PATIENCE: Duration = Duration::from_millis(6400);
 
 impl Deployer {
-    /// Plans and applies `desired` under the endpoint's lease (without a
-    /// ledger: directly).
+    /// Plans and applies `desired`: first from what SageMaker shows, with
+    /// no lease (a duplicate, stale, busy or refused upload is answered
+    /// from that alone and costs no ledger call); a create or update then
+    /// takes the endpoint's lease and plans again from what SageMaker shows
+    /// under it (without a ledger: acts on the first plan).
     pub(crate) async fn deploy_leased(
         &self,
         desired: DeploymentRecord,
         settings: &DeploySettings,
         object: &ObjectCreated,
     ) -> Result<Done, DeployError> {
-        let Some(ledger) = &self.ledger else {
-            return self.plan_and_apply(desired, settings, object).await;
+        let observed = self
+            .observe(&settings.endpoint_name, Some(&desired.config_name))
+            .await?;
+        let decision = decide(&desired, &observed);
+        let ledger = match &self.ledger {
+            Some(ledger) if decision.changes_anything() => ledger,
+            _ => return self.act(decision, desired, settings, object).await,
         };
         // One deployment of an endpoint at a time: observe, decide and act
         // under its lease, so a concurrent twin re-plans after this one.
@@ -42,43 +50,56 @@ impl Deployer {
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
         );
         // A twin (a redelivery, the other file of one upload) usually
-        // holds it for a second: wait a little before giving up this try.
+        // holds it for a second: wait a little before giving up this try,
+        // looking again meanwhile. A holder is never taken to be making
+        // this deployment just because its name says so: one that crashed
+        // keeps its lease until it lapses, with its work half done, and
+        // this try is then the one that must finish it.
         let mut wait = LEASE_POLL;
         while !ledger
             .acquire_lease(&endpoint, &holder, chrono::Utc::now(), LEASE_TTL)
             .await?
         {
-            let holder = ledger.lease_holder(&endpoint).await?;
-            if holder.is_some_and(|h| h.starts_with(&format!("{}#", desired.config_name))) {
-                return Ok(Done {
-                    status: Status::Unchanged,
-                    endpoint: Some(endpoint),
-                    model: Some(desired.model_name),
-                    config: Some(desired.config_name),
-                    message: "a concurrent delivery of this same deployment is making it".into(),
-                });
-            }
             if wait > LEASE_PATIENCE {
                 return Err(DeployError::Leased { endpoint });
             }
             tokio::time::sleep(wait).await;
             wait *= 2;
+            let observed = self.observe(&endpoint, Some(&desired.config_name)).await?;
+            let decision = decide(&desired, &observed);
+            if !decision.changes_anything() {
+                // The holder made this deployment (or a newer one): done.
+                return self.act(decision, desired, settings, object).await;
+            }
         }
-        let result = self.plan_and_apply(desired, settings, object).await;
+        let result = self.plan_and_act(desired, settings, object).await;
         if let Err(e) = ledger.release_lease(&endpoint, &holder).await {
             warn!(endpoint = %endpoint, error = %e, "lease not released; it lapses by itself");
         }
         result
     }
 
-    async fn plan_and_apply(
+    /// Plans again from what SageMaker shows now, then acts.
+    async fn plan_and_act(
         &self,
         desired: DeploymentRecord,
         settings: &DeploySettings,
         object: &ObjectCreated,
     ) -> Result<Done, DeployError> {
-        let observed = self.observe(&settings.endpoint_name).await?;
+        let observed = self
+            .observe(&settings.endpoint_name, Some(&desired.config_name))
+            .await?;
         let decision = decide(&desired, &observed);
+        self.act(decision, desired, settings, object).await
+    }
+
+    async fn act(
+        &self,
+        decision: Decision,
+        desired: DeploymentRecord,
+        settings: &DeploySettings,
+        object: &ObjectCreated,
+    ) -> Result<Done, DeployError> {
         info!(endpoint = %settings.endpoint_name, decision = ?decision, "planned");
         let entry = self.record_start(&decision, &desired, object).await?;
         let result = self.apply(decision, desired, settings).await;

@@ -48,6 +48,14 @@ pub enum Decision {
     Refuse(Refusal),
 }
 
+impl Decision {
+    /// Whether acting on it creates or changes anything (and so needs the
+    /// endpoint's lease and a fresh look under it).
+    pub fn changes_anything(&self) -> bool {
+        matches!(self, Decision::Create | Decision::Update { .. })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// AWS rejects UpdateEndpoint from an instance-based config to a serverless one.

@@ -96,20 +96,6 @@ impl Ledger {
         conditional("PutItem", result)
     }
 
-    /// Who holds the endpoint's lease now (expired or not), if anyone.
-    pub async fn lease_holder(&self, endpoint: &str) -> Result<Option<String>, AwsError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(endpoint, LEASE_ENTRY)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("GetItem", e))?;
-        Ok(out.item().and_then(|item| text(item, "holder")))
-    }
-
     /// Gives the lease back, if `holder` still has it.
     pub async fn release_lease(&self, endpoint: &str, holder: &str) -> Result<(), AwsError> {
         let result = self
