@@ -52,7 +52,13 @@ impl Decision {
     /// Whether acting on it creates or changes anything (and so needs the
     /// endpoint's lease and a fresh look under it).
     pub fn changes_anything(&self) -> bool {
-        matches!(self, Decision::Create | Decision::Update { .. })
+        // Exhaustive on purpose: a new kind of decision must say which it is.
+        match self {
+            Decision::Create | Decision::Update { .. } | Decision::Recreate { .. } => true,
+            Decision::AlreadyCurrent { .. } | Decision::SkipStale { .. } | Decision::Refuse(_) => {
+                false
+            }
+        }
     }
 }
 
