@@ -3,6 +3,7 @@
 //! never leave a config without its record). The deployer reads it to order
 //! deployments; the smoke tester reads it to find the request to send.
 
+use crate::aws::sagemaker::ServerlessCapacity;
 use crate::tags::{self, MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -18,6 +19,12 @@ pub const ARTIFACT_TIME_TAG: &str = "pipeline:artifact-time";
 pub const SEQUENCER_TAG: &str = "pipeline:s3-sequencer";
 pub const SETTINGS_VERSION_TAG: &str = "pipeline:settings-version";
 pub const REPLACES_CONFIG_TAG: &str = "pipeline:replaces-config";
+/// Hash of everything in a config except its concurrency: two configs with
+/// the same shape differ only in what UpdateEndpointWeightsAndCapacities
+/// can change in place.
+pub const SHAPE_TAG: &str = "pipeline:shape";
+/// On the endpoint: the serverless concurrency last set in place.
+pub const CAPACITY_TAG: &str = "pipeline:capacity";
 /// On the endpoint: the config it ran before the last update (for rollback).
 pub const PREVIOUS_CONFIG_TAG: &str = "pipeline:previous-config";
 
@@ -59,12 +66,29 @@ pub struct DeploymentRecord {
     pub replaces_config: Option<String>,
     /// Where the smoke-test request is (see [`crate::smoke::SOURCE_TAG`]).
     pub smoke_test_source: Option<String>,
+    /// See [`SHAPE_TAG`]; `None` on configs made before it was recorded
+    /// (they are never changed in place).
+    pub shape: Option<String>,
+    /// The concurrency the settings ask for. Not stored in tags (the
+    /// config's `ServerlessConfig` holds it): `None` when read back.
+    pub capacity: Option<ServerlessCapacity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("artifact key {key:?} is too long to record in a tag (at most 256 characters, or 189 when it has characters other than letters, digits, spaces and _ . : / = + - @); use a shorter key")]
 pub struct KeyTooLong {
     pub key: String,
+}
+
+/// The value of [`CAPACITY_TAG`].
+pub fn capacity_tag_value(capacity: &ServerlessCapacity) -> String {
+    match capacity.provisioned_concurrency {
+        Some(p) => format!(
+            "max-concurrency={} provisioned-concurrency={p}",
+            capacity.max_concurrency
+        ),
+        None => format!("max-concurrency={}", capacity.max_concurrency),
+    }
 }
 
 impl DeploymentRecord {
@@ -103,6 +127,9 @@ impl DeploymentRecord {
         if let Some(previous) = &self.replaces_config {
             out.insert(REPLACES_CONFIG_TAG.to_string(), previous.clone());
         }
+        if let Some(shape) = &self.shape {
+            out.insert(SHAPE_TAG.to_string(), shape.clone());
+        }
         if let Some(source) = &self.smoke_test_source {
             let encoded = tags::encode_value(source).ok_or_else(|| KeyTooLong {
                 key: source.clone(),
@@ -136,6 +163,8 @@ impl DeploymentRecord {
             settings_version: get(SETTINGS_VERSION_TAG),
             replaces_config: get(REPLACES_CONFIG_TAG),
             smoke_test_source: get(crate::smoke::SOURCE_TAG).and_then(|v| tags::decode_value(&v)),
+            shape: get(SHAPE_TAG),
+            capacity: None,
         })
     }
 }
@@ -179,6 +208,8 @@ mod tests {
             smoke_test_source: Some(
                 "s3://models/models/fraud (new)/deploy.json?versionId=v2".into(),
             ),
+            shape: Some("0a1b2c3d4e5f".into()),
+            capacity: None,
         }
     }
 

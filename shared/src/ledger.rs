@@ -87,6 +87,10 @@ pub struct LedgerEntry {
     /// The config the endpoint ran when this one was deployed: the
     /// rollback target, written with the entry itself.
     pub replaces_config: Option<String>,
+    /// For a concurrency change made in place (no new config; `config_name`
+    /// is then the name the pipeline gives these settings, and
+    /// `replaces_config` the config that keeps running): what changed.
+    pub capacity_change: Option<String>,
     pub started_at: DateTime<Utc>,
     pub outcome: Outcome,
     pub finished_at: Option<DateTime<Utc>>,

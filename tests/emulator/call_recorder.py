@@ -121,6 +121,8 @@ def sagemaker_requests(
         elif operation == "DeleteTags":
             context["aws:TagKeys"] = list(params.get("TagKeys") or [])
         return [{"action": action, "resource": arn, "context": context}]
+    if operation == "UpdateEndpointWeightsAndCapacities":
+        return [on("endpoint", params.get("EndpointName", ""))]
     kind = _SAGEMAKER_KINDS.get(noun)
     if kind is None:
         return [{"action": action, "resource": "*", "context": {}}]

@@ -24,6 +24,7 @@ sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import call_recorder  # noqa: E402
+import capacity_patches  # noqa: E402
 import cbor_protocol  # noqa: E402
 import control  # noqa: E402
 import runtime_patches  # noqa: E402
@@ -36,6 +37,7 @@ def build_app() -> Any:
     from moto.server import DomainDispatcherApplication, create_backend_app
 
     sagemaker_patches.apply()
+    capacity_patches.apply()
     runtime_patches.apply()
     moto_app = DomainDispatcherApplication(create_backend_app)
     app = control.ControlMiddleware(runtime_patches.InvocationBodyMiddleware(moto_app))

@@ -183,6 +183,15 @@ def started(ep: Any, backend: Any, previous: dict[str, Any] | None) -> None:
     emit(ep)
 
 
+def capacity_started(ep: Any) -> None:
+    """UpdateEndpointWeightsAndCapacities: Updating on the same config; nothing to
+    roll back to (no new model is loaded, so a marked artifact does not fail it)."""
+    ep._emu_failure = None
+    ep._emu_previous = None
+    _start_clock(ep)
+    emit(ep)
+
+
 def restarted(ep: Any) -> None:
     """A control-API status: a settled one drops what was pending; Creating /
     Updating restart the virtual clock. Emits the event."""
@@ -204,6 +213,10 @@ def complete(ep: Any) -> bool:
         ep.failure_reason = reason
     else:
         ep.endpoint_status = "InService"
+        for variant in ep.production_variants or []:
+            # A capacity update is done: the variant runs what it was asked for.
+            if "DesiredServerlessConfig" in variant:
+                variant["CurrentServerlessConfig"] = variant["DesiredServerlessConfig"]
         if reason and previous:
             # SageMaker rolls a failed update back: the old config serves again.
             ep.endpoint_config_name = previous["endpoint_config_name"]

@@ -41,6 +41,15 @@ impl Deployer {
                 &desired,
             )),
             Decision::Refuse(refusal) => Err(DeployError::Refused { endpoint, refusal }),
+            Decision::UpdateCapacity {
+                config,
+                endpoint_arn,
+                from,
+                to,
+            } => {
+                self.update_capacity(&desired, settings, config, &endpoint_arn, (from, to))
+                    .await
+            }
             Decision::Create => {
                 let message = format!(
                     "creating endpoint with {} MB, max concurrency {}",
@@ -225,7 +234,7 @@ impl Deployer {
         }
     }
 
-    fn endpoint_tags(
+    pub(crate) fn endpoint_tags(
         &self,
         settings: &DeploySettings,
         previous_config: Option<&str>,

@@ -6,7 +6,7 @@ use crate::outcome::{DeployError, RecordOutcome, Status};
 use crate::plan::Observed;
 use shared::aws::dynamodb::Ledger;
 use shared::aws::s3::{ArtifactStore, ObjectInfo, MAX_SETTINGS_BYTES};
-use shared::aws::sagemaker::SageMaker;
+use shared::aws::sagemaker::{SageMaker, ServerlessCapacity};
 use shared::deployment::{ArtifactRef, DeploymentRecord};
 use shared::naming::{revision_hash, revision_name};
 use shared::s3_event::{parse_record, ObjectCreated, ObjectRole, ARTIFACT_FILE, SIDECAR_FILE};
@@ -284,20 +284,24 @@ impl Deployer {
                 &self.config.execution_role_arn,
             ]),
         );
+        let memory = settings.memory_size_mb.to_string();
+        // A new smoke test is a new config, so it gets tested.
+        let smoke_test = serde_json::to_string(&settings.smoke_test).unwrap_or_default();
         let config_name = revision_name(
             &settings.endpoint_name,
             &revision_hash(&[
                 &model_name,
-                &settings.memory_size_mb.to_string(),
+                &memory,
                 &settings.max_concurrency.to_string(),
                 &settings
                     .provisioned_concurrency
                     .map(|p| p.to_string())
                     .unwrap_or_default(),
-                // A new smoke test is a new config, so it gets tested.
-                &serde_json::to_string(&settings.smoke_test).unwrap_or_default(),
+                &smoke_test,
             ]),
         );
+        // Everything above but the concurrency, which can change in place.
+        let shape = revision_hash(&[&model_name, &memory, &smoke_test]);
         DeploymentRecord {
             endpoint_name: settings.endpoint_name.clone(),
             model_name,
@@ -306,6 +310,11 @@ impl Deployer {
             settings_version,
             replaces_config: None,
             smoke_test_source: None,
+            shape: Some(shape),
+            capacity: Some(ServerlessCapacity {
+                max_concurrency: settings.max_concurrency,
+                provisioned_concurrency: settings.provisioned_concurrency,
+            }),
         }
     }
 

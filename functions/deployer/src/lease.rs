@@ -143,11 +143,17 @@ impl Deployer {
         let Some(ledger) = &self.ledger else {
             return Ok(None);
         };
-        let replaces_config = match decision {
-            Decision::Create | Decision::Recreate { .. } => None,
+        let (replaces_config, capacity_change) = match decision {
+            Decision::Create | Decision::Recreate { .. } => (None, None),
             Decision::Update {
                 previous_config, ..
-            } => Some(previous_config.clone()),
+            } => (Some(previous_config.clone()), None),
+            Decision::UpdateCapacity {
+                config, from, to, ..
+            } => (
+                Some(config.clone()),
+                Some(crate::capacity::describe_change(*from, *to)),
+            ),
             _ => return Ok(None),
         };
         let entry = LedgerEntry {
@@ -160,6 +166,7 @@ impl Deployer {
             settings_version: desired.settings_version.clone(),
             trigger: format!("s3://{}/{}", object.bucket, object.key),
             replaces_config,
+            capacity_change,
             started_at: chrono::Utc::now(),
             outcome: Outcome::InProgress,
             finished_at: None,

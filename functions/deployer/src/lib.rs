@@ -2,6 +2,7 @@
 //! sidecar `deploy.json`) become SageMaker Serverless Inference endpoints.
 
 pub mod apply;
+pub mod capacity;
 pub mod cleanup;
 pub mod config;
 pub mod deploy;

@@ -1,8 +1,9 @@
 //! Decide before acting: from what SageMaker shows now and what this
 //! artifact wants, choose one action. Pure code, so every case is a unit test.
 
+use crate::capacity::{self, InPlace};
 use aws_sdk_sagemaker::types::EndpointStatus;
-use shared::aws::sagemaker::{EndpointConfigInfo, EndpointInfo};
+use shared::aws::sagemaker::{EndpointConfigInfo, EndpointInfo, ServerlessCapacity};
 use shared::deployment::{ArtifactRef, DeploymentRecord};
 use shared::s3_event::compare_sequencers;
 use shared::tags::MANAGED_BY_VALUE;
@@ -39,6 +40,14 @@ pub enum Decision {
     Recreate {
         failed_config: String,
         reason: Option<String>,
+    },
+    /// Only the concurrency differs from what the endpoint runs: change it
+    /// in place (UpdateEndpointWeightsAndCapacities), keeping `config`.
+    UpdateCapacity {
+        config: String,
+        endpoint_arn: String,
+        from: Option<ServerlessCapacity>,
+        to: ServerlessCapacity,
     },
     /// The endpoint already runs (or is moving to) exactly this config.
     AlreadyCurrent { status: EndpointStatus },
@@ -99,7 +108,7 @@ pub fn decide(desired: &DeploymentRecord, observed: &Observed) -> Decision {
         .pending_config_name
         .as_deref()
         .unwrap_or(&endpoint.config_name);
-    if live_config == desired.config_name {
+    if live_config == desired.config_name && !capacity::drifted(desired, endpoint) {
         return Decision::AlreadyCurrent {
             status: endpoint.status.clone(),
         };
@@ -142,6 +151,12 @@ pub fn decide(desired: &DeploymentRecord, observed: &Observed) -> Decision {
     if let Some(why) = staleness(&desired.artifact, &current.artifact) {
         return Decision::SkipStale { why };
     }
+    let in_place = capacity::in_place(desired, current, endpoint);
+    if in_place == Some(InPlace::Current) {
+        return Decision::AlreadyCurrent {
+            status: endpoint.status.clone(),
+        };
+    }
     if endpoint.is_busy() {
         return Decision::Refuse(Refusal::Busy {
             status: endpoint.status.clone(),
@@ -158,6 +173,14 @@ pub fn decide(desired: &DeploymentRecord, observed: &Observed) -> Decision {
             status: endpoint.status.clone(),
             reason: endpoint.failure_reason.clone(),
         });
+    }
+    if let Some(InPlace::Change { from, to }) = in_place {
+        return Decision::UpdateCapacity {
+            config: config_name,
+            endpoint_arn: endpoint.arn.clone(),
+            from,
+            to,
+        };
     }
     Decision::Update {
         previous_config: config_name,

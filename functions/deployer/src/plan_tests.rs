@@ -24,6 +24,8 @@ fn record(config: &str, artifact: ArtifactRef) -> DeploymentRecord {
         settings_version: None,
         replaces_config: None,
         smoke_test_source: None,
+        shape: None,
+        capacity: None,
     }
 }
 
@@ -35,6 +37,7 @@ fn endpoint(status: &str, config: &str) -> EndpointInfo {
         config_name: config.into(),
         pending_config_name: None,
         failure_reason: None,
+        capacity: None,
     }
 }
 
@@ -362,3 +365,6 @@ fn a_pipeline_config_on_an_endpoint_without_the_managed_by_tag_is_refused() {
         assert!(!refusal.is_retryable());
     }
 }
+
+#[path = "plan_capacity_tests.rs"]
+mod capacity;

@@ -225,6 +225,8 @@ fn old_deployment() -> DeploymentRecord {
         settings_version: None,
         replaces_config: None,
         smoke_test_source: None,
+        shape: None,
+        capacity: None,
     }
 }
 

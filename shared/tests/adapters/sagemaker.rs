@@ -78,6 +78,7 @@ async fn describe_endpoint_maps_an_update_in_progress() {
             config_name: "churn-model-r-0a1b2c3d4e5f".into(),
             pending_config_name: Some("churn-model-r-99aa88bb77cc".into()),
             failure_reason: None,
+            capacity: None,
         }
     );
     assert!(info.is_busy());

@@ -2,7 +2,7 @@
 
 use super::{
     optional, to_chrono, ContainerInfo, EndpointConfigDetail, EndpointConfigInfo, EndpointDetail,
-    EndpointInfo, ModelInfo, SageMaker, ServerlessSpec, VariantSpec,
+    EndpointInfo, ModelInfo, SageMaker, ServerlessCapacity, ServerlessSpec, VariantSpec,
 };
 use crate::aws::AwsError;
 use aws_sdk_sagemaker::types::{ContainerDefinition, EndpointStatus, ProductionVariant};
@@ -70,6 +70,17 @@ impl SageMaker {
                     .and_then(|p| p.endpoint_config_name())
                     .map(str::to_string),
                 failure_reason: out.failure_reason().map(str::to_string),
+                capacity: out.production_variants().first().and_then(|v| {
+                    let config = v
+                        .desired_serverless_config()
+                        .or(v.current_serverless_config())?;
+                    Some(ServerlessCapacity {
+                        max_concurrency: count(config.max_concurrency()),
+                        provisioned_concurrency: config
+                            .provisioned_concurrency()
+                            .map(|p| count(Some(p))),
+                    })
+                }),
             },
             created: to_chrono(out.creation_time()),
             last_modified: to_chrono(out.last_modified_time()),

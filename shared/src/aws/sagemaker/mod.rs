@@ -1,6 +1,7 @@
 //! The SageMaker calls the pipeline makes, each with its error classified:
 //! reads (`describe`), lists and tags (`list`), changes (`create`).
 
+mod capacity;
 mod create;
 mod describe;
 mod list;
@@ -26,6 +27,10 @@ pub struct EndpointInfo {
     /// Config an update in progress is moving to.
     pub pending_config_name: Option<String>,
     pub failure_reason: Option<String>,
+    /// The serverless concurrency the endpoint runs, or is being changed
+    /// to (its variant's `DesiredServerlessConfig`); `None` when it has no
+    /// serverless variant.
+    pub capacity: Option<ServerlessCapacity>,
 }
 
 impl EndpointInfo {
@@ -126,6 +131,23 @@ pub struct ServerlessSpec {
     pub memory_size_mb: u32,
     pub max_concurrency: u32,
     pub provisioned_concurrency: Option<u32>,
+}
+
+/// The part of a serverless variant that UpdateEndpointWeightsAndCapacities
+/// changes in place (no new config, no container restart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ServerlessCapacity {
+    pub max_concurrency: u32,
+    pub provisioned_concurrency: Option<u32>,
+}
+
+impl ServerlessSpec {
+    pub fn capacity(&self) -> ServerlessCapacity {
+        ServerlessCapacity {
+            max_concurrency: self.max_concurrency,
+            provisioned_concurrency: self.provisioned_concurrency,
+        }
+    }
 }
 
 /// Outcome of a create call that may race a twin.
