@@ -63,7 +63,10 @@ impl Decision {
     pub fn changes_anything(&self) -> bool {
         // Exhaustive on purpose: a new kind of decision must say which it is.
         match self {
-            Decision::Create | Decision::Update { .. } | Decision::Recreate { .. } => true,
+            Decision::Create
+            | Decision::Update { .. }
+            | Decision::Recreate { .. }
+            | Decision::UpdateCapacity { .. } => true,
             Decision::AlreadyCurrent { .. } | Decision::SkipStale { .. } | Decision::Refuse(_) => {
                 false
             }
