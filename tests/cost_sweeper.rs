@@ -7,6 +7,8 @@
 
 #[path = "cost_sweeper/fleet.rs"]
 mod fleet;
+#[path = "cost_sweeper/prices.rs"]
+mod prices;
 #[path = "cost_sweeper/world.rs"]
 mod world;
 
@@ -20,12 +22,12 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use world::World;
 
-const SMOKE: (&str, &str) = (
+pub(crate) const SMOKE: (&str, &str) = (
     "serverless-migration:smoke-test",
     "s3://smoke-requests/{name}.json",
 );
 
-fn row<'a>(report: &'a SweepReport, name: &str) -> &'a Row {
+pub(crate) fn row<'a>(report: &'a SweepReport, name: &str) -> &'a Row {
     report
         .rows
         .iter()

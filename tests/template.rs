@@ -227,6 +227,7 @@ const NO_RESOURCE_LEVEL: &[&str] = &[
     "sagemaker:ListModels",
     "sagemaker:ListEndpoints",
     "cloudwatch:GetMetricData",
+    "pricing:GetProducts",
 ];
 
 /// Tag-scoping exceptions, and why. Each must still limit the keys it may

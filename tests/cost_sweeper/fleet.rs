@@ -10,7 +10,7 @@ use aws_sdk_sagemaker::types::{
 };
 use chrono::{Duration, Utc};
 use futures::stream::{self, StreamExt};
-use integration_tests::{emulator_post, set_endpoint_status};
+use integration_tests::emulator_post;
 use serde_json::json;
 
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/pipeline-sagemaker-execution";
@@ -149,12 +149,18 @@ pub async fn seed(
         })
         .await;
     let old = (Utc::now() - Duration::days(30)).to_rfc3339();
+    // The emulator's endpoint routes act in the Region the body names.
+    let region = sm.config().region().map(|r| r.to_string());
+    let region = region.as_deref().unwrap_or("us-east-1");
     for (kind, name) in &jobs {
-        set_endpoint_status(name, "InService");
+        emulator_post(
+            &format!("/_emulator/endpoints/{name}/status"),
+            &json!({ "status": "InService", "region": region }),
+        );
         if kind.old {
             emulator_post(
                 &format!("/_emulator/endpoints/{name}/creation-time"),
-                &json!({ "creation_time": old }),
+                &json!({ "creation_time": old, "region": region }),
             );
         }
     }

@@ -7,7 +7,8 @@ use chrono::Utc;
 use cost_sweeper::config::SweepConfig;
 use cost_sweeper::report::{StepStatus, SweepReport};
 use cost_sweeper::sweeper::{self, Sweeper};
-use integration_tests::{set_endpoint_status, unique, Clients, Stack};
+use integration_tests::{emulator_post, set_endpoint_status, unique, Clients, Stack};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 pub struct World {
@@ -16,46 +17,99 @@ pub struct World {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sweeper: Sweeper,
     pub report_bucket: String,
+    /// The access key id the sweeper signs with.
+    pub caller: String,
 }
 
 impl World {
     pub async fn new(label: &str) -> Self {
-        let clients = Clients::new().await;
+        World::build(label, None).await
+    }
+
+    /// A world whose fleet and sweeper are in `region` (the emulator keeps
+    /// each Region apart, as AWS does). Its sweeper signs with the tests'
+    /// own credentials: tests/policy evaluates the stack's calls for one
+    /// Region (us-east-1), and a deployment in another Region is another stack.
+    pub async fn in_region(label: &str, region: &str) -> Self {
+        World::build(label, Some(region)).await
+    }
+
+    async fn build(label: &str, region: Option<&str>) -> Self {
+        let home = Clients::new().await;
         // The seeded persistent models run with ROLE, which a migration
         // passes: the stack lists it as migratable.
         let stack = Stack::new("sweep", &[("MigratableModelRoleArns", ROLE)]).await;
-        let sdk = stack.function_config("cost-sweeper").await;
         let prefix = unique(label);
         let report_bucket = stack.models_bucket();
-        clients
-            .s3
+        home.s3
             .create_bucket()
             .bucket(&report_bucket)
             .send()
             .await
             .expect("create report bucket");
-        let topic = aws_sdk_sns::Client::new(&shared::aws::load_sdk_config().await)
-            .create_topic()
-            .name(stack.topic_name())
-            .send()
-            .await
-            .expect("create the notification topic")
-            .topic_arn()
-            .expect("topic ARN")
-            .to_string();
+        // The tests' own calls (seeding the fleet's metrics) sign as the tests.
+        let mut tests_sdk = shared::aws::load_sdk_config().await;
+        if let Some(region) = region {
+            tests_sdk = tests_sdk
+                .to_builder()
+                .region(aws_config::Region::new(region.to_string()))
+                .build();
+        }
+        let (sdk, clients, topic, caller) = match region {
+            None => {
+                let topic = aws_sdk_sns::Client::new(&tests_sdk)
+                    .create_topic()
+                    .name(stack.topic_name())
+                    .send()
+                    .await
+                    .expect("create the notification topic")
+                    .topic_arn()
+                    .expect("topic ARN")
+                    .to_string();
+                let caller = stack.access_key_id("cost-sweeper");
+                (
+                    stack.function_config("cost-sweeper").await,
+                    home,
+                    Some(topic),
+                    caller,
+                )
+            }
+            Some(region) => {
+                let clients = Clients {
+                    s3: aws_sdk_s3::Client::new(&tests_sdk),
+                    sagemaker: aws_sdk_sagemaker::Client::new(&tests_sdk),
+                    region: region.to_string(),
+                };
+                (tests_sdk.clone(), clients, None, "test".to_string())
+            }
+        };
         let config = SweepConfig {
             endpoint_name_contains: Some(prefix.clone()),
             report_bucket: Some(report_bucket.clone()),
-            notify_topic_arn: Some(topic),
+            notify_topic_arn: topic,
             ..SweepConfig::defaults(&clients.region)
         };
         World {
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&shared::aws::load_sdk_config().await),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&tests_sdk),
             sweeper: Sweeper::new(&sdk, config),
             prefix,
             clients,
             report_bucket,
+            caller,
         }
+    }
+
+    /// From now on every Price List call of this world's sweeper fails
+    /// (AccessDeniedException, which the SDK does not retry).
+    pub fn fail_price_list(&self) {
+        emulator_post(
+            "/_emulator/pricing/faults",
+            &json!({
+                "caller": self.caller,
+                "error": {"Code": "AccessDeniedException", "Status": 400,
+                          "Message": "not authorized to perform: pricing:GetProducts"}
+            }),
+        );
     }
 
     pub fn sm(&self) -> &aws_sdk_sagemaker::Client {
@@ -77,6 +131,22 @@ impl World {
             .collect();
         assert!(failed.is_empty(), "{failed:#?}");
         report
+    }
+
+    /// The Markdown report a sweep wrote.
+    pub async fn report_text(&self, report: &SweepReport) -> String {
+        let location = report.report_location.clone().expect("report written");
+        let key = location.trim_start_matches(&format!("s3://{}/", self.report_bucket));
+        let object = self
+            .clients
+            .s3
+            .get_object()
+            .bucket(&self.report_bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("read the report");
+        String::from_utf8(object.body.collect().await.expect("body").to_vec()).expect("UTF-8")
     }
 
     pub async fn tags(&self, endpoint: &str) -> BTreeMap<String, String> {

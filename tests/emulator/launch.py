@@ -27,6 +27,7 @@ import call_recorder  # noqa: E402
 import capacity_patches  # noqa: E402
 import cbor_protocol  # noqa: E402
 import control  # noqa: E402
+import price_list_api  # noqa: E402
 import runtime_patches  # noqa: E402
 import request_counter  # noqa: E402
 import sagemaker_patches  # noqa: E402
@@ -41,6 +42,8 @@ def build_app() -> Any:
     runtime_patches.apply()
     moto_app = DomainDispatcherApplication(create_backend_app)
     app = control.ControlMiddleware(runtime_patches.InvocationBodyMiddleware(moto_app))
+    # The Price List Query API (moto has none), from recorded GetProducts answers.
+    app = price_list_api.PriceListMiddleware(app)
     # Every AWS call as IAM authorization requests, by caller (GET /_emulator/calls).
     app = call_recorder.CallRecorderMiddleware(app)
     # CloudWatch over Smithy RPC v2 CBOR, as the Rust SDK sends it.

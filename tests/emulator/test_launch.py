@@ -22,6 +22,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
@@ -716,6 +718,40 @@ def request_counter(c: Ctx) -> None:
     assert status == 200
     _, reset = c.control("GET", "requests")
     assert count(reset, "sagemaker", "ListEndpoints") == 0, reset
+
+
+# --------------------------------------------------------------------------- Price List API (price_list_api.py)
+@check
+def price_list_get_products(c: Ctx) -> None:
+    # Filters on product attributes, pages by MaxResults, faults per caller.
+    pricing = c.boto("pricing")
+    filters = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-central-1"},
+               {"Type": "CONTAINS", "Field": "usagetype", "Value": "ServerlessInf:Mem-"}]
+    first = pricing.get_products(ServiceCode="AmazonSageMaker", Filters=filters, MaxResults=4)
+    assert len(first["PriceList"]) == 4 and first.get("NextToken"), first
+    rest = pricing.get_products(ServiceCode="AmazonSageMaker", Filters=filters, MaxResults=4,
+                                NextToken=first["NextToken"])
+    assert len(rest["PriceList"]) == 2 and not rest.get("NextToken"), rest
+    usage = {json.loads(i)["product"]["attributes"]["usagetype"] for i in first["PriceList"] + rest["PriceList"]}
+    assert usage == {f"EUC1-ServerlessInf:Mem-{g}GB" for g in range(1, 7)}, usage
+    none = pricing.get_products(ServiceCode="AmazonEC2", Filters=filters)
+    assert none["PriceList"] == [], none
+    caller = n("pricing", "caller")
+    status, _ = c.control("POST", "pricing/faults", {"caller": caller, "error": {"Code": "AccessDeniedException"}})
+    assert status == 200
+    try:
+        denied = boto3.client("pricing", endpoint_url=c.url, region_name=REGION, aws_access_key_id=caller,
+                              aws_secret_access_key="test",
+                              config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+        try:
+            denied.get_products(ServiceCode="AmazonSageMaker")
+            raise AssertionError("the fault was not served")
+        except ClientError as err:
+            assert err.response["Error"]["Code"] == "AccessDeniedException", err.response
+        # Other callers are not affected.
+        assert pricing.get_products(ServiceCode="AmazonSageMaker", Filters=filters)["PriceList"]
+    finally:
+        c.control("DELETE", "pricing/faults")
 
 
 # --------------------------------------------------------------------------- lifecycle (lifecycle.py)

@@ -1,6 +1,7 @@
 //! The sweeper's configuration (environment, read once at start-up) and the
 //! options a direct invocation may override for one run.
 
+use crate::domain::prices::Prices;
 use crate::domain::pricing::{PriceTable, PricingError};
 use serde::Deserialize;
 use shared::env::{self, EnvError};
@@ -69,7 +70,9 @@ pub struct SweepConfig {
     pub metrics_namespace: String,
     /// Describe calls in flight at once.
     pub describe_concurrency: usize,
-    pub prices: PriceTable,
+    /// The embedded (or overridden) table; a sweep puts the Price List
+    /// API's answer in front of it for its run.
+    pub prices: Prices,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +115,7 @@ impl SweepConfig {
             notify_topic_arn: None,
             metrics_namespace: shared::emf::DEFAULT_NAMESPACE.into(),
             describe_concurrency: 8,
-            prices: PriceTable::embedded(),
+            prices: Prices::table_only(PriceTable::embedded()),
         }
     }
 
@@ -171,7 +174,7 @@ impl SweepConfig {
             return Err(invalid("MIN_SAVING_RATIO", min_saving_ratio, "a share, 0 to 1").into());
         }
         let prices = match env::optional("PRICING_FILE") {
-            Some(path) => PriceTable::with_override_file(&path)?,
+            Some(path) => Prices::table_only(PriceTable::with_override_file(&path)?),
             None => d.prices,
         };
         Ok(SweepConfig {

@@ -1,6 +1,7 @@
 //! What a sweep reports: a JSON summary (returned and logged), a Markdown
 //! report for people (written to S3 under `reports/`), and EMF metrics.
 
+use crate::domain::prices::PriceOrigin;
 use crate::domain::rows::{Decision, Row};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -53,6 +54,9 @@ pub struct SweepReport {
     pub errors: Vec<EndpointError>,
     pub metric_series: usize,
     pub api_calls: BTreeMap<String, u64>,
+    /// Where this run's prices came from and how old they are (each row
+    /// says which of them priced it).
+    pub prices: PriceOrigin,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_location: Option<String>,
     pub rows: Vec<Row>,
@@ -106,6 +110,7 @@ impl SweepReport {
             errors,
             metric_series,
             api_calls,
+            prices: PriceOrigin::default(),
             report_location: None,
             rows,
         }
@@ -177,11 +182,12 @@ impl SweepReport {
             self.migrations_completed,
             self.migrations_failed
         );
+        let _ = writeln!(md, "{}\n", self.prices_line());
         let _ = writeln!(
             md,
-            "| endpoint | instance type | invocations | cost now ($/mo) | cost on serverless ($/mo) | saving ($/mo) | decision | reason | migration state |"
+            "| endpoint | instance type | invocations | cost now ($/mo) | cost on serverless ($/mo) | saving ($/mo) | priced by | decision | reason | migration state |"
         );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---|---|---|");
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---|---|---|---|");
         for row in &self.rows {
             let reason = if row.reasons.is_empty() {
                 row.note.clone()
@@ -198,7 +204,7 @@ impl SweepReport {
                 .unwrap_or_default();
             let _ = writeln!(
                 md,
-                "| {} | {}{} | {:.0} | {} | {} | {} | {}{} | {} | {} |",
+                "| {} | {}{} | {:.0} | {} | {} | {} | {} | {}{} | {} | {} |",
                 cell(&row.endpoint),
                 cell(&row.instance_type),
                 if row.instance_count > 1 {
@@ -210,6 +216,7 @@ impl SweepReport {
                 money(row.monthly_cost_now),
                 serverless_money(row, row.monthly_cost_serverless),
                 serverless_money(row, row.monthly_saving),
+                cell(&self.prices.describe(row.priced_by)),
                 decision,
                 row.step.map(|s| format!(" ({s})")).unwrap_or_default(),
                 cell(&reason),
@@ -223,6 +230,33 @@ impl SweepReport {
             }
         }
         md
+    }
+}
+
+impl SweepReport {
+    /// One line on where the run's prices came from.
+    pub fn prices_line(&self) -> String {
+        let p = &self.prices;
+        let live = match (&p.price_list_fetched_at, &p.price_list_error) {
+            (Some(at), _) => format!(
+                "Prices: AWS Price List API, fetched {at}{}",
+                p.price_list_effective
+                    .as_deref()
+                    .map(|e| format!(" (newest rate effective {e})"))
+                    .unwrap_or_default()
+            ),
+            (None, Some(error)) => format!(
+                "Prices: the AWS Price List API could not be used ({})",
+                cell(error)
+            ),
+            (None, None) => "Prices: the AWS Price List API was not read".into(),
+        };
+        let table = match (&p.table_as_of, &p.price_list_fetched_at) {
+            (Some(d), Some(_)) => format!("the embedded table (as of {d}) for any rate it lacks"),
+            (Some(d), None) => format!("every rate from the embedded table (as of {d})"),
+            (None, _) => "the embedded table has no rates for this Region".into(),
+        };
+        format!("{live}; {table}.")
     }
 }
 
@@ -295,6 +329,10 @@ mod tests {
             monthly_saving: saving,
             serverless_memory_mb: Some(6144),
             serverless_not_applicable: false,
+            priced_by: crate::domain::prices::PricedBy {
+                price_list: true,
+                embedded_table: false,
+            },
             decision,
             reasons: vec![ReasonOut {
                 code: "busy",
@@ -345,12 +383,19 @@ mod tests {
 
     #[test]
     fn the_markdown_table_has_one_escaped_row_per_endpoint() {
-        let md = report(vec![row("a", Decision::Skip, None)], Vec::new()).markdown();
+        let mut r = report(vec![row("a", Decision::Skip, None)], Vec::new());
+        r.prices.price_list_fetched_at = Some("2027-01-15T08:00:00Z".into());
+        r.prices.table_as_of = Some("2026-12-02".into());
+        let md = r.markdown();
         assert!(md.contains("(us-east-1, dry run: nothing changed)"), "{md}");
         assert!(
             md.contains(
-                "| a | ml.m5.large x2 | 700 | 167.90 | unknown | unknown | skip | a / b |  |"
+                "| a | ml.m5.large x2 | 700 | 167.90 | unknown | unknown | price list (fetched 2027-01-15T08:00:00Z) | skip | a / b |  |"
             ),
+            "{md}"
+        );
+        assert!(
+            md.contains("Prices: AWS Price List API, fetched 2027-01-15T08:00:00Z; the embedded table (as of 2026-12-02) for any rate it lacks."),
             "{md}"
         );
     }
@@ -361,7 +406,7 @@ mod tests {
         gpu.serverless_not_applicable = true;
         let md = report(vec![gpu], Vec::new()).markdown();
         assert!(
-            md.contains("| g | ml.m5.large x2 | 700 | 167.90 | n/a | n/a | skip |"),
+            md.contains("| g | ml.m5.large x2 | 700 | 167.90 | n/a | n/a | price list (fetched unknown) | skip |"),
             "{md}"
         );
     }

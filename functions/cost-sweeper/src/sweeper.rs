@@ -8,12 +8,14 @@ use crate::aws::metrics::{self, MetricsReader};
 use crate::aws::observe::Observer;
 use crate::config::{SweepConfig, SweepRequest};
 use crate::domain::fleet::Usage;
+use crate::domain::prices::{LivePrices, Prices};
 use crate::domain::steps::Action;
 use crate::domain::{plan, revert};
 use crate::report::{self, EndpointError, StepOutcome, StepStatus, SweepReport};
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
+use shared::aws::pricing::{PriceList, PRICE_LIST_REGION};
 use shared::aws::sagemaker::SageMaker;
 use std::fmt;
 use tracing::{error, info, warn};
@@ -23,6 +25,7 @@ pub struct Sweeper {
     observer: Observer,
     metrics: MetricsReader,
     applier: Applier,
+    price_list: PriceList,
     s3: aws_sdk_s3::Client,
     pub config: SweepConfig,
     api_calls: ApiCalls,
@@ -53,6 +56,14 @@ impl Sweeper {
                 .interceptor(api_calls.clone())
                 .build(),
         );
+        // The Price List Query API answers in us-east-1 for every Region's
+        // prices; endpoint and credentials come from `sdk_config` as for the rest.
+        let pricing = aws_sdk_pricing::Client::from_conf(
+            aws_sdk_pricing::config::Builder::from(sdk_config)
+                .region(aws_sdk_pricing::config::Region::new(PRICE_LIST_REGION))
+                .interceptor(api_calls.clone())
+                .build(),
+        );
         let sagemaker = SageMaker::new(sagemaker);
         Sweeper {
             observer: Observer::new(sagemaker.clone()),
@@ -61,6 +72,7 @@ impl Sweeper {
                 sagemaker,
                 notifier: shared::aws::sns::Notifier::new(sns, config.notify_topic_arn.clone()),
             },
+            price_list: PriceList::from_client(pricing),
             s3,
             config,
             api_calls,
@@ -170,6 +182,10 @@ pub async fn sweep(
     now: DateTime<Utc>,
 ) -> Result<SweepReport, SweepFailed> {
     let calls_before = sweeper.api_calls.snapshot();
+    let config = &SweepConfig {
+        prices: run_prices(sweeper, config, now).await,
+        ..config.clone()
+    };
     let listed = sweeper
         .observer
         .list_endpoints(config.endpoint_name_contains.as_deref())
@@ -231,7 +247,7 @@ pub async fn sweep(
             error: e.to_string(),
         })
         .collect();
-    let report = SweepReport::new(
+    let mut report = SweepReport::new(
         now,
         &config.region,
         config.dry_run,
@@ -241,7 +257,30 @@ pub async fn sweep(
         series.len() + minute_series.len(),
         sweeper.api_calls.since(&calls_before),
     );
+    report.prices = config.prices.origin(&config.region);
     Ok(publish(sweeper, config, report, now).await)
+}
+
+/// This run's prices: the Price List API's answer for the Region (one set
+/// of GetProducts calls per run, used for every endpoint) in front of the
+/// table. An answer that fails or is empty leaves the table alone, and the
+/// report says why; the sweep goes on.
+async fn run_prices(sweeper: &Sweeper, config: &SweepConfig, now: DateTime<Utc>) -> Prices {
+    match sweeper.price_list.sagemaker_prices(&config.region).await {
+        Ok(prices) if !prices.is_empty() => config.prices.with_live(LivePrices {
+            region: config.region.clone(),
+            prices,
+            fetched_at: now,
+        }),
+        Ok(_) => config.prices.without_live(format!(
+            "the price list has no SageMaker prices for {}",
+            config.region
+        )),
+        Err(e) => {
+            warn!(error = %e, "price list not read; pricing from the embedded table");
+            config.prices.without_live(e.to_string())
+        }
+    }
 }
 
 /// Applies one step (or reports it as planned in a dry run). A creation

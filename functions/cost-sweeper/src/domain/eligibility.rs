@@ -4,7 +4,8 @@
 use crate::config::{Strategy, SweepConfig};
 use crate::domain::fleet::{user_tags, EndpointView, Usage};
 use crate::domain::instances::{is_accelerated, is_arm};
-use crate::domain::pricing::{self, SERVERLESS_MEMORY_SIZES_MB};
+use crate::domain::prices::PricedBy;
+use crate::domain::pricing::{self, Provisioned, SERVERLESS_MEMORY_SIZES_MB};
 use crate::domain::reasons::Reason;
 use aws_sdk_sagemaker::types::EndpointStatus;
 use chrono::{DateTime, Utc};
@@ -22,6 +23,8 @@ pub struct Costs {
     /// The endpoint cannot run on serverless (a structural reason): no
     /// serverless cost or saving is shown.
     pub not_applicable: bool,
+    /// Which sources gave the rates used.
+    pub priced_by: PricedBy,
 }
 
 impl Costs {
@@ -142,6 +145,7 @@ pub fn instance_costs(
     days: f64,
     config: &SweepConfig,
 ) -> Costs {
+    let mut priced_by = PricedBy::default();
     let now = endpoint
         .variants
         .iter()
@@ -149,42 +153,57 @@ pub fn instance_costs(
             let hourly = config
                 .prices
                 .instance_hourly(&config.region, v.instance_type.as_deref()?)?;
-            Some(pricing::persistent_monthly(hourly, v.instance_count))
+            priced_by.add(hourly.source);
+            Some(pricing::persistent_monthly(hourly.value, v.instance_count))
         })
         .sum::<Option<f64>>();
     let serverless = memory_mb.and_then(|mb| serverless_cost(usage, mb, None, days, config));
     Costs {
         now,
-        serverless,
+        serverless: serverless.map(|(cost, _)| cost),
         memory_mb,
         latency_bounded: usage.billed().bounded,
         not_applicable: false,
+        priced_by: serverless.map_or(priced_by, |(_, by)| priced_by.with(by)),
     }
 }
 
 /// Serverless monthly cost of `usage` (seen over `days`) at `memory_mb`,
 /// billed for `ModelLatency` + `OverheadLatency` per invocation (60 s
-/// without latency data).
+/// without latency data), and which sources gave its rates.
 pub fn serverless_cost(
     usage: &Usage,
     memory_mb: u32,
     provisioned: Option<u32>,
     days: f64,
     config: &SweepConfig,
-) -> Option<f64> {
-    let price = config.prices.serverless_gb_second(&config.region)?;
+) -> Option<(f64, PricedBy)> {
+    let (prices, region) = (&config.prices, config.region.as_str());
+    let mut priced_by = PricedBy::default();
+    let price = prices.serverless_gb_second(region, memory_mb)?;
+    priced_by.add(price.source);
     let provisioned = match provisioned {
-        Some(count) => Some((count, config.prices.provisioned_gb_second(&config.region)?)),
+        Some(count) => {
+            let standing = prices.provisioned_gb_second(region, memory_mb)?;
+            priced_by.add(standing.source);
+            let duration = prices.provisioned_duration_gb_second(region, memory_mb);
+            Some(Provisioned {
+                count,
+                standing_gb_second: standing.value,
+                duration_gb_second: duration.map(|d| d.value),
+            })
+        }
         None => None,
     };
     let per_month = pricing::monthly_invocations(usage.invocations, days);
-    Some(pricing::serverless_monthly(
+    let cost = pricing::serverless_monthly(
         per_month,
         usage.billed().seconds,
         memory_mb,
-        price,
+        price.value,
         provisioned,
-    ))
+    );
+    Some((cost, priced_by))
 }
 
 /// The rules that need only the endpoint, its config, tags and traffic.

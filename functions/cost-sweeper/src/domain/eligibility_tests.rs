@@ -145,6 +145,7 @@ fn model_rules() {
 fn costs_of_the_seed_example_with_the_price_overridden_to_0_134() {
     let mut c = config();
     c.prices
+        .table
         .regions
         .get_mut("us-east-1")
         .unwrap()

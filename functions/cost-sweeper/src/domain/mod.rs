@@ -6,6 +6,7 @@ pub(crate) mod fleet;
 pub(crate) mod instances;
 pub(crate) mod migration;
 pub(crate) mod plan;
+pub mod prices;
 pub mod pricing;
 pub(crate) mod reasons;
 pub(crate) mod revert;

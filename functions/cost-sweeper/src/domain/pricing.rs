@@ -3,7 +3,6 @@
 //! not in the table is `None`, never zero: an unknown cost must not look
 //! like a saving.
 
-use crate::domain::instances::is_cpu_x86;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -27,6 +26,9 @@ pub struct InstanceSpec {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegionPrices {
+    /// When these rates were last checked (a date, shown in the report).
+    #[serde(default)]
+    pub as_of: Option<String>,
     /// USD per GB-second of serverless inference (memory configured x duration).
     pub serverless_gb_second: Option<f64>,
     /// USD per GB-second of provisioned concurrency, billed whether used or not.
@@ -107,10 +109,14 @@ impl PriceTable {
                 return Err(format!("{region} {name}: price {price} is negative"));
             }
             let entry = self.regions.entry(region).or_insert(RegionPrices {
+                as_of: None,
                 serverless_gb_second: None,
                 provisioned_concurrency_gb_second: None,
                 instance_hourly: BTreeMap::new(),
             });
+            if prices.as_of.is_some() {
+                entry.as_of = prices.as_of;
+            }
             if prices.serverless_gb_second.is_some() {
                 entry.serverless_gb_second = prices.serverless_gb_second;
             }
@@ -145,20 +151,9 @@ impl PriceTable {
         self.instance_types.get(instance_type)
     }
 
-    /// The cheapest CPU instance priced in `region` with at least
-    /// `memory_mb` of memory: what a serverless endpoint would move to.
-    pub fn cheapest_instance_with(&self, region: &str, memory_mb: u32) -> Option<(String, f64)> {
-        let prices = self.regions.get(region)?;
-        prices
-            .instance_hourly
-            .iter()
-            .filter(|(name, _)| is_cpu_x86(name))
-            .filter(|(name, _)| {
-                self.instance(name)
-                    .is_some_and(|spec| spec.memory_gib * 1024.0 >= f64::from(memory_mb))
-            })
-            .min_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(name, price)| (name.clone(), *price))
+    /// When `region`'s rates were last checked.
+    pub fn as_of(&self, region: &str) -> Option<&str> {
+        self.regions.get(region)?.as_of.as_deref()
     }
 }
 
@@ -173,24 +168,50 @@ pub fn monthly_invocations(invocations: f64, days: f64) -> f64 {
     invocations * HOURS_PER_MONTH / (days * 24.0)
 }
 
+/// Provisioned concurrency of a serverless endpoint, with its prices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Provisioned {
+    pub count: u32,
+    /// USD per GB-second provisioned, billed around the clock.
+    pub standing_gb_second: f64,
+    /// USD per GB-second of inference served by provisioned concurrency
+    /// (the reduced duration rate), when the price list gives one.
+    pub duration_gb_second: Option<f64>,
+}
+
 /// Monthly cost of serverless inference: invocations x average duration x
 /// memory (GB) x price per GB-second, plus provisioned concurrency (billed
-/// per GB-second provisioned around the clock) when configured. Data
-/// processing ($ per GB in/out) is not included: CloudWatch has no payload
-/// size metric to estimate it from.
+/// per GB-second provisioned around the clock) when configured. Requests
+/// provisioned concurrency serves are billed at its reduced duration rate:
+/// it serves the share count / average concurrency of them (all when the
+/// average concurrency is within the count; bursts over it are not
+/// modelled); without a known reduced rate they are billed on demand (an
+/// upper bound). Data processing ($ per GB in/out) is not included:
+/// CloudWatch has no payload size metric to estimate it from.
 pub fn serverless_monthly(
     invocations_per_month: f64,
     average_seconds: f64,
     memory_mb: u32,
     gb_second_price: f64,
-    provisioned: Option<(u32, f64)>,
+    provisioned: Option<Provisioned>,
 ) -> f64 {
     let gb = f64::from(memory_mb) / 1024.0;
-    let on_demand = invocations_per_month * average_seconds * gb * gb_second_price;
-    let provisioned = provisioned
-        .map(|(count, price)| f64::from(count) * gb * HOURS_PER_MONTH * SECONDS_PER_HOUR * price)
-        .unwrap_or(0.0);
-    on_demand + provisioned
+    let busy_seconds = invocations_per_month * average_seconds;
+    let Some(pc) = provisioned else {
+        return busy_seconds * gb * gb_second_price;
+    };
+    let month_seconds = HOURS_PER_MONTH * SECONDS_PER_HOUR;
+    let standing = f64::from(pc.count) * gb * month_seconds * pc.standing_gb_second;
+    let served_share = match pc.duration_gb_second {
+        Some(_) if busy_seconds > 0.0 => {
+            (f64::from(pc.count) / (busy_seconds / month_seconds)).min(1.0)
+        }
+        _ => 0.0,
+    };
+    let reduced = pc.duration_gb_second.unwrap_or(gb_second_price);
+    let duration =
+        busy_seconds * gb * (served_share * reduced + (1.0 - served_share) * gb_second_price);
+    standing + duration
 }
 
 /// Serverless memory for a migration when the endpoint's memory use is
@@ -317,12 +338,32 @@ mod tests {
 
     #[test]
     fn provisioned_concurrency_is_billed_around_the_clock() {
-        let idle = serverless_monthly(0.0, 0.0, 1024, 0.00002, Some((2, 0.0000048)));
-        assert!(
-            close(idle, 2.0 * 1.0 * 730.0 * 3600.0 * 0.0000048),
-            "{idle}"
-        );
+        let pc = |duration_gb_second| Provisioned {
+            count: 2,
+            standing_gb_second: 0.000005,
+            duration_gb_second,
+        };
+        let idle = serverless_monthly(0.0, 0.0, 1024, 0.00002, Some(pc(None)));
+        assert!(close(idle, 2.0 * 1.0 * 730.0 * 3600.0 * 0.000005), "{idle}");
         assert_eq!(serverless_monthly(0.0, 0.3, 6144, 0.00002, None), 0.0);
+        // 100,000 calls of 1 s on 2 GB: average concurrency 0.038, within
+        // the 2 provisioned: all of them at the reduced rate, when known.
+        let standing = 2.0 * 2.0 * 730.0 * 3600.0 * 0.000005;
+        let reduced = serverless_monthly(100_000.0, 1.0, 2048, 0.00002, Some(pc(Some(0.000004))));
+        assert!(
+            close(reduced, standing + 100_000.0 * 2.0 * 0.000004),
+            "{reduced}"
+        );
+        let unknown = serverless_monthly(100_000.0, 1.0, 2048, 0.00002, Some(pc(None)));
+        assert!(
+            close(unknown, standing + 100_000.0 * 2.0 * 0.00002),
+            "{unknown}"
+        );
+        // 2 units against an average concurrency of 4: half of the duration reduced.
+        let busy = 4.0 * 730.0 * 3600.0;
+        let half = serverless_monthly(busy, 1.0, 1024, 0.00002, Some(pc(Some(0.000004))));
+        let expected = standing / 2.0 + busy * (0.5 * 0.000004 + 0.5 * 0.00002);
+        assert!(close(half, expected), "{half} vs {expected}");
     }
 
     #[test]
@@ -383,14 +424,5 @@ mod tests {
             PriceTable::with_override_file(path.to_str().unwrap()),
             Err(PricingError::Parse { .. })
         ));
-    }
-
-    #[test]
-    fn the_cheapest_cpu_instance_with_enough_memory() {
-        let table = PriceTable::embedded();
-        let (name, _) = table.cheapest_instance_with("us-east-1", 6144).unwrap();
-        assert_eq!(name, "ml.t2.large");
-        let (name, _) = table.cheapest_instance_with("us-east-1", 2048).unwrap();
-        assert_eq!(name, "ml.t2.medium");
     }
 }

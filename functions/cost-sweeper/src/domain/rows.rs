@@ -4,6 +4,7 @@
 use crate::config::SweepConfig;
 use crate::domain::eligibility::{self, Costs};
 use crate::domain::fleet::{EndpointView, Usage};
+use crate::domain::prices::PricedBy;
 use crate::domain::pricing;
 use crate::domain::reasons::Reason;
 use chrono::{DateTime, Utc};
@@ -63,6 +64,8 @@ pub struct Row {
     /// The endpoint cannot run on serverless: its serverless cost and
     /// saving are "n/a", not unknown and never zero.
     pub serverless_not_applicable: bool,
+    /// Which sources priced this row (see the report's `prices` for how old).
+    pub priced_by: PricedBy,
     pub decision: Decision,
     pub reasons: Vec<ReasonOut>,
     pub migration_state: Option<String>,
@@ -87,6 +90,7 @@ pub(crate) fn base_row(endpoint: &EndpointView, usage: &Usage) -> Row {
         monthly_saving: None,
         serverless_memory_mb: None,
         serverless_not_applicable: false,
+        priced_by: PricedBy::default(),
         decision: Decision::Skip,
         reasons: Vec::new(),
         migration_state: endpoint.migration_state_tag().map(str::to_string),
@@ -104,6 +108,7 @@ pub(crate) fn with_costs(mut row: Row, costs: &Costs) -> Row {
     if costs.latency_bounded && !costs.not_applicable {
         row.note = "serverless cost is an upper bound: no latency data, 60 s per invocation".into();
     }
+    row.priced_by = costs.priced_by;
     row
 }
 
@@ -121,15 +126,17 @@ pub(crate) fn serverless_row(
         return row;
     };
     row.serverless_memory_mb = Some(spec.memory_size_mb);
-    let cost = eligibility::serverless_cost(
+    let priced = eligibility::serverless_cost(
         usage,
         spec.memory_size_mb,
         spec.provisioned_concurrency,
         eligibility::observed_days(endpoint, config, now),
         config,
     );
+    let cost = priced.map(|(cost, _)| cost);
     row.monthly_cost_now = cost;
     row.monthly_cost_serverless = cost;
+    row.priced_by = priced.map(|(_, by)| by).unwrap_or_default();
     let mut advice = Vec::new();
     if let (Some(cost), Some((instance, hourly))) = (
         cost,
@@ -137,7 +144,7 @@ pub(crate) fn serverless_row(
             .prices
             .cheapest_instance_with(&config.region, spec.memory_size_mb),
     ) {
-        let instance_cost = pricing::persistent_monthly(hourly, 1);
+        let instance_cost = pricing::persistent_monthly(hourly.value, 1);
         if instance_cost < cost {
             advice.push(format!(
                 "break-even passed: {instance} would cost ${instance_cost:.2}/month against ${cost:.2} on serverless"
