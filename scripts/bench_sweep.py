@@ -116,6 +116,9 @@ def sweep_once(api: bench.RuntimeAPI, binary: str, emu: bench.Emulator, prefix: 
         "ENDPOINT_NAME_CONTAINS": prefix,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(LAMBDA_MEMORY_MB),
         "AWS_LAMBDA_LOG_LEVEL": "WARN",
+        # As template.yaml sets them, so the idle ones stay candidates.
+        "PASSABLE_ROLE_ARNS": ROLE,
+        "SMOKE_TEST_BUCKETS": "smoke",
     })
     event = json.dumps({"dry_run": True, "endpoint_name_contains": prefix}).encode()
     emu.reset_counts()

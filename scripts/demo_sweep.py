@@ -62,7 +62,10 @@ def seed(s3, sagemaker, cloudwatch):
 
 
 def sweep(binary, event):
-    report = invoke_function(binary, event, [f"REPORT_BUCKET={BUCKET}", "AWS_LAMBDA_LOG_LEVEL=WARN"],
+    # As template.yaml sets them: the role the seeded models run with may be
+    # passed, and the smoke-test requests' bucket read.
+    report = invoke_function(binary, event, [f"REPORT_BUCKET={BUCKET}", "AWS_LAMBDA_LOG_LEVEL=WARN",
+                                             f"PASSABLE_ROLE_ARNS={ROLE}", f"SMOKE_TEST_BUCKETS={BUCKET}"],
                              show_logs=False)
     money = lambda v: "-" if v is None else f"{v:,.2f}"  # noqa: E731
     print(f"{'endpoint':<28} {'instance':<16} {'inv/7d':>8} {'$/mo now':>9} {'$/mo srvl':>9} "

@@ -5,6 +5,8 @@
 //! Each test sweeps only its own fleet (a unique name prefix as the
 //! sweeper's endpoint-name filter), so it shares the emulator safely.
 
+#[path = "cost_sweeper/access.rs"]
+mod access;
 #[path = "cost_sweeper/fleet.rs"]
 mod fleet;
 #[path = "cost_sweeper/prices.rs"]

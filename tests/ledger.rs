@@ -6,15 +6,21 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use chrono::{Duration as Span, TimeZone, Utc};
-use integration_tests::unique;
+use integration_tests::Stack;
 use shared::aws::dynamodb::Ledger;
 use shared::ledger::{LedgerEntry, Outcome, PARTITION_KEY, SORT_KEY};
 use std::time::Duration;
 
-/// A fresh ledger table, laid out as template.yaml's DeploymentLedger.
-pub(crate) async fn ledger_table() -> Ledger {
-    let config = shared::aws::load_sdk_config().await;
-    ledger_table_as(&config, &unique("ledger")).await
+/// A new stack's ledger as its deployer uses it (so the policy evaluation
+/// checks these calls against the deployer's policy), and the same table
+/// read with the tests' own credentials: the history query is for people
+/// (the README's), not something the deployer does.
+async fn new_ledger() -> (Ledger, Ledger) {
+    let stack = Stack::new("ledger", &[]).await;
+    let table = stack.ledger_table();
+    let deployer = ledger_table_as(&stack.function_config("deployer").await, &table).await;
+    let tests = shared::aws::load_sdk_config().await;
+    (deployer, Ledger::new(aws_sdk_dynamodb::Client::new(&tests), table))
 }
 
 /// Creates `table` (with the tests' own credentials) and returns the
@@ -71,7 +77,7 @@ fn entry(endpoint: &str, config: &str, minute: u32) -> LedgerEntry {
 
 #[tokio::test]
 async fn the_lease_is_exclusive_until_released_or_expired() {
-    let ledger = ledger_table().await;
+    let (ledger, _) = new_ledger().await;
     let now = Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
     let ttl = Duration::from_secs(120);
     assert!(ledger.acquire_lease("fraud", "a", now, ttl).await.unwrap());
@@ -98,7 +104,7 @@ async fn the_lease_is_exclusive_until_released_or_expired() {
 
 #[tokio::test]
 async fn entries_are_written_once_and_history_is_newest_first() {
-    let ledger = ledger_table().await;
+    let (ledger, reader) = new_ledger().await;
     let first = entry("fraud", "fraud-c1", 1);
     let mut second = entry("fraud", "fraud-c2", 5);
     second.replaces_config = Some("fraud-c1".into());
@@ -134,7 +140,7 @@ async fn entries_are_written_once_and_history_is_newest_first() {
         .await
         .unwrap());
 
-    let history = ledger.deployment_history("fraud").await.unwrap();
+    let history = reader.deployment_history("fraud").await.unwrap();
     let mut expected_second = second.clone();
     expected_second.outcome = Outcome::CreateFailed;
     expected_second.finished_at = Some(at);
@@ -143,7 +149,7 @@ async fn entries_are_written_once_and_history_is_newest_first() {
     expected_first.outcome = Outcome::Superseded;
     expected_first.finished_at = Some(at);
     assert_eq!(history, vec![expected_second, expected_first]);
-    assert!(ledger
+    assert!(reader
         .deployment_history("nobody")
         .await
         .unwrap()

@@ -14,6 +14,8 @@ use integration_tests::emulator_post;
 use serde_json::json;
 
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/pipeline-sagemaker-execution";
+/// The bucket of the seeded endpoints' smoke-test requests.
+pub const SMOKE_BUCKET: &str = "smoke-requests";
 
 /// One kind of endpoint in the fleet.
 #[derive(Debug, Clone)]
@@ -27,6 +29,8 @@ pub struct Kind {
     pub tags: Vec<(&'static str, String)>,
     pub daily_invocations: f64,
     pub data_capture: bool,
+    /// The model's execution role.
+    pub role: &'static str,
 }
 
 impl Kind {
@@ -40,6 +44,7 @@ impl Kind {
             tags: Vec::new(),
             daily_invocations: 0.0,
             data_capture: false,
+            role: ROLE,
         }
     }
 
@@ -72,7 +77,7 @@ pub async fn seed(
         let config = format!("{prefix}-{}-c", kind.label);
         sm.create_model()
             .model_name(&model)
-            .execution_role_arn(ROLE)
+            .execution_role_arn(kind.role)
             .primary_container(
                 ContainerDefinition::builder()
                     .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/sweep-model:1")

@@ -2,9 +2,10 @@
 //! calls the tests make to look at (and, as the smoke tester would, tag)
 //! the endpoints.
 
-use super::fleet::ROLE;
+use super::fleet::{ROLE, SMOKE_BUCKET};
 use chrono::Utc;
 use cost_sweeper::config::SweepConfig;
+use cost_sweeper::domain::access::Allowed;
 use cost_sweeper::report::{StepStatus, SweepReport};
 use cost_sweeper::sweeper::{self, Sweeper};
 use integration_tests::{emulator_post, set_endpoint_status, unique, Clients, Stack};
@@ -37,8 +38,17 @@ impl World {
     async fn build(label: &str, region: Option<&str>) -> Self {
         let home = Clients::new().await;
         // The seeded persistent models run with ROLE, which a migration
-        // passes: the stack lists it as migratable.
-        let stack = Stack::new("sweep", &[("MigratableModelRoleArns", ROLE)]).await;
+        // passes: the stack lists it as migratable. Their smoke-test
+        // requests are in SMOKE_BUCKET, which the stack lets the smoke
+        // tester read.
+        let stack = Stack::new(
+            "sweep",
+            &[
+                ("MigratableModelRoleArns", ROLE),
+                ("SmokeTestBuckets", SMOKE_BUCKET),
+            ],
+        )
+        .await;
         let prefix = unique(label);
         let report_bucket = stack.models_bucket();
         home.s3
@@ -83,7 +93,11 @@ impl World {
                 (tests_sdk.clone(), clients, None, "test".to_string())
             }
         };
+        // What template.yaml gives the function: its stack's role and the
+        // migratable ones; the models bucket and SmokeTestBuckets.
         let config = SweepConfig {
+            passable_roles: Allowed::parse(&format!("{},{ROLE}", stack.execution_role_arn())),
+            smoke_test_buckets: Allowed::parse(&format!("{report_bucket},{SMOKE_BUCKET}")),
             endpoint_name_contains: Some(prefix.clone()),
             report_bucket: Some(report_bucket.clone()),
             notify_topic_arn: topic,

@@ -17,8 +17,9 @@ use aws_config::BehaviorVersion;
 use aws_sdk_sagemaker::config::{Credentials, Region};
 use aws_smithy_types::retry::RetryConfig;
 use cost_sweeper::config::SweepConfig;
+use cost_sweeper::domain::access::Allowed;
 use cost_sweeper::sweeper::{self, SweepFailed, Sweeper};
-use fake::FakeAws;
+use fake::{FakeAws, ACCOUNT};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -83,7 +84,11 @@ async fn main() {
         .http_client(fake)
         .load()
         .await;
-    let config = SweepConfig::from_env(Some("us-east-1".into())).expect("sweeper configuration");
+    let mut config =
+        SweepConfig::from_env(Some("us-east-1".into())).expect("sweeper configuration");
+    // As template.yaml sets them for the fake fleet's role and bucket.
+    config.passable_roles = Allowed::parse(&format!("arn:aws:iam::{ACCOUNT}:role/bench-sagemaker"));
+    config.smoke_test_buckets = Allowed::parse(&format!("bench-models-{ACCOUNT}"));
     assert!(
         config.dry_run,
         "the benchmark sweeps in dry run only (unset DRY_RUN)"

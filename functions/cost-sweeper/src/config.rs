@@ -1,6 +1,7 @@
 //! The sweeper's configuration (environment, read once at start-up) and the
 //! options a direct invocation may override for one run.
 
+use crate::domain::access::Allowed;
 use crate::domain::prices::Prices;
 use crate::domain::pricing::{PriceTable, PricingError};
 use serde::Deserialize;
@@ -73,6 +74,12 @@ pub struct SweepConfig {
     /// The embedded (or overridden) table; a sweep puts the Price List
     /// API's answer in front of it for its run.
     pub prices: Prices,
+    /// Execution roles the function may pass to SageMaker (its policy's
+    /// iam:PassRole resources): a model with another role is not migrated.
+    pub passable_roles: Allowed,
+    /// Buckets the smoke tester may read: a smoke-test request elsewhere
+    /// could never be read, so its endpoint is not migrated.
+    pub smoke_test_buckets: Allowed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +123,11 @@ impl SweepConfig {
             metrics_namespace: shared::emf::DEFAULT_NAMESPACE.into(),
             describe_concurrency: 8,
             prices: Prices::table_only(PriceTable::embedded()),
+            // Nothing is passable or readable until the deployment says so
+            // (template.yaml sets both from the stack's role, bucket and
+            // parameters).
+            passable_roles: Allowed::default(),
+            smoke_test_buckets: Allowed::default(),
         }
     }
 
@@ -205,6 +217,12 @@ impl SweepConfig {
                 .unwrap_or(d.describe_concurrency)
                 .clamp(1, 32),
             prices,
+            passable_roles: env::optional("PASSABLE_ROLE_ARNS")
+                .map(|list| Allowed::parse(&list))
+                .unwrap_or(d.passable_roles),
+            smoke_test_buckets: env::optional("SMOKE_TEST_BUCKETS")
+                .map(|list| Allowed::parse(&list))
+                .unwrap_or(d.smoke_test_buckets),
         })
     }
 

@@ -283,9 +283,9 @@ async fn run_prices(sweeper: &Sweeper, config: &SweepConfig, now: DateTime<Utc>)
     }
 }
 
-/// Applies one step (or reports it as planned in a dry run). A creation
-/// AWS refuses for good fails the migration rather than retrying it on
-/// every run.
+/// Applies one step (or reports it as planned in a dry run). A failed
+/// start leaves nothing recorded on the original: the report (and the
+/// sweep's error) says why, and the next run decides afresh.
 async fn apply_step(
     sweeper: &Sweeper,
     dry_run: bool,
@@ -307,16 +307,6 @@ async fn apply_step(
         Ok(Applied::Skipped(message)) => outcome(StepStatus::Skipped, message),
         Err(e) => {
             warn!(endpoint, step = action.name(), error = %e, "step failed");
-            if let (Action::Start { original, .. }, false) = (action, e.is_retryable()) {
-                let fail = Action::Fail {
-                    original_arn: original.arn.clone(),
-                    reason: format!("creating the canary failed: {e}"),
-                    canary: None,
-                };
-                if let Err(record) = sweeper.applier.apply(&fail, now).await {
-                    warn!(endpoint, error = %record, "could not record the failure");
-                }
-            }
             outcome(StepStatus::Failed, e.to_string())
         }
     }

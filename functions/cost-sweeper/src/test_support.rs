@@ -2,6 +2,7 @@
 //! show them, and a configuration with known prices.
 
 use crate::config::SweepConfig;
+use crate::domain::access::Allowed;
 use crate::domain::fleet::{EndpointView, Usage, Variant};
 use chrono::{DateTime, Duration, Utc};
 use shared::aws::sagemaker::{ContainerInfo, ModelInfo, ServerlessSpec};
@@ -14,6 +15,8 @@ pub fn now() -> DateTime<Utc> {
 pub fn config() -> SweepConfig {
     SweepConfig {
         describe_concurrency: 4,
+        passable_roles: Allowed::parse("arn:aws:iam::123456789012:role/exec"),
+        smoke_test_buckets: Allowed::parse("requests"),
         ..SweepConfig::defaults("us-east-1")
     }
 }

@@ -9,7 +9,7 @@ use crate::domain::fleet::migration_tags as tags;
 use crate::domain::state::MigrationState;
 use crate::domain::steps::{Action, CanaryRef, CanarySpec, OriginalRef};
 use chrono::{DateTime, Utc};
-use shared::aws::sagemaker::{SageMaker, ServerlessSpec};
+use shared::aws::sagemaker::{Created, SageMaker, ServerlessSpec};
 use shared::aws::sns::Notifier;
 use shared::aws::AwsError;
 use shared::deployment::ENDPOINT_TAG;
@@ -34,7 +34,16 @@ impl Applier {
     pub async fn apply(&self, action: &Action, now: DateTime<Utc>) -> Result<Applied, AwsError> {
         let at = stamp(now);
         match action {
+            // The canary first, the record on the original after: a create
+            // AWS refuses (a role, a quota) leaves the original untouched, so
+            // no run keeps retrying a migration that cannot start. A run cut
+            // short in between finds the original eligible and unrecorded,
+            // and starts again under the same names.
             Action::Start { original, canary } => {
+                let created = self.create_canary(canary, original).await?;
+                if let Applied::Skipped(why) = created {
+                    return Ok(Applied::Skipped(why));
+                }
                 self.sagemaker
                     .add_tags(
                         &original.arn,
@@ -49,7 +58,7 @@ impl Applier {
                         ),
                     )
                     .await?;
-                self.create_canary(canary, original).await
+                Ok(created)
             }
             Action::CreateCanary { canary } => {
                 let original = OriginalRef {
@@ -291,10 +300,36 @@ impl Applier {
             .sagemaker
             .create_endpoint(&canary.endpoint_name, &canary.config_name, &owned)
             .await?;
+        if created == Created::AlreadyExisted {
+            if let Some(taken) = self.taken_by_another(canary).await? {
+                return Ok(Applied::Skipped(taken));
+            }
+        }
         Ok(Applied::Done(format!(
             "canary {} ({:?}) for {} with {} MB",
             canary.endpoint_name, created, original.name, canary.memory_mb
         )))
+    }
+
+    /// `Some(why)` when the endpoint under the canary's name is not this
+    /// migration's canary (someone else's endpoint, or another original's).
+    async fn taken_by_another(&self, canary: &CanarySpec) -> Result<Option<String>, AwsError> {
+        let Some(current) = self
+            .sagemaker
+            .describe_endpoint(&canary.endpoint_name)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let current_tags = self.sagemaker.list_tags(&current.arn).await?;
+        let ours = current_tags.get(MANAGED_BY_KEY).map(String::as_str) == Some(MANAGED_BY_VALUE)
+            && current_tags.get(tags::MIGRATION_OF) == Some(&canary.original);
+        Ok((!ours).then(|| {
+            format!(
+                "canary-name-taken: {} already exists and is not the canary of {}; nothing recorded on {}",
+                canary.endpoint_name, canary.original, canary.original
+            )
+        }))
     }
 
     async fn remove_canary(&self, canary: &CanaryRef) -> Result<Applied, AwsError> {
@@ -353,3 +388,7 @@ impl Applier {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+#[path = "apply_tests.rs"]
+mod tests;

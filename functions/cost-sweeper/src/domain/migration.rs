@@ -9,7 +9,7 @@
 use crate::config::{Strategy, SweepConfig};
 use crate::domain::fleet::{migration_tags as tags, user_tags, EndpointView, Usage};
 use crate::domain::state::MigrationState;
-use crate::domain::steps::{canary_ref, original_ref, Action, CanaryRef, CanarySpec};
+use crate::domain::steps::{canary_ref, is_canary_of, original_ref, Action, CanaryRef, CanarySpec};
 use aws_sdk_sagemaker::types::EndpointStatus;
 use chrono::{DateTime, Utc};
 use shared::smoke::{self, Verdict};
@@ -126,6 +126,10 @@ fn original_progress(
 ) -> Progress {
     let Some(tag) = original.migration_state_tag() else {
         return match group.canary {
+            // A start cut short between creating the canary and recording
+            // it here: eligibility decides, and a start under the same
+            // names finishes it.
+            Some(c) if is_canary_of(c, group.name) => Progress::NotMigrating,
             Some(c) => Progress::Waiting(format!(
                 "{} claims to be its canary but {} has no migration record; left alone",
                 c.name, original.name

@@ -272,8 +272,17 @@ fn failed_migrations_are_not_retried_and_leftover_canaries_removed() {
 }
 
 #[test]
-fn a_canary_nobody_recorded_is_left_alone() {
+fn a_canary_nobody_recorded_is_left_alone_unless_the_pipeline_created_it() {
     let o = persistent("orders");
-    let c = canary("InService", None);
+    // Claims to be the canary but is not the pipeline's: left alone.
+    let mut c = canary("InService", None);
+    c.tags.remove("managed-by");
     assert_eq!(action_name(&step(&group(Some(&o), Some(&c)))), "wait");
+    // The pipeline's: a start cut short before its record on the original
+    // (the record comes after the canary); eligibility decides again.
+    let c = canary("InService", None);
+    assert_eq!(
+        action_name(&step(&group(Some(&o), Some(&c)))),
+        "not-migrating"
+    );
 }

@@ -1,6 +1,7 @@
 //! Pure decisions: what the fleet looks like, what it costs, which
 //! endpoints may move, and the next step of each migration. No I/O.
 
+pub mod access;
 pub(crate) mod eligibility;
 pub(crate) mod fleet;
 pub(crate) mod instances;

@@ -3,6 +3,7 @@
 
 use crate::config::Strategy;
 use crate::config::SweepConfig;
+use crate::domain::access;
 use crate::domain::eligibility::{self, Costs};
 use crate::domain::fleet::{migration_tags, EndpointView, Usage};
 use crate::domain::migration::{self, Group, Progress};
@@ -102,10 +103,10 @@ fn evaluate(
     }
     let spec = settings.and_then(|s| steps::canary_spec(endpoint, &s, config));
     if reasons.is_empty() {
-        if spec.is_none() {
-            reasons.push(Reason::ModelUnknown);
-        } else if spec.as_ref().is_some_and(|s| s.smoke_test_source.is_none()) {
-            reasons.push(Reason::NoSmokeTestRequest);
+        match &spec {
+            None => reasons.push(Reason::ModelUnknown),
+            Some(s) if s.smoke_test_source.is_none() => reasons.push(Reason::NoSmokeTestRequest),
+            Some(s) => reasons.extend(access::access_reasons(s, config)),
         }
     }
     (costs, reasons, spec)
@@ -173,7 +174,14 @@ pub fn plan(
             plan.rows.push(row);
             continue;
         }
-        let (costs, reasons, spec) = evaluate(original, &usage, config, now);
+        let (costs, mut reasons, spec) = evaluate(original, &usage, config, now);
+        if let Some(taken) = spec
+            .as_ref()
+            .and_then(|s| canary_name_taken(s, &index))
+            .filter(|_| reasons.is_empty())
+        {
+            reasons.push(taken);
+        }
         let mut row = with_costs(base_row(original, &usage), &costs);
         match (reasons.is_empty(), spec) {
             (true, Some(spec)) => {
@@ -231,6 +239,16 @@ pub fn plan(
     }
     plan.rows.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
     plan
+}
+
+/// Creating `spec`'s canary would find another endpoint under its name
+/// (someone's own, or another original's canary): "already exists" is not
+/// success then, so the migration is not started.
+fn canary_name_taken(spec: &CanarySpec, index: &FleetIndex) -> Option<Reason> {
+    let existing = index.by_name.get(spec.endpoint_name.as_str())?;
+    (!steps::is_canary_of(existing, &spec.original)).then(|| Reason::CanaryNameTaken {
+        name: spec.endpoint_name.clone(),
+    })
 }
 
 /// The migration group of `name` among `endpoints` (for a revert).
@@ -321,6 +339,9 @@ fn apply_progress(row: &mut Row, progress: &Progress, steps: &mut Vec<Planned>) 
     }
 }
 
+#[cfg(test)]
+#[path = "plan_start_tests.rs"]
+mod start_tests;
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;

@@ -71,6 +71,18 @@ pub enum Reason {
     MetricsIncomplete {
         gap: MetricsGap,
     },
+    /// The model's execution role is not one the sweeper may pass.
+    RoleNotPassable {
+        role: String,
+    },
+    /// The smoke-test request's bucket is not one the smoke tester may read.
+    SmokeRequestUnreadable {
+        bucket: String,
+    },
+    /// An endpoint that is not this migration's canary has the canary's name.
+    CanaryNameTaken {
+        name: String,
+    },
 }
 
 impl Reason {
@@ -100,6 +112,9 @@ impl Reason {
             Reason::BadTag { .. } => "bad-tag",
             Reason::NoSmokeTestRequest => "no-smoke-test-request",
             Reason::MetricsIncomplete { .. } => "metrics-incomplete",
+            Reason::RoleNotPassable { .. } => "role-not-passable",
+            Reason::SmokeRequestUnreadable { .. } => "smoke-request-unreadable",
+            Reason::CanaryNameTaken { .. } => "canary-name-taken",
         }
     }
 
@@ -202,6 +217,20 @@ impl Reason {
             Reason::MetricsIncomplete { gap } => format!(
                 "{}: usage unknown, so nothing is decided on it; retried next run",
                 gap.describe()
+            ),
+            Reason::RoleNotPassable { role } => format!(
+                "the model runs with execution role {role}, which this stack may not pass \
+                 (the canary is a copy of the model with the same role): add it to the \
+                 stack parameter MigratableModelRoleArns"
+            ),
+            Reason::SmokeRequestUnreadable { bucket } => format!(
+                "the smoke-test request is in bucket {bucket}, which the smoke tester may not \
+                 read: add {bucket} to the stack parameter SmokeTestBuckets (or move the \
+                 request to the models bucket)"
+            ),
+            Reason::CanaryNameTaken { name } => format!(
+                "an endpoint called {name} (the canary's name) exists and is not this \
+                 migration's canary: rename or delete it, or set CANARY_SUFFIX"
             ),
             Reason::NoSmokeTestRequest => format!(
                 "no smoke-test request: tag {}=s3://bucket/key.json to enable migration",

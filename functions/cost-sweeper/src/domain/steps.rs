@@ -157,6 +157,13 @@ pub fn canary_name(original: &str, suffix: &str) -> String {
         .unwrap_or_else(|_| format!("c{suffix}"))
 }
 
+/// `endpoint` is the pipeline's canary of `original` (created by a
+/// migration of it), not merely an endpoint with the canary's name.
+pub fn is_canary_of(endpoint: &EndpointView, original: &str) -> bool {
+    endpoint.tag(shared::tags::MANAGED_BY_KEY) == Some(shared::tags::MANAGED_BY_VALUE)
+        && endpoint.tag(crate::domain::fleet::migration_tags::MIGRATION_OF) == Some(original)
+}
+
 /// The canary for `original`, or `None` when the model cannot be copied.
 pub fn canary_spec(
     original: &EndpointView,

@@ -1,0 +1,108 @@
+//! The start of a migration against a mocked SageMaker: nothing is
+//! recorded on the original until its canary has been created.
+
+use super::*;
+use crate::config::Strategy;
+use aws_sdk_sagemaker::operation::add_tags::AddTagsOutput;
+use aws_sdk_sagemaker::operation::create_endpoint::CreateEndpointOutput;
+use aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOutput;
+use aws_sdk_sagemaker::operation::create_model::{CreateModelError, CreateModelOutput};
+use aws_sdk_sagemaker::Client;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_types::error::ErrorMetadata;
+use std::collections::BTreeMap;
+
+pub(super) fn applier(sagemaker: Client) -> Applier {
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::Config::builder()
+            .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+            .region(aws_sdk_sns::config::Region::new("us-east-1"))
+            .build(),
+    );
+    Applier {
+        sagemaker: SageMaker::new(sagemaker),
+        notifier: Notifier::new(sns, None),
+    }
+}
+
+fn start() -> Action {
+    Action::Start {
+        original: OriginalRef {
+            name: "orders".into(),
+            arn: "arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders".into(),
+            config_name: "orders-config".into(),
+        },
+        canary: CanarySpec {
+            original: "orders".into(),
+            endpoint_name: "orders-serverless".into(),
+            model_name: "orders-serverless-r1".into(),
+            config_name: "orders-serverless-r1".into(),
+            persistent_config: "orders-config".into(),
+            strategy: Strategy::SideBySide,
+            memory_mb: 6144,
+            max_concurrency: 10,
+            smoke_test_source: Some("s3://requests/smoke.json".into()),
+            image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1".into(),
+            model_data_url: Some("s3://b/model.tar.gz".into()),
+            environment: BTreeMap::new(),
+            execution_role_arn: "arn:aws:iam::123456789012:role/team".into(),
+            user_tags: BTreeMap::new(),
+        },
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+#[tokio::test]
+async fn a_refused_first_create_leaves_the_original_untagged() {
+    let refused = mock!(Client::create_model).then_error(|| {
+        CreateModelError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("not authorized to perform: iam:PassRole")
+                .build(),
+        )
+    });
+    let tagged = mock!(Client::add_tags).then_output(|| AddTagsOutput::builder().build());
+    let client = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, &[&refused, &tagged]);
+    let applied = applier(client).apply(&start(), now()).await;
+    assert!(applied.is_err(), "{applied:?}");
+    assert_eq!(refused.num_calls(), 1);
+    assert_eq!(
+        tagged.num_calls(),
+        0,
+        "the original is tagged only once its canary exists"
+    );
+}
+
+#[tokio::test]
+async fn the_original_records_the_migration_once_its_canary_exists() {
+    let model = mock!(Client::create_model).then_output(|| CreateModelOutput::builder().build());
+    let config = mock!(Client::create_endpoint_config)
+        .then_output(|| CreateEndpointConfigOutput::builder().build());
+    let endpoint = mock!(Client::create_endpoint).then_output(|| {
+        CreateEndpointOutput::builder()
+            .endpoint_arn("arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders-serverless")
+            .build()
+    });
+    let recorded = mock!(Client::add_tags)
+        .match_requests(|r| {
+            r.resource_arn() == Some("arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders")
+                && r.tags().iter().any(|t| {
+                    t.key() == Some(tags::STATE)
+                        && t.value() == Some(MigrationState::Canary.as_str())
+                })
+        })
+        .then_output(|| AddTagsOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_sagemaker,
+        RuleMode::MatchAny,
+        &[&model, &config, &endpoint, &recorded]
+    );
+    let applied = applier(client).apply(&start(), now()).await;
+    assert!(matches!(applied, Ok(Applied::Done(_))), "{applied:?}");
+    assert_eq!(endpoint.num_calls(), 1);
+    assert_eq!(recorded.num_calls(), 1);
+}
