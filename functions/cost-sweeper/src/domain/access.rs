@@ -88,7 +88,9 @@ mod tests {
 
     fn codes(config: &SweepConfig, smoke: &str) -> Vec<&'static str> {
         let e = tagged(persistent("orders"), &[(user_tags::SMOKE_TEST, smoke)]);
-        let settings = migration_settings(&e, config).unwrap().unwrap();
+        let settings = migration_settings(&e, &Default::default(), config)
+            .unwrap()
+            .unwrap();
         let spec = canary_spec(&e, &settings, config).unwrap();
         access_reasons(&spec, config)
             .iter()
