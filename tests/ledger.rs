@@ -20,7 +20,10 @@ async fn new_ledger() -> (Ledger, Ledger) {
     let table = stack.ledger_table();
     let deployer = ledger_table_as(&stack.function_config("deployer").await, &table).await;
     let tests = shared::aws::load_sdk_config().await;
-    (deployer, Ledger::new(aws_sdk_dynamodb::Client::new(&tests), table))
+    (
+        deployer,
+        Ledger::new(aws_sdk_dynamodb::Client::new(&tests), table),
+    )
 }
 
 /// Creates `table` (with the tests' own credentials) and returns the
