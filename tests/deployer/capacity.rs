@@ -84,8 +84,13 @@ async fn a_concurrency_only_change_updates_capacity_in_place() {
         tags.get("pipeline:capacity").map(String::as_str),
         Some("max-concurrency=20 provisioned-concurrency=2")
     );
-    let ledger = world.deployer.ledger.as_ref().unwrap();
-    let history = ledger.deployment_history(&endpoint).await.unwrap();
+    // Read as people do (the README's query), not as the deployer: its
+    // policy has no dynamodb:Query, and tests/policy evaluates its calls.
+    let reader = shared::aws::dynamodb::Ledger::new(
+        aws_sdk_dynamodb::Client::new(&shared::aws::load_sdk_config().await),
+        world.stack.ledger_table(),
+    );
+    let history = reader.deployment_history(&endpoint).await.unwrap();
     let entry = &history[0];
     assert_eq!(
         entry.replaces_config.as_deref(),
