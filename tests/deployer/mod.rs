@@ -6,6 +6,7 @@
 mod capacity;
 mod current;
 mod lifecycle;
+mod preflight;
 mod queue;
 mod race;
 mod recovery;

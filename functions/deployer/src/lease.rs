@@ -101,6 +101,14 @@ impl Deployer {
         object: &ObjectCreated,
     ) -> Result<Done, DeployError> {
         info!(endpoint = %settings.endpoint_name, decision = ?decision, "planned");
+        if matches!(
+            decision,
+            Decision::Create | Decision::Update { .. } | Decision::Recreate { .. }
+        ) {
+            // A new model and config are about to be made: refuse first
+            // what could never run serverless.
+            self.preflight(&desired.artifact, settings).await?;
+        }
         let entry = self.record_start(&decision, &desired, object).await?;
         let result = self.apply(decision, desired, settings).await;
         if let (Some(entry), Err(e), Some(ledger)) = (&entry, &result, &self.ledger) {

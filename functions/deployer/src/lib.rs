@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod lease;
 pub mod outcome;
 pub mod plan;
+pub mod preflight;
 pub mod queue;
 pub mod retry;
 

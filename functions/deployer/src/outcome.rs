@@ -6,6 +6,7 @@ use crate::plan::Refusal;
 use serde::Serialize;
 use shared::aws::AwsError;
 use shared::deployment::KeyTooLong;
+use shared::preflight::PreflightRefusal;
 use shared::s3_event::EventError;
 use shared::settings::SettingsError;
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
@@ -81,6 +82,8 @@ pub enum DeployError {
     KeyTooLong(#[from] KeyTooLong),
     #[error("{0}")]
     Aws(#[from] AwsError),
+    #[error("pre-flight check: {0}")]
+    Preflight(#[from] PreflightRefusal),
     #[error("endpoint {endpoint}: {}", describe_refusal(.refusal))]
     Refused { endpoint: String, refusal: Refusal },
     #[error("endpoint {endpoint}: another deployment of it is in progress (its lease is held); retrying")]
@@ -117,7 +120,10 @@ impl DeployError {
             DeployError::Aws(e) => e.is_retryable(),
             DeployError::Refused { refusal, .. } => refusal.is_retryable(),
             DeployError::LostRace { .. } | DeployError::Leased { .. } => true,
-            DeployError::Event(_) | DeployError::Settings(_) | DeployError::KeyTooLong(_) => false,
+            DeployError::Event(_)
+            | DeployError::Settings(_)
+            | DeployError::KeyTooLong(_)
+            | DeployError::Preflight(_) => false,
         }
     }
 }

@@ -9,6 +9,28 @@ use std::collections::BTreeMap;
 /// bound keeps a mistaken upload from eating the function's memory.
 pub const MAX_SETTINGS_BYTES: i64 = 64 * 1024;
 
+/// The two ends of an object and its size ([`ArtifactStore::ends`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEnds {
+    pub head: Vec<u8>,
+    pub tail: Vec<u8>,
+    pub size: u64,
+}
+
+async fn read_body(
+    body: aws_sdk_s3::primitives::ByteStream,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<u8>, AwsError> {
+    let bytes = body.collect().await.map_err(|e| AwsError {
+        operation: "GetObject",
+        kind: AwsErrorKind::Transient,
+        code: None,
+        message: format!("reading s3://{bucket}/{key}: {e}"),
+    })?;
+    Ok(bytes.into_bytes().to_vec())
+}
+
 /// What HeadObject says about one object version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -95,6 +117,49 @@ impl ArtifactStore {
         }))
     }
 
+    /// The first `head` and last `tail` bytes of the current object and
+    /// its size (two ranged GETs: S3 answers one range per request);
+    /// `None` when absent. Enough to read a gzip file's magic number and
+    /// ISIZE trailer without downloading it.
+    pub async fn ends(
+        &self,
+        bucket: &str,
+        key: &str,
+        (head, tail): (u64, u64),
+    ) -> Result<Option<ObjectEnds>, AwsError> {
+        let mut parts = Vec::with_capacity(2);
+        let mut size = 0;
+        for range in [
+            format!("bytes=0-{}", head.saturating_sub(1)),
+            format!("bytes=-{tail}"),
+        ] {
+            let result = self
+                .client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .range(range)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("GetObject", e));
+            let out = match result {
+                Ok(out) => out,
+                Err(e) if e.kind == AwsErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            // "bytes 0-1/12345": the total after the slash.
+            size = out
+                .content_range()
+                .and_then(|r| r.rsplit('/').next())
+                .and_then(|total| total.parse().ok())
+                .unwrap_or(size);
+            parts.push(read_body(out.body, bucket, key).await?);
+        }
+        let tail = parts.pop().unwrap_or_default();
+        let head = parts.pop().unwrap_or_default();
+        Ok(Some(ObjectEnds { head, tail, size }))
+    }
+
     /// Reads a small object whole (at most `max_bytes`); `None` when absent.
     pub async fn get_small(
         &self,
@@ -140,14 +205,8 @@ impl ArtifactStore {
             .filter(|v| *v != "null")
             .map(str::to_string);
         let version = version_id.clone().or_else(|| out.e_tag().map(strip_quotes));
-        let bytes = out.body.collect().await.map_err(|e| AwsError {
-            operation: "GetObject",
-            kind: AwsErrorKind::Transient,
-            code: None,
-            message: format!("reading s3://{bucket}/{key}: {e}"),
-        })?;
         Ok(Some(SmallObject {
-            bytes: bytes.into_bytes().to_vec(),
+            bytes: read_body(out.body, bucket, key).await?,
             version,
             version_id,
         }))

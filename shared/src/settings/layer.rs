@@ -83,10 +83,16 @@ impl SettingsLayer {
             "tags" => self.tags = Some(json_string_map(name, value)?),
             "smoke_test" => self.smoke_test = Some(SmokeTestRequest::from_json(value)?),
             _ => {
+                if let Some(feature) = crate::preflight::serverless_excluded(name) {
+                    return Err(SettingsError::ServerlessExcluded {
+                        field: name.to_string(),
+                        feature,
+                    });
+                }
                 return Err(SettingsError::UnknownField {
                     field: name.to_string(),
                     allowed: DEPLOY_JSON_FIELDS.join(", "),
-                })
+                });
             }
         }
         Ok(())

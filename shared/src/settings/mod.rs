@@ -41,6 +41,11 @@ pub enum SettingsError {
         value: String,
         allowed: String,
     },
+    #[error("deploy.json asks for {feature} ({field}), which SageMaker serverless endpoints do not support; remove {field}, or deploy on an instance-based endpoint")]
+    ServerlessExcluded {
+        field: String,
+        feature: &'static str,
+    },
     #[error("{field} is required: {why}")]
     Missing { field: String, why: String },
     #[error("{0}")]

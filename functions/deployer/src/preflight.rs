@@ -1,0 +1,50 @@
+//! Pre-flight checks before anything is created (issue 13 item 5): the
+//! rules are `shared::preflight`; this reads what they need (the gzip
+//! magic and ISIZE trailer of the artifact, the smoke-test body's size).
+//! Serverless-excluded deploy.json fields are refused while the settings
+//! are read (`SettingsError::ServerlessExcluded`).
+
+use crate::deploy::Deployer;
+use crate::outcome::DeployError;
+use shared::deployment::ArtifactRef;
+use shared::preflight::{
+    check_artifact, check_image, check_smoke_body, gzip_isize_lower_bound, GZIP_MAGIC,
+};
+use shared::settings::{DeploySettings, SmokeTestBody};
+
+impl Deployer {
+    /// Refuses (not retryable) what can never run serverless. Account
+    /// quotas are not checked here (see docs/deployer.md).
+    pub(crate) async fn preflight(
+        &self,
+        artifact: &ArtifactRef,
+        settings: &DeploySettings,
+    ) -> Result<(), DeployError> {
+        check_image(&settings.container.image_uri)?;
+        if let Some(SmokeTestBody::S3Key(key)) = settings.smoke_test.as_ref().map(|s| &s.body) {
+            // A missing body is the smoke tester's to report, as before.
+            if let Some(body) = self.store.head(&artifact.bucket, key, None).await? {
+                check_smoke_body(&artifact.bucket, key, non_negative(body.size))?;
+            }
+        }
+        // The key's current bytes, which SageMaker will read (it takes
+        // ModelDataUrl without a version).
+        let ends = self
+            .store
+            .ends(
+                &artifact.bucket,
+                &artifact.key,
+                (GZIP_MAGIC.len() as u64, 4),
+            )
+            .await?;
+        if let Some(ends) = ends {
+            let uncompressed = gzip_isize_lower_bound(&ends.head, &ends.tail);
+            check_artifact(ends.size, uncompressed, settings.memory_size_mb)?;
+        }
+        Ok(())
+    }
+}
+
+fn non_negative(size: i64) -> u64 {
+    u64::try_from(size).unwrap_or(0)
+}
