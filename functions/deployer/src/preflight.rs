@@ -21,8 +21,13 @@ impl Deployer {
         settings: &DeploySettings,
     ) -> Result<(), DeployError> {
         check_image(&settings.container.image_uri)?;
-        if let Some(SmokeTestBody::S3Key(key)) = settings.smoke_test.as_ref().map(|s| &s.body) {
-            // A missing body is the smoke tester's to report, as before.
+        let body_key = match settings.smoke_test.as_ref().map(|s| &s.body) {
+            Some(SmokeTestBody::S3Key(key)) => Some(key),
+            _ => None,
+        };
+        // Only under the models prefix: the deployer's role reads nothing
+        // else. A missing body is the smoke tester's to report, as before.
+        if let Some(key) = body_key.filter(|k| self.config.below_prefix(k).is_some()) {
             if let Some(body) = self.store.head(&artifact.bucket, key, None).await? {
                 check_smoke_body(&artifact.bucket, key, non_negative(body.size))?;
             }
