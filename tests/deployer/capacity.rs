@@ -19,32 +19,33 @@ fn deployer_operations(world: &World) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_concurrency_only_change_updates_capacity_in_place() {
-    let world = World::new().await;
-    let endpoint = unique("capacity");
-    let sidecar_key = format!("models/{endpoint}/deploy.json");
-    let settings = json!({
-        "image_uri": world.image(), "memory_size_mb": 2048, "max_concurrency": 5,
-        "smoke_test": {"content_type": "text/csv", "body": "1.0"}
-    });
-    world
-        .upload(&sidecar_key, settings.to_string().as_bytes(), &[])
-        .await;
+/// Deploys `settings` with a new artifact and makes the endpoint
+/// InService; returns the config it runs.
+async fn deployed(world: &World, endpoint: &str, settings: &Value) -> String {
+    world.upload_settings(endpoint, settings).await;
     let artifact = world
         .upload(&format!("models/{endpoint}/model.tar.gz"), b"w", &[])
         .await;
     let first = world.deploy_ok(&[artifact]).await;
-    let first_config = only(&first).endpoint_config.clone().unwrap();
-    set_endpoint_status(&endpoint, "InService");
+    set_endpoint_status(endpoint, "InService");
+    only(&first).endpoint_config.clone().unwrap()
+}
+
+#[tokio::test]
+async fn a_concurrency_only_change_updates_capacity_in_place() {
+    let world = World::new().await;
+    let endpoint = unique("capacity");
+    let settings = json!({
+        "image_uri": world.image(), "memory_size_mb": 2048, "max_concurrency": 5,
+        "smoke_test": {"content_type": "text/csv", "body": "1.0"}
+    });
+    let first_config = deployed(&world, &endpoint, &settings).await;
     let before = deployer_operations(&world).len();
 
     let mut changed = settings.clone();
     changed["max_concurrency"] = json!(20);
     changed["provisioned_concurrency"] = json!(2);
-    let sidecar = world
-        .upload(&sidecar_key, changed.to_string().as_bytes(), &[])
-        .await;
+    let sidecar = world.upload_settings(&endpoint, &changed).await;
     let report = world.deploy_ok(&[sidecar]).await;
     let outcome = only(&report);
     assert_eq!(outcome.status, Status::Updated, "{outcome:#?}");
@@ -104,9 +105,7 @@ async fn a_concurrency_only_change_updates_capacity_in_place() {
     // A redelivery while it is Updating changes nothing and calls nothing.
     let calls_before = deployer_operations(&world).len();
     let again = world
-        .deploy_ok(&[world
-            .upload(&sidecar_key, changed.to_string().as_bytes(), &[])
-            .await])
+        .deploy_ok(&[world.upload_settings(&endpoint, &changed).await])
         .await;
     assert_eq!(only(&again).status, Status::Unchanged, "{again:#?}");
     let calls = deployer_operations(&world)[calls_before..].to_vec();
@@ -132,24 +131,14 @@ async fn a_concurrency_only_change_updates_capacity_in_place() {
 async fn a_memory_change_with_concurrency_still_makes_a_new_config() {
     let world = World::new().await;
     let endpoint = unique("capmem");
-    let sidecar_key = format!("models/{endpoint}/deploy.json");
     let settings =
         json!({"image_uri": world.image(), "memory_size_mb": 2048, "max_concurrency": 5});
-    world
-        .upload(&sidecar_key, settings.to_string().as_bytes(), &[])
-        .await;
-    let artifact = world
-        .upload(&format!("models/{endpoint}/model.tar.gz"), b"w", &[])
-        .await;
-    world.deploy_ok(&[artifact]).await;
-    set_endpoint_status(&endpoint, "InService");
+    deployed(&world, &endpoint, &settings).await;
     let before = deployer_operations(&world).len();
     let mut changed = settings.clone();
     changed["max_concurrency"] = json!(8);
     changed["memory_size_mb"] = json!(4096);
-    let sidecar = world
-        .upload(&sidecar_key, changed.to_string().as_bytes(), &[])
-        .await;
+    let sidecar = world.upload_settings(&endpoint, &changed).await;
     assert_eq!(
         only(&world.deploy_ok(&[sidecar]).await).status,
         Status::Updated

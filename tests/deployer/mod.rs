@@ -95,6 +95,13 @@ impl World {
         }
     }
 
+    /// Uploads `settings` as the endpoint's deploy.json.
+    pub(crate) async fn upload_settings(&self, endpoint: &str, settings: &Value) -> Upload {
+        let key = format!("models/{endpoint}/deploy.json");
+        self.upload(&key, settings.to_string().as_bytes(), &[])
+            .await
+    }
+
     pub(crate) async fn upload_artifact(&self, endpoint: &str, folder: &str) -> Upload {
         let key = format!("models/{endpoint}/{folder}model.tar.gz");
         let image = self.image();

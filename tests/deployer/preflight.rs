@@ -7,13 +7,7 @@ use super::*;
 /// and returns the failure's message; asserts it is not retryable and that
 /// no model, config or endpoint exists afterwards.
 async fn refused(world: &World, endpoint: &str, settings: Value, artifact: &[u8]) -> String {
-    world
-        .upload(
-            &format!("models/{endpoint}/deploy.json"),
-            settings.to_string().as_bytes(),
-            &[],
-        )
-        .await;
+    world.upload_settings(endpoint, &settings).await;
     let upload = world
         .upload(&format!("models/{endpoint}/model.tar.gz"), artifact, &[])
         .await;

@@ -17,6 +17,15 @@ pub struct ObjectEnds {
     pub size: u64,
 }
 
+/// "Not found" (the object or that version) is `None`.
+fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.kind == AwsErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 async fn read_body(
     body: aws_sdk_s3::primitives::ByteStream,
     bucket: &str,
@@ -94,10 +103,8 @@ impl ArtifactStore {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("HeadObject", e));
-        let out = match result {
-            Ok(out) => out,
-            Err(e) if e.kind == AwsErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(out) = found(result)? else {
+            return Ok(None);
         };
         Ok(Some(ObjectInfo {
             version_id: out.version_id().map(str::to_string),
@@ -142,10 +149,8 @@ impl ArtifactStore {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("GetObject", e));
-            let out = match result {
-                Ok(out) => out,
-                Err(e) if e.kind == AwsErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e),
+            let Some(out) = found(result)? else {
+                return Ok(None);
             };
             // "bytes 0-1/12345": the total after the slash.
             size = out
@@ -187,10 +192,8 @@ impl ArtifactStore {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("GetObject", e));
-        let out = match result {
-            Ok(out) => out,
-            Err(e) if e.kind == AwsErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(out) = found(result)? else {
+            return Ok(None);
         };
         if out.content_length().unwrap_or_default() > max_bytes {
             return Err(AwsError {
