@@ -13,7 +13,7 @@ use aws_sdk_sagemaker::Client;
 use aws_smithy_mocks::mock;
 use chrono::{TimeZone, Utc};
 use serde_json::json;
-use shared::aws::sagemaker::{EndpointConfigInfo, EndpointInfo};
+use shared::aws::sagemaker::{EndpointConfigInfo, EndpointInfo, ServerlessCapacity};
 use shared::aws::AwsErrorKind;
 use std::collections::BTreeMap;
 
@@ -78,7 +78,11 @@ async fn describe_endpoint_maps_an_update_in_progress() {
             config_name: "churn-model-r-0a1b2c3d4e5f".into(),
             pending_config_name: Some("churn-model-r-99aa88bb77cc".into()),
             failure_reason: None,
-            capacity: None,
+            // The variant's DesiredServerlessConfig, else its current one.
+            capacity: Some(ServerlessCapacity {
+                max_concurrency: 5,
+                provisioned_concurrency: None,
+            }),
         }
     );
     assert!(info.is_busy());
