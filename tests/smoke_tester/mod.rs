@@ -13,6 +13,7 @@ use integration_tests::{
 };
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
+use shared::aws::dynamodb::Ledger;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use shared::aws::sns::Notifier;
@@ -50,6 +51,11 @@ impl Bench {
         let mut invoker = Invoker::new(aws_sdk_sagemakerruntime::Client::from_conf(runtime));
         invoker.backoff = Duration::from_millis(10);
         let tester = SmokeTester {
+            // The deployer's ledger, reached as the smoke tester.
+            ledger: Some(Ledger::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                world.stack.ledger_table(),
+            )),
             sagemaker: SageMaker::new(aws_sdk_sagemaker::Client::new(&config)),
             store: ArtifactStore::new(aws_sdk_s3::Client::new(&config)),
             invoker,
@@ -76,7 +82,9 @@ impl Bench {
         if let Some(smoke_test) = smoke_test {
             settings["smoke_test"] = smoke_test;
         }
-        let folder = format!("models/{endpoint}/");
+        // Each model in its own folder (docs/deployer.md's recommended
+        // layout): a rollback may only go back to bytes that are still there.
+        let folder = format!("models/{endpoint}/{}/", unique("v"));
         self.world
             .upload(
                 &format!("{folder}deploy.json"),

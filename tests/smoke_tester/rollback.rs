@@ -85,7 +85,7 @@ async fn the_deployer_skips_a_config_that_was_rolled_back() {
     let good_config = bench
         .deploy(&endpoint, Some(request_with_expectation()))
         .await;
-    let folder = format!("models/{endpoint}/");
+    let folder = format!("models/{endpoint}/v2/");
     let settings =
         json!({"image_uri": bench.world.image(), "smoke_test": request_with_expectation()});
     bench
@@ -132,5 +132,104 @@ async fn the_deployer_skips_a_config_that_was_rolled_back() {
         only(&redelivered).message.contains("rolled back"),
         "{}",
         only(&redelivered).message
+    );
+}
+
+#[tokio::test]
+async fn a_stale_rollback_is_refused() {
+    let bench = Bench::new().await;
+    let endpoint = unique("smoke-stale");
+    let c1 = bench
+        .deploy(&endpoint, Some(request_with_expectation()))
+        .await;
+    let c2 = bench
+        .deploy(&endpoint, Some(request_with_expectation()))
+        .await;
+    // c2's test gets a model error, but only after a while: meanwhile c3
+    // is deployed and goes live.
+    queue_invoke_results(
+        &endpoint,
+        json!([{"Error": {"Code": "ModelError", "Status": 424, "Message": "boom"}, "DelayMs": 6000}]),
+    );
+    let test_of_c2 = bench.run(bench.in_service_event(&endpoint, &c2));
+    let deploy_c3 = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let c3 = bench
+            .deploy(&endpoint, Some(request_with_expectation()))
+            .await;
+        (c3, std::time::Instant::now())
+    };
+    let (report, (c3, c3_live_at)) = tokio::join!(
+        async {
+            let report = test_of_c2.await;
+            (report, std::time::Instant::now())
+        },
+        deploy_c3
+    );
+    let (report, tested_at) = report;
+    assert!(
+        c3_live_at < tested_at,
+        "c3 must go live while c2's test runs"
+    );
+    assert_ne!(c3, c1);
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    assert_eq!(
+        report.rollback.as_deref(),
+        Some(format!("not rolled back: {c3} is live").as_str()),
+        "{report:#?}"
+    );
+    assert_eq!(
+        bench.world.endpoint(&endpoint).await.endpoint_config_name(),
+        Some(c3.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_to_overwritten_bytes_is_refused() {
+    let bench = Bench::new().await;
+    let endpoint = unique("smoke-bytes");
+    let folder = format!("models/{endpoint}/");
+    let settings =
+        json!({"image_uri": bench.world.image(), "smoke_test": request_with_expectation()});
+    let mut configs = Vec::new();
+    // Two models uploaded to one key: c2's bytes overwrite c1's.
+    for label in ["good", "bad"] {
+        bench
+            .world
+            .upload(
+                &format!("{folder}deploy.json"),
+                settings.to_string().as_bytes(),
+                &[],
+            )
+            .await;
+        let artifact = bench
+            .world
+            .upload(
+                &format!("{folder}model.tar.gz"),
+                unique(label).as_bytes(),
+                &[],
+            )
+            .await;
+        let report = bench.world.deploy_ok(&[artifact]).await;
+        configs.push(only(&report).endpoint_config.clone().unwrap());
+        set_endpoint_status(&endpoint, "InService");
+    }
+    queue_invoke_results(
+        &endpoint,
+        json!([{"Error": {"Code": "ModelError", "Status": 424, "Message": "boom"}}]),
+    );
+    let report = bench
+        .run(bench.in_service_event(&endpoint, &configs[1]))
+        .await;
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    let rollback = report.rollback.clone().unwrap_or_default();
+    assert!(
+        rollback.starts_with(&format!("not rolled back: {}", configs[0]))
+            && rollback.contains("overwritten"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        bench.world.endpoint(&endpoint).await.endpoint_config_name(),
+        Some(configs[1].as_str())
     );
 }

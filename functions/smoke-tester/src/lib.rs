@@ -8,6 +8,7 @@ pub mod error;
 pub mod invoke;
 pub mod report;
 pub mod request;
+pub mod roll_back;
 pub mod rollback;
 pub mod stats;
 pub mod tester;

@@ -1,6 +1,7 @@
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use shared::aws::dynamodb::Ledger;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use shared::aws::sns::Notifier;
@@ -25,6 +26,8 @@ async fn main() -> Result<(), Error> {
         )
         .build();
     let tester = SmokeTester {
+        ledger: shared::env::optional("LEDGER_TABLE")
+            .map(|table| Ledger::new(aws_sdk_dynamodb::Client::new(&sdk_config), table)),
         sagemaker: SageMaker::new(aws_sdk_sagemaker::Client::new(&sdk_config)),
         store: ArtifactStore::new(aws_sdk_s3::Client::new(&sdk_config)),
         invoker: Invoker::new(aws_sdk_sagemakerruntime::Client::from_conf(runtime_config)),

@@ -2,7 +2,6 @@
 //! the endpoint's tags and the previous config, so every case is a test.
 
 use shared::aws::sagemaker::EndpointConfigInfo;
-use shared::deployment::PREVIOUS_CONFIG_TAG;
 use shared::smoke::ROLLED_BACK_FROM_TAG;
 use std::collections::BTreeMap;
 
@@ -21,11 +20,14 @@ pub enum RollbackDecision {
     },
 }
 
-/// `previous` is the described config named by `pipeline:previous-config`
-/// (`None` when there is no such tag or the config is gone).
+/// `previous_name` is the config the failed one replaced, from the failed
+/// config's own deployment record (`pipeline:replaces-config`, written with
+/// the config at its creation, so no crash can separate them); `previous`
+/// is that config described (`None` when it is gone).
 pub fn decide_rollback(
     failed_config: &str,
     endpoint_tags: &BTreeMap<String, String>,
+    previous_name: Option<&str>,
     previous: Option<&EndpointConfigInfo>,
     rollback_enabled: bool,
 ) -> RollbackDecision {
@@ -49,7 +51,7 @@ pub fn decide_rollback(
             "a rollback from {failed_config} was already issued"
         ));
     }
-    let Some(previous_name) = tag(PREVIOUS_CONFIG_TAG) else {
+    let Some(previous_name) = previous_name else {
         return report("no previous config is recorded (first deployment of this endpoint)".into());
     };
     if previous_name == failed_config {
@@ -67,6 +69,9 @@ pub fn decide_rollback(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The tests keep the previous config in a map under this name, as the
+    // failed config's record holds it.
+    const PREVIOUS_CONFIG_TAG: &str = shared::deployment::REPLACES_CONFIG_TAG;
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -89,7 +94,13 @@ mod tests {
     fn rolls_back_to_the_recorded_serverless_config() {
         let t = tags(&[(PREVIOUS_CONFIG_TAG, "good")]);
         assert_eq!(
-            decide_rollback("bad", &t, Some(&config("good", true)), true),
+            decide_rollback(
+                "bad",
+                &t,
+                t.get(PREVIOUS_CONFIG_TAG).map(String::as_str),
+                Some(&config("good", true)),
+                true
+            ),
             RollbackDecision::RollBack { to: "good".into() }
         );
     }
@@ -98,7 +109,13 @@ mod tests {
     fn never_twice_and_never_from_a_rollback() {
         let issued = tags(&[(PREVIOUS_CONFIG_TAG, "good"), (ROLLED_BACK_FROM_TAG, "bad")]);
         assert!(matches!(
-            decide_rollback("bad", &issued, Some(&config("good", true)), true),
+            decide_rollback(
+                "bad",
+                &issued,
+                issued.get(PREVIOUS_CONFIG_TAG).map(String::as_str),
+                Some(&config("good", true)),
+                true
+            ),
             RollbackDecision::ReportOnly { .. }
         ));
         // The endpoint back on "good" fails too: no rollback loop.
@@ -107,7 +124,13 @@ mod tests {
             (ROLLED_BACK_FROM_TAG, "bad"),
             (ROLLED_BACK_TO_TAG, "good"),
         ]);
-        let decision = decide_rollback("good", &after, Some(&config("older", true)), true);
+        let decision = decide_rollback(
+            "good",
+            &after,
+            after.get(PREVIOUS_CONFIG_TAG).map(String::as_str),
+            Some(&config("older", true)),
+            true,
+        );
         assert!(
             matches!(decision, RollbackDecision::ReportOnly { ref why } if why.contains("result of a rollback")),
             "{decision:?}"
@@ -117,7 +140,13 @@ mod tests {
     #[test]
     fn canaries_are_reported_not_rolled_back() {
         let t = tags(&[(MIGRATION_OF_TAG, "legacy"), (PREVIOUS_CONFIG_TAG, "x")]);
-        let decision = decide_rollback("canary", &t, Some(&config("x", true)), true);
+        let decision = decide_rollback(
+            "canary",
+            &t,
+            t.get(PREVIOUS_CONFIG_TAG).map(String::as_str),
+            Some(&config("x", true)),
+            true,
+        );
         assert!(
             matches!(decision, RollbackDecision::ReportOnly { ref why } if why.contains("canary"))
         );
@@ -126,15 +155,15 @@ mod tests {
     #[test]
     fn nothing_to_roll_back_to() {
         assert!(
-            matches!(decide_rollback("bad", &tags(&[]), None, true), RollbackDecision::ReportOnly { ref why } if why.contains("first deployment"))
+            matches!(decide_rollback("bad", &tags(&[]), None, None, true), RollbackDecision::ReportOnly { ref why } if why.contains("first deployment"))
         );
         let t = tags(&[(PREVIOUS_CONFIG_TAG, "gone")]);
         assert!(
-            matches!(decide_rollback("bad", &t, None, true), RollbackDecision::ReportOnly { ref why } if why.contains("no longer exists"))
+            matches!(decide_rollback("bad", &t, t.get(PREVIOUS_CONFIG_TAG).map(String::as_str), None, true), RollbackDecision::ReportOnly { ref why } if why.contains("no longer exists"))
         );
         let t = tags(&[(PREVIOUS_CONFIG_TAG, "instance")]);
         assert!(
-            matches!(decide_rollback("bad", &t, Some(&config("instance", false)), true), RollbackDecision::ReportOnly { ref why } if why.contains("not serverless"))
+            matches!(decide_rollback("bad", &t, t.get(PREVIOUS_CONFIG_TAG).map(String::as_str), Some(&config("instance", false)), true), RollbackDecision::ReportOnly { ref why } if why.contains("not serverless"))
         );
     }
 
@@ -142,7 +171,13 @@ mod tests {
     fn can_be_turned_off() {
         let t = tags(&[(PREVIOUS_CONFIG_TAG, "good")]);
         assert!(matches!(
-            decide_rollback("bad", &t, Some(&config("good", true)), false),
+            decide_rollback(
+                "bad",
+                &t,
+                t.get(PREVIOUS_CONFIG_TAG).map(String::as_str),
+                Some(&config("good", true)),
+                false
+            ),
             RollbackDecision::ReportOnly { .. }
         ));
     }

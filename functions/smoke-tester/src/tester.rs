@@ -7,19 +7,16 @@ use crate::config::SmokeTesterConfig;
 use crate::invoke::{CallResult, Invoker};
 use crate::report::SmokeTestReport;
 use crate::request::{find_request, Lookup};
-use crate::rollback::{decide_rollback, RollbackDecision, ROLLED_BACK_TO_TAG};
 use crate::trigger::{parse_trigger, Ignored, Trigger};
 use aws_sdk_sagemaker::types::EndpointStatus;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
+use shared::aws::dynamodb::Ledger;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use shared::aws::sns::Notifier;
-use shared::aws::{AwsError, AwsErrorKind};
-use shared::deployment::PREVIOUS_CONFIG_TAG;
-use shared::smoke::{
-    verdict_for, Verdict, ROLLED_BACK_FROM_TAG, TESTED_AT_TAG, TESTED_CONFIG_TAG, VERDICT_TAG,
-};
+use shared::aws::AwsError;
+use shared::smoke::{verdict_for, Verdict, TESTED_AT_TAG, TESTED_CONFIG_TAG, VERDICT_TAG};
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -35,6 +32,9 @@ const CALL_BUDGET: Duration = Duration::from_secs(65);
 
 #[derive(Clone, Debug)]
 pub struct SmokeTester {
+    /// The deployment ledger, whose per-endpoint lease a rollback takes
+    /// (`None`, no `LEDGER_TABLE`: the rollback runs without it).
+    pub ledger: Option<Ledger>,
     pub sagemaker: SageMaker,
     pub store: ArtifactStore,
     pub invoker: Invoker,
@@ -246,49 +246,6 @@ impl SmokeTester {
         tags.insert(COLD_MS_TAG.into(), figure(report.cold_start_ms));
         tags.insert(WARM_MS_TAG.into(), figure(report.warm_p50_ms));
         self.sagemaker.add_tags(endpoint_arn, &tags).await
-    }
-
-    /// Rolls back when the rules allow; returns what happened, for the report.
-    async fn maybe_roll_back(
-        &self,
-        endpoint: &str,
-        endpoint_arn: &str,
-        failed: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> String {
-        let previous = match tags.get(PREVIOUS_CONFIG_TAG) {
-            Some(name) => match self.sagemaker.describe_endpoint_config(name).await {
-                Ok(info) => info,
-                Err(e) => {
-                    return format!("not rolled back: could not read the previous config: {e}")
-                }
-            },
-            None => None,
-        };
-        let to = match decide_rollback(
-            failed,
-            tags,
-            previous.as_ref(),
-            self.config.rollback_on_failure,
-        ) {
-            RollbackDecision::ReportOnly { why } => return format!("not rolled back: {why}"),
-            RollbackDecision::RollBack { to } => to,
-        };
-        match self.sagemaker.update_endpoint(endpoint, &to).await {
-            Ok(()) => {}
-            Err(e) if e.kind == AwsErrorKind::InProgress => {
-                return format!("not rolled back: the endpoint is already changing ({e})")
-            }
-            Err(e) => return format!("rollback to {to} failed: {e}"),
-        }
-        let marks = BTreeMap::from([
-            (ROLLED_BACK_FROM_TAG.to_string(), failed.to_string()),
-            (ROLLED_BACK_TO_TAG.to_string(), to.clone()),
-        ]);
-        if let Err(e) = self.sagemaker.add_tags(endpoint_arn, &marks).await {
-            warn!(endpoint, error = %e, "rolled back but could not tag the endpoint");
-        }
-        format!("rolled back to {to}")
     }
 
     async fn alert(&self, report: &SmokeTestReport) -> bool {

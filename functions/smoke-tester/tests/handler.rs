@@ -5,6 +5,7 @@
 //! claim it wrote.
 
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sagemaker::operation::add_tags::AddTagsOutput;
 use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput;
@@ -26,7 +27,7 @@ use serde_json::{json, Value};
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use shared::aws::sns::Notifier;
-use shared::deployment::PREVIOUS_CONFIG_TAG;
+use shared::deployment::{ArtifactRef, DeploymentRecord, PREVIOUS_CONFIG_TAG};
 use shared::smoke::{SOURCE_TAG, TESTED_CONFIG_TAG, VERDICT_TAG};
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use smoke_tester::config::SmokeTesterConfig;
@@ -105,13 +106,42 @@ impl FakeSageMaker {
             }),
             mock!(aws_sdk_sagemaker::Client::list_tags)
                 .match_requests(|r| r.resource_arn() == Some("arn:config/fraud-c-new"))
-                .then_output(|| tag_list(&BTreeMap::from([(SOURCE_TAG.into(), SOURCE.into())]))),
+                .then_output(|| {
+                    let mut tags = record(NEW_CONFIG, "v2", Some(OLD_CONFIG));
+                    tags.insert(SOURCE_TAG.into(), SOURCE.into());
+                    tag_list(&tags)
+                }),
+            mock!(aws_sdk_sagemaker::Client::list_tags)
+                .match_requests(|r| r.resource_arn() == Some("arn:config/fraud-c-old"))
+                .then_output(|| tag_list(&record(OLD_CONFIG, "v1", None))),
         ];
         FakeSageMaker {
             endpoint_tags,
             rules,
         }
     }
+}
+
+/// A config's deployment record as tags: the artifact
+/// `models/fraud/<version>/model.tar.gz` at S3 version `version`.
+fn record(config: &str, version: &str, replaces: Option<&str>) -> BTreeMap<String, String> {
+    DeploymentRecord {
+        endpoint_name: "fraud".into(),
+        model_name: format!("{config}-model"),
+        config_name: config.into(),
+        artifact: ArtifactRef {
+            bucket: "ml-models".into(),
+            key: format!("models/fraud/{version}/model.tar.gz"),
+            version: version.into(),
+            time: chrono::DateTime::UNIX_EPOCH,
+            sequencer: None,
+        },
+        settings_version: None,
+        replaces_config: replaces.map(str::to_string),
+        smoke_test_source: None,
+    }
+    .to_tags()
+    .unwrap()
 }
 
 fn tag_list(tags: &BTreeMap<String, String>) -> ListTagsOutput {
@@ -146,6 +176,7 @@ fn tester(sagemaker: &[&Rule], s3: &[&Rule], runtime: &[&Rule], sns: &[&Rule]) -
     ));
     invoker.backoff = Duration::from_millis(1);
     SmokeTester {
+        ledger: None,
         sagemaker: SageMaker::new(mock_client!(
             aws_sdk_sagemaker,
             RuleMode::MatchAny,
@@ -251,7 +282,18 @@ async fn a_model_error_rolls_back_to_the_previous_config_and_alerts() {
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| r.subject() == Some("Smoke test failed: fraud"))
         .then_output(|| PublishOutput::builder().message_id("m-1").build());
-    let tester = tester(&rules, &[&document], &[&model_error], &[&publish]);
+    // The old config's artifact still holds the bytes it was deployed with.
+    let unchanged = mock!(aws_sdk_s3::Client::head_object)
+        .match_requests(|r| {
+            r.key() == Some("models/fraud/v1/model.tar.gz") && r.version_id().is_none()
+        })
+        .then_output(|| HeadObjectOutput::builder().version_id("v1").build());
+    let tester = tester(
+        &rules,
+        &[&document, &unchanged],
+        &[&model_error],
+        &[&publish],
+    );
 
     let report = handle(&tester, in_service_event()).await.unwrap();
 
