@@ -139,6 +139,8 @@ fn record(config: &str, version: &str, replaces: Option<&str>) -> BTreeMap<Strin
         settings_version: None,
         replaces_config: replaces.map(str::to_string),
         smoke_test_source: None,
+        shape: None,
+        capacity: None,
     }
     .to_tags()
     .unwrap()
