@@ -70,6 +70,13 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Actions a function's code can call that no test makes it call, and why.
+const NOT_EXERCISED: &[(&str, &str, &str)] = &[(
+    "deployer",
+    "s3:GetObjectVersion",
+    "the deployer reads only current versions since issue 11 item 5 (HeadObject and GetObject without a version id); the shared S3 adapter it calls can send one, which the source scan counts",
+)];
+
 #[test]
 #[ignore = "reads the calls of the whole integration target; scripts/test runs it after that"]
 fn every_call_the_functions_made_is_allowed_and_every_forbidden_one_denied() {
@@ -109,7 +116,15 @@ fn every_call_the_functions_made_is_allowed_and_every_forbidden_one_denied() {
         let called = code_scan::actions_called(&code_scan::root().join("functions").join(function));
         let evaluated: BTreeSet<String> =
             strings(&verdict["actions"][function]).into_iter().collect();
-        let missing: Vec<&String> = called.iter().filter(|a| !evaluated.contains(*a)).collect();
+        let missing: Vec<&String> = called
+            .iter()
+            .filter(|a| !evaluated.contains(*a))
+            .filter(|a| {
+                !NOT_EXERCISED
+                    .iter()
+                    .any(|(f, action, _)| *f == function && a == action)
+            })
+            .collect();
         assert!(
             missing.is_empty(),
             "{function}: the code calls {missing:?}, but no test made that call as {function}, \
