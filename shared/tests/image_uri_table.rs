@@ -40,7 +40,8 @@ fn kind_of(e: &ImageUriError) -> &'static str {
     match e {
         ImageUriError::UnsupportedFramework { .. } => "framework",
         ImageUriError::UnsupportedVersion { .. } => "version",
-        ImageUriError::PythonVersionRequired { .. } => "py_version",
+        ImageUriError::PythonVersionRequired { .. }
+        | ImageUriError::UnsupportedPythonVersion { .. } => "py_version",
         ImageUriError::UnsupportedRegion { .. } => "region",
         ImageUriError::NoEcrEndpoint { .. } | ImageUriError::InvalidConfig { .. } => "other",
     }

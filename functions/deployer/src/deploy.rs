@@ -155,6 +155,15 @@ impl Deployer {
         };
         let sidecar = self.settings_for(&located).await?;
         let settings = sidecar.settings;
+        if settings.code.is_some() {
+            // Packing lands in its own step (issue 13); until then, never
+            // deploy the artifact without the code the user asked for.
+            return Err(shared::settings::SettingsError::Missing {
+                field: "a deployer that packs inference code".into(),
+                why: "entry_point/source_dir/dependencies are read but this deployer version does not pack them yet; pack code/ into model.tar.gz by hand for now".into(),
+            }
+            .into());
+        }
         let mut desired = self.desired_record(&settings, &located.artifact, sidecar.version);
         if settings.smoke_test.is_some() {
             desired.smoke_test_source = sidecar.source_uri;

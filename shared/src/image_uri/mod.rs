@@ -46,13 +46,24 @@ pub enum ImageUriError {
 
     #[error(
         "{framework} framework_version {version:?} has images for several Python versions ({}) and \
-         none is the default; choose a framework_version with a single Python version",
+         none is the default; set py_version to one of them",
         .py_versions.join(", ")
     )]
     PythonVersionRequired {
         framework: String,
         version: String,
         py_versions: Vec<String>,
+    },
+
+    #[error(
+        "{framework} {version} has no image for py_version {py_version:?}; available: {}",
+        .supported.join(", ")
+    )]
+    UnsupportedPythonVersion {
+        framework: String,
+        version: String,
+        py_version: String,
+        supported: Vec<String>,
     },
 
     #[error(
@@ -100,6 +111,18 @@ pub fn resolve_inference_image(
     version: &str,
     region: &str,
 ) -> Result<String, ImageUriError> {
+    resolve_inference_image_py(framework, version, None, region)
+}
+
+/// Like [`resolve_inference_image`] with the SDK's `py_version` argument:
+/// ignored where the image has no Python variants, optional where it has
+/// one, required (and checked) where it has several.
+pub fn resolve_inference_image_py(
+    framework: &str,
+    version: &str,
+    py_version: Option<&str>,
+    region: &str,
+) -> Result<String, ImageUriError> {
     let invalid = |detail: String| ImageUriError::InvalidConfig {
         framework: framework.to_string(),
         detail,
@@ -122,7 +145,7 @@ pub fn resolve_inference_image(
             "alias {version} points at unknown version {config_key}"
         ))
     })?;
-    let (py_version, vc) = python_version(framework, &version, entry)?;
+    let (py_version, vc) = python_version(framework, &version, py_version, entry)?;
 
     let account = vc
         .registries
@@ -258,21 +281,34 @@ fn newest_version(framework: &str) -> Result<Option<String>, ImageUriError> {
         })
 }
 
-/// The SDK's default Python version: none if the image has no Python
-/// variants, the only one if there is one; several is an error.
+/// The SDK's Python version rule (`_validate_py_version_and_set_if_needed`):
+/// an image without Python variants ignores the request; with none
+/// requested, the only variant is the default; otherwise the requested one
+/// must be among the variants.
 fn python_version<'a>(
     framework: &str,
     version: &str,
+    requested: Option<&str>,
     entry: &'a VersionEntry,
 ) -> Result<(Option<&'a str>, &'a VersionConfig), ImageUriError> {
-    let pick = |available: Vec<&'a str>| match available.as_slice() {
-        [] => Ok(None),
-        [only] => Ok(Some(*only)),
-        _ => Err(ImageUriError::PythonVersionRequired {
+    let pick = |available: Vec<&'a str>| match (available.as_slice(), requested) {
+        ([], _) => Ok(None),
+        ([only], None) => Ok(Some(*only)),
+        (_, None) => Err(ImageUriError::PythonVersionRequired {
             framework: framework.to_string(),
             version: version.to_string(),
             py_versions: available.iter().map(|s| s.to_string()).collect(),
         }),
+        (_, Some(wanted)) => available
+            .iter()
+            .find(|py| **py == wanted)
+            .map(|py| Some(*py))
+            .ok_or_else(|| ImageUriError::UnsupportedPythonVersion {
+                framework: framework.to_string(),
+                version: version.to_string(),
+                py_version: wanted.to_string(),
+                supported: available.iter().map(|s| s.to_string()).collect(),
+            }),
     };
     match entry {
         VersionEntry::Single(vc) => {

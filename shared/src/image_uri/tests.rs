@@ -130,7 +130,7 @@ fn several_python_versions_is_an_error_naming_them() {
     assert_eq!(
         e.to_string(),
         "pytorch framework_version \"1.4\" has images for several Python versions (py3, py36) and none is \
-         the default; choose a framework_version with a single Python version"
+         the default; set py_version to one of them"
     );
 }
 

@@ -11,6 +11,10 @@ pub const DEPLOY_JSON_FIELDS: &[&str] = &[
     "image_uri",
     "framework",
     "framework_version",
+    "py_version",
+    "entry_point",
+    "source_dir",
+    "dependencies",
     "memory_size_mb",
     "max_concurrency",
     "provisioned_concurrency",
@@ -26,6 +30,9 @@ pub const METADATA_FIELDS: &[&str] = &[
     "image_uri",
     "framework",
     "framework_version",
+    "py_version",
+    "entry_point",
+    "source_dir",
     "memory_size_mb",
     "max_concurrency",
     "provisioned_concurrency",
@@ -38,6 +45,13 @@ pub struct SettingsLayer {
     pub image_uri: Option<String>,
     pub framework: Option<String>,
     pub framework_version: Option<String>,
+    /// The SDK's `py_version`; needed where a framework version has images
+    /// for several Python versions.
+    pub py_version: Option<String>,
+    /// Inference code as the SDK takes it (see `settings::code`).
+    pub entry_point: Option<String>,
+    pub source_dir: Option<String>,
+    pub dependencies: Option<Vec<String>>,
     pub memory_size_mb: Option<i64>,
     pub max_concurrency: Option<i64>,
     pub provisioned_concurrency: Option<i64>,
@@ -74,6 +88,10 @@ impl SettingsLayer {
             "image_uri" => self.image_uri = Some(json_string(name, value)?),
             "framework" => self.framework = Some(json_string(name, value)?),
             "framework_version" => self.framework_version = Some(json_version(name, value)?),
+            "py_version" => self.py_version = Some(json_string(name, value)?),
+            "entry_point" => self.entry_point = Some(json_string(name, value)?),
+            "source_dir" => self.source_dir = Some(json_string(name, value)?),
+            "dependencies" => self.dependencies = Some(json_string_list(name, value)?),
             "memory_size_mb" => self.memory_size_mb = Some(json_integer(name, value)?),
             "max_concurrency" => self.max_concurrency = Some(json_integer(name, value)?),
             "provisioned_concurrency" => {
@@ -115,6 +133,9 @@ impl SettingsLayer {
                 "image_uri" => layer.image_uri = Some(value.to_string()),
                 "framework" => layer.framework = Some(value.to_string()),
                 "framework_version" => layer.framework_version = Some(value.to_string()),
+                "py_version" => layer.py_version = Some(value.to_string()),
+                "entry_point" => layer.entry_point = Some(value.to_string()),
+                "source_dir" => layer.source_dir = Some(value.to_string()),
                 "memory_size_mb" => layer.memory_size_mb = Some(text_integer(&name, value)?),
                 "max_concurrency" => layer.max_concurrency = Some(text_integer(&name, value)?),
                 "provisioned_concurrency" => {
@@ -128,7 +149,15 @@ impl SettingsLayer {
 
     /// True when this layer says which container to run.
     pub fn names_container(&self) -> bool {
-        self.image_uri.is_some() || self.framework.is_some() || self.framework_version.is_some()
+        self.image_uri.is_some()
+            || self.framework.is_some()
+            || self.framework_version.is_some()
+            || self.py_version.is_some()
+    }
+
+    /// True when this layer says which inference code to run.
+    pub fn names_code(&self) -> bool {
+        self.entry_point.is_some() || self.source_dir.is_some() || self.dependencies.is_some()
     }
 }
 
@@ -150,6 +179,21 @@ fn json_version(field: &str, value: &Value) -> Result<String, SettingsError> {
             value,
         )),
     }
+}
+
+fn json_string_list(field: &str, value: &Value) -> Result<Vec<String>, SettingsError> {
+    let expected = "a list of strings, e.g. [\"lib/common/\"]";
+    value
+        .as_array()
+        .ok_or_else(|| SettingsError::wrong_type(field, expected, value))?
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.as_str().map(str::to_string).ok_or_else(|| {
+                SettingsError::wrong_type(&format!("{field}[{i}]"), "a string", item)
+            })
+        })
+        .collect()
 }
 
 fn json_integer(field: &str, value: &Value) -> Result<i64, SettingsError> {

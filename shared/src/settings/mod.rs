@@ -5,10 +5,12 @@
 //! container is decided as a unit by the first source that names one, so
 //! a `framework` from metadata is never paired with an `image_uri` default.
 
+mod code;
 mod layer;
 mod smoke_test;
 mod validate;
 
+pub use code::{CodeLocation, InferenceCode};
 pub use layer::{SettingsLayer, DEPLOY_JSON_FIELDS, METADATA_FIELDS};
 pub use smoke_test::{Expectation, NumberRange, SmokeTestBody, SmokeTestRequest};
 pub use validate::resolve;
@@ -83,6 +85,8 @@ pub struct Container {
     pub image_uri: String,
     /// `Some((framework, version))` when resolved from a framework.
     pub framework: Option<(String, String)>,
+    /// The `py_version` asked for, if any (the image URI carries the one used).
+    pub py_version: Option<String>,
 }
 
 /// Settings after precedence and validation: safe to send to SageMaker.
@@ -96,7 +100,12 @@ pub struct DeploySettings {
     pub environment: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub smoke_test: Option<SmokeTestRequest>,
+    /// Inference code to pack with the model, as the SDK would.
+    pub code: Option<InferenceCode>,
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod code_tests;

@@ -2,7 +2,7 @@
 //! what SageMaker Serverless Inference accepts (../SAGEMAKER_FACTS.md).
 
 use super::{
-    Container, DeploySettings, SettingsError, SettingsLayer, DEFAULT_MAX_CONCURRENCY,
+    code, Container, DeploySettings, SettingsError, SettingsLayer, DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MEMORY_SIZE_MB, MAX_CONCURRENCY_LIMIT, MEMORY_SIZES_MB,
 };
 use crate::{image_uri, naming, tags};
@@ -46,6 +46,13 @@ pub fn resolve(
         }
             })?;
     let container = container_from(container_layer, region)?;
+    let code = code::code_from(layers)?;
+    if code.is_some() && container.framework.is_none() {
+        return Err(SettingsError::Missing {
+            field: "framework + framework_version".into(),
+            why: "entry_point needs a framework (sklearn, xgboost, pytorch or tensorflow) rather than image_uri: how the code is packed, and which variables the container gets, depend on the framework".into(),
+        });
+    }
 
     let memory_size_mb = memory_size(first(|l| l.memory_size_mb.as_ref()))?;
     let max_concurrency = in_range(
@@ -86,14 +93,24 @@ pub fn resolve(
         environment,
         tags: user_tags,
         smoke_test: layers.iter().find_map(|l| l.smoke_test.clone()),
+        code,
     })
 }
 
 fn container_from(layer: &SettingsLayer, region: &str) -> Result<Container, SettingsError> {
     match (&layer.image_uri, &layer.framework, &layer.framework_version) {
+        (Some(_), None, None) if layer.py_version.is_some() => Err(SettingsError::invalid(
+            "py_version",
+            "set together with image_uri",
+            "py_version only with framework + framework_version (image_uri names the image already)",
+        )),
         (Some(uri), None, None) => {
             check_image_uri(uri, region)?;
-            Ok(Container { image_uri: uri.clone(), framework: None })
+            Ok(Container {
+                image_uri: uri.clone(),
+                framework: None,
+                py_version: None,
+            })
         }
         (Some(_), _, _) => Err(SettingsError::invalid(
             "image_uri",
@@ -101,15 +118,22 @@ fn container_from(layer: &SettingsLayer, region: &str) -> Result<Container, Sett
             "either image_uri, or framework + framework_version, not both",
         )),
         (None, Some(framework), Some(version)) => {
-            let image_uri = image_uri::resolve_inference_image(framework, version, region)?;
+            let py_version = layer.py_version.as_deref();
+            let image_uri =
+                image_uri::resolve_inference_image_py(framework, version, py_version, region)?;
             Ok(Container {
                 image_uri,
                 framework: Some((framework.clone(), version.clone())),
+                py_version: layer.py_version.clone(),
             })
         }
         (None, Some(framework), None) => Err(SettingsError::Missing {
             field: "framework_version".into(),
             why: format!("framework {framework:?} needs a version, e.g. \"1.7-1\" for xgboost"),
+        }),
+        (None, None, None) => Err(SettingsError::Missing {
+            field: "framework + framework_version".into(),
+            why: "py_version was given without a framework and its version".into(),
         }),
         (None, None, _) => Err(SettingsError::Missing {
             field: "framework".into(),
