@@ -156,6 +156,7 @@ pub const IAM_PREFIX: &[(&str, &str)] = &[
     ("aws_sdk_sqs", "sqs"),
     ("aws_sdk_dynamodb", "dynamodb"),
     ("aws_sdk_pricing", "pricing"),
+    ("aws_sdk_resourcegroupstagging", "tag"),
 ];
 
 /// Operation names (snake case) of every `aws-sdk-*` crate in Cargo.lock,

@@ -140,6 +140,11 @@ async fn a_fleet_dry_run_plans_and_repeated_runs_converge() {
         .contains("memory could shrink"));
     assert!(dry.steps.iter().all(|s| s.status == StepStatus::Planned));
     assert_eq!(dry.candidates, 5);
+    // Tags in bulk (no ListTags); the 20 opted-out and 40 young endpoints
+    // are settled from them and their creation time, never described.
+    assert_eq!(dry.api_calls.get("ListTags"), None);
+    assert!(dry.api_calls.contains_key("GetResources"));
+    assert_eq!(dry.api_calls.get("DescribeEndpoint"), Some(&146));
     assert_eq!(
         dry.api_calls.get("GetMetricData"),
         Some(&(dry.metric_series.div_ceil(500) as u64))

@@ -228,6 +228,7 @@ const NO_RESOURCE_LEVEL: &[&str] = &[
     "sagemaker:ListEndpoints",
     "cloudwatch:GetMetricData",
     "pricing:GetProducts",
+    "tag:GetResources",
 ];
 
 /// Tag-scoping exceptions, and why. Each must still limit the keys it may

@@ -203,6 +203,9 @@ def authorizations(environ: dict[str, Any], body: bytes, service: str, operation
     if service in ("monitoring", "cloudwatch"):
         context = {"cloudwatch:namespace": params["Namespace"]} if operation == "PutMetricData" else {}
         return [{"action": f"cloudwatch:{operation}", "resource": "*", "context": context}]
+    if service == "tagging":
+        # The Resource Groups Tagging API signs as "tagging"; IAM's prefix is "tag".
+        return [{"action": f"tag:{operation}", "resource": "*", "context": {}}]
     return [{"action": f"{service}:{operation}", "resource": "*", "context": {}}]
 
 

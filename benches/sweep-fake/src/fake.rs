@@ -133,6 +133,18 @@ impl FakeAws {
     fn answer(&self, request: &HttpRequest) -> (String, HttpResponse) {
         let body = request.body().bytes().unwrap_or_default();
         let target = request.headers().get("x-amz-target").unwrap_or_default();
+        if let Some(op) = target.strip_prefix("ResourceGroupsTaggingAPI_20170126.") {
+            let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let (status, output) = self.tagging(op, &input);
+            let mut response = HttpResponse::new(
+                StatusCode::try_from(status).expect("valid status"),
+                SdkBody::from(output.to_string()),
+            );
+            response
+                .headers_mut()
+                .insert("content-type", "application/x-amz-json-1.1");
+            return (op.to_string(), response);
+        }
         if let Some(op) = target.strip_prefix("SageMaker.") {
             let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             let (status, output) = self.sagemaker(op, &input);
@@ -291,20 +303,8 @@ impl FakeAws {
             }
             "ListTags" => {
                 let arn = text("ResourceArn");
-                let Some(i) = arn.rsplit('/').next().and_then(index_of) else {
-                    return (200, json!({"Tags": []}));
-                };
-                let mut tags = vec![
-                    json!({"Key": "team", "Value": "bench"}),
-                    json!({
-                        "Key": "serverless-migration:smoke-test",
-                        "Value": format!("s3://bench-models-{ACCOUNT}/smoke/{}.json", name(i)),
-                    }),
-                ];
-                if kind(i) == Kind::OptedOut {
-                    tags.push(json!({"Key": "serverless-migration", "Value": "exclude"}));
-                }
-                (200, json!({ "Tags": tags }))
+                let tags = arn.rsplit('/').next().and_then(index_of).map(tags);
+                (200, json!({ "Tags": tags.unwrap_or_default() }))
             }
             "DescribeModel" => {
                 let model = text("ModelName");
@@ -336,6 +336,32 @@ impl FakeAws {
                 json!({"__type": "UnknownOperationException", "message": format!("{other} is not faked")}),
             ),
         }
+    }
+
+    /// GetResources by ARN list (the fleet's endpoints all carry tags).
+    fn tagging(&self, op: &str, input: &Value) -> (u16, Value) {
+        if op != "GetResources" {
+            return (
+                400,
+                json!({"__type": "UnknownOperationException", "message": format!("{op} is not faked")}),
+            );
+        }
+        let mappings: Vec<Value> = input
+            .get("ResourceARNList")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(|arn| {
+                let i = arn.rsplit('/').next().and_then(index_of)?;
+                (i < self.endpoints).then(|| json!({"ResourceARN": arn, "Tags": tags(i)}))
+            })
+            .collect();
+        (
+            200,
+            json!({"ResourceTagMappingList": mappings, "PaginationToken": ""}),
+        )
     }
 
     fn get_metric_data(&self, body: &[u8]) -> Vec<u8> {
@@ -403,6 +429,21 @@ impl FakeAws {
         let days = if kind(index) == Kind::Young { 1 } else { 60 };
         self.now - days * DAY
     }
+}
+
+/// The tags of endpoint `i`.
+fn tags(i: usize) -> Vec<Value> {
+    let mut tags = vec![
+        json!({"Key": "team", "Value": "bench"}),
+        json!({
+            "Key": "serverless-migration:smoke-test",
+            "Value": format!("s3://bench-models-{ACCOUNT}/smoke/{}.json", name(i)),
+        }),
+    ];
+    if kind(i) == Kind::OptedOut {
+        tags.push(json!({"Key": "serverless-migration", "Value": "exclude"}));
+    }
+    tags
 }
 
 /// The value of each daily bucket, or `None` for no datapoints.

@@ -23,6 +23,7 @@ use fake::{FakeAws, ACCOUNT};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -126,6 +127,13 @@ async fn main() {
     for reason in report.rows.iter().flat_map(|r| &r.reasons) {
         *reasons.entry(reason.code).or_insert(0) += 1;
     }
+    // One digest of every row's decision and reason codes: two builds that
+    // decide the same for every endpoint print the same digest.
+    let mut digest = std::hash::DefaultHasher::new();
+    for row in &report.rows {
+        let codes: Vec<&str> = row.reasons.iter().map(|r| r.code).collect();
+        (&row.endpoint, format!("{:?}", row.decision), codes).hash(&mut digest);
+    }
     let gmd = report.api_calls.get("GetMetricData").copied().unwrap_or(0);
     let out = json!({
         "endpoints": endpoints,
@@ -138,6 +146,7 @@ async fn main() {
         "get_metric_data": gmd,
         "get_metric_data_bound": report.metric_series.div_ceil(500),
         "decisions": report.decisions,
+        "decision_digest": format!("{:016x}", digest.finish()),
         "reasons": reasons,
         "candidates": report.candidates,
         "errors": report.errors.len(),

@@ -4,12 +4,14 @@
 
 use crate::aws::api_calls::ApiCalls;
 use crate::aws::apply::{Applied, Applier};
+use crate::aws::bulk_tags::BulkTags;
 use crate::aws::metrics::{self, MetricsReader};
 use crate::aws::observe::Observer;
 use crate::config::{SweepConfig, SweepRequest};
-use crate::domain::fleet::Usage;
+use crate::domain::fleet::{migration_tags, Usage};
 use crate::domain::prices::{LivePrices, Prices};
 use crate::domain::steps::Action;
+use crate::domain::{eligibility, rows};
 use crate::domain::{plan, revert};
 use crate::report::{self, EndpointError, StepOutcome, StepStatus, SweepReport};
 use chrono::{DateTime, Utc};
@@ -17,6 +19,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use shared::aws::pricing::{PriceList, PRICE_LIST_REGION};
 use shared::aws::sagemaker::SageMaker;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use tracing::{error, info, warn};
 
@@ -24,6 +27,7 @@ use tracing::{error, info, warn};
 pub struct Sweeper {
     observer: Observer,
     metrics: MetricsReader,
+    tags: BulkTags,
     applier: Applier,
     price_list: PriceList,
     s3: aws_sdk_s3::Client,
@@ -64,10 +68,16 @@ impl Sweeper {
                 .interceptor(api_calls.clone())
                 .build(),
         );
+        let tagging = aws_sdk_resourcegroupstagging::Client::from_conf(
+            aws_sdk_resourcegroupstagging::config::Builder::from(sdk_config)
+                .interceptor(api_calls.clone())
+                .build(),
+        );
         let sagemaker = SageMaker::new(sagemaker);
         Sweeper {
             observer: Observer::new(sagemaker.clone()),
             metrics: MetricsReader::new(cloudwatch),
+            tags: BulkTags::new(tagging),
             applier: Applier {
                 sagemaker,
                 notifier: shared::aws::sns::Notifier::new(sns, config.notify_topic_arn.clone()),
@@ -191,10 +201,30 @@ pub async fn sweep(
         .list_endpoints(config.endpoint_name_contains.as_deref())
         .await
         .map_err(aborted)?;
+    // Tags in bulk first: opted-out and young endpoints are settled from
+    // them and their creation time, without describing them.
+    let arns: Vec<String> = listed.iter().map(|l| l.arn.clone()).collect();
+    let tags = sweeper.tags.tags_of(&arns).await.map_err(aborted)?;
+    let claimed: BTreeSet<&str> = tags
+        .values()
+        .filter_map(|t| t.get(migration_tags::MIGRATION_OF))
+        .map(String::as_str)
+        .collect();
+    let none = BTreeMap::new();
+    let mut settled = Vec::new();
+    let mut to_describe = Vec::with_capacity(listed.len());
+    for l in &listed {
+        let own = tags.get(&l.arn).unwrap_or(&none);
+        match eligibility::settled_before_describe(&l.name, own, l.created, &claimed, config, now) {
+            Some(reason) => settled.push(rows::undescribed_row(&l.name, &reason)),
+            None => to_describe.push(l.clone()),
+        }
+    }
     let (mut views, describe_errors) = sweeper
         .observer
-        .describe_all(&listed, config.describe_concurrency)
+        .describe_all(&to_describe, Some(&tags), config.describe_concurrency)
         .await;
+    drop(tags);
 
     let series = metrics::series_for(&views);
     let window = metrics::Window::new(now, config.lookback_days, config.drain_days);
@@ -233,7 +263,9 @@ pub async fn sweep(
             config.describe_concurrency,
         )
         .await;
-    let planned = plan::plan(&views, &usage, config, now);
+    let mut planned = plan::plan(&views, &usage, config, now);
+    planned.rows.extend(settled);
+    planned.rows.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
 
     let mut steps = Vec::with_capacity(planned.steps.len());
     for step in &planned.steps {
@@ -361,7 +393,7 @@ pub async fn revert(
         .map_err(aborted)?;
     let (views, errors) = sweeper
         .observer
-        .describe_all(&listed, config.describe_concurrency)
+        .describe_all(&listed, None, config.describe_concurrency)
         .await;
     if let Some((endpoint, e)) = errors.first() {
         return Err(SweepFailed::Aborted {

@@ -2,13 +2,14 @@
 //! reason in the report, and what each side costs. Pure code.
 
 use crate::config::{Strategy, SweepConfig};
-use crate::domain::fleet::{user_tags, EndpointView, Usage};
+use crate::domain::fleet::{migration_tags, user_tags, EndpointView, Usage};
 use crate::domain::instances::{is_accelerated, is_arm};
 use crate::domain::prices::PricedBy;
 use crate::domain::pricing::{self, Provisioned, SERVERLESS_MEMORY_SIZES_MB};
 use crate::domain::reasons::Reason;
 use aws_sdk_sagemaker::types::EndpointStatus;
 use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Monthly costs of one endpoint, now and on serverless.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -262,6 +263,38 @@ pub fn structural_reasons(
         });
     }
     reasons
+}
+
+/// The reason to leave a listed endpoint undescribed, from its tags and
+/// creation time alone (three calls saved): opted out, or younger than the
+/// grace period. Never for an endpoint in a migration (its own migration
+/// tags, or a canary naming it in `claimed`): that needs the whole picture.
+pub fn settled_before_describe(
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    created: DateTime<Utc>,
+    claimed: &BTreeSet<&str>,
+    config: &SweepConfig,
+    now: DateTime<Utc>,
+) -> Option<Reason> {
+    let migrating = [
+        migration_tags::STATE,
+        migration_tags::CANARY,
+        migration_tags::MIGRATION_OF,
+    ]
+    .iter()
+    .any(|key| tags.contains_key(*key));
+    if migrating || claimed.contains(name) {
+        return None;
+    }
+    if tags.get(user_tags::OPT_OUT).map(String::as_str) == Some(user_tags::OPT_OUT_VALUE) {
+        return Some(Reason::OptedOut);
+    }
+    let age_days = (now - created).num_seconds() as f64 / 86_400.0;
+    (age_days < f64::from(config.grace_period_days)).then_some(Reason::TooYoung {
+        age_days,
+        grace_days: config.grace_period_days,
+    })
 }
 
 /// The rules that need no model or config beyond what `structural_reasons`

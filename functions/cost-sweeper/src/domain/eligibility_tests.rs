@@ -240,3 +240,36 @@ fn migration_settings_follow_the_memory_rule_and_tags() {
         None
     );
 }
+
+#[test]
+fn opted_out_and_young_endpoints_are_settled_without_describing_them() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let c = config();
+    let old = now() - Duration::days(30);
+    let none = BTreeSet::new();
+    let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let settle = |name: &str, t: &BTreeMap<String, String>, created, claimed: &BTreeSet<&str>| {
+        settled_before_describe(name, t, created, claimed, &c, now()).map(|r| r.code())
+    };
+    let opted = tags(&[("serverless-migration", "exclude")]);
+    assert_eq!(settle("a", &opted, old, &none), Some("opted-out"));
+    assert_eq!(
+        settle("a", &tags(&[]), now() - Duration::days(1), &none),
+        Some("too-young")
+    );
+    assert_eq!(settle("a", &tags(&[]), old, &none), None);
+    // In a migration: its tags, or a canary naming it, need the whole picture.
+    let migrating = tags(&[
+        ("serverless-migration", "exclude"),
+        ("pipeline:migration-state", "canary"),
+    ]);
+    assert_eq!(settle("a", &migrating, old, &none), None);
+    let canary = tags(&[("pipeline:migration-of", "a")]);
+    assert_eq!(settle("a-serverless", &canary, now(), &none), None);
+    assert_eq!(settle("a", &opted, old, &BTreeSet::from(["a"])), None);
+}

@@ -99,6 +99,30 @@ pub(crate) fn base_row(endpoint: &EndpointView, usage: &Usage) -> Row {
     }
 }
 
+/// An endpoint settled without describing it (`settled_before_describe`):
+/// its name and why; nothing else was read.
+pub(crate) fn undescribed_row(name: &str, reason: &Reason) -> Row {
+    Row {
+        endpoint: name.to_string(),
+        status: String::new(),
+        instance_type: String::new(),
+        instance_count: 0,
+        invocations: 0.0,
+        average_latency_ms: None,
+        monthly_cost_now: None,
+        monthly_cost_serverless: None,
+        monthly_saving: None,
+        serverless_memory_mb: None,
+        serverless_not_applicable: false,
+        priced_by: PricedBy::default(),
+        decision: Decision::Skip,
+        reasons: vec![ReasonOut::from(reason)],
+        migration_state: None,
+        step: None,
+        note: "not described: decided from its tags and creation time".into(),
+    }
+}
+
 pub(crate) fn with_costs(mut row: Row, costs: &Costs) -> Row {
     row.monthly_cost_now = costs.now;
     row.monthly_cost_serverless = costs.serverless;
