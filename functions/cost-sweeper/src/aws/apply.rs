@@ -378,6 +378,12 @@ impl Applier {
             )));
         }
         let current_tags = self.sagemaker.list_tags(&current.arn).await?;
+        if let Some(held) = self
+            .held_by_opt_out(&original.name, &current_tags, "retirement")
+            .await?
+        {
+            return Ok(Some(held));
+        }
         let now_state = current_tags.get(tags::STATE).map(String::as_str);
         if now_state != Some(expected_state.as_str()) {
             return Ok(Some(format!(
@@ -391,4 +397,4 @@ impl Applier {
 
 #[cfg(test)]
 #[path = "apply_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -91,6 +91,13 @@ impl Applier {
                     original.name, current.config_name
                 )));
             }
+            let current_tags = self.sagemaker.list_tags(&current.arn).await?;
+            if let Some(held) = self
+                .held_by_opt_out(&original.name, &current_tags, "replacement")
+                .await?
+            {
+                return Ok(Applied::Skipped(held));
+            }
         }
         match self.sagemaker.describe_endpoint(&canary.name).await? {
             Some(c) if c.status == EndpointStatus::InService => {}

@@ -2,46 +2,19 @@
 //! replacement cannot be created after the original was deleted.
 
 use super::*;
+use crate::aws::apply::tests::{applier, described};
 use aws_sdk_sagemaker::operation::create_endpoint::{CreateEndpointError, CreateEndpointOutput};
-use aws_sdk_sagemaker::operation::describe_endpoint::{
-    DescribeEndpointError, DescribeEndpointOutput,
-};
+use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointError;
 use aws_sdk_sagemaker::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
-use shared::aws::sagemaker::SageMaker;
-use shared::aws::sns::Notifier;
-
-fn endpoint(name: &str, config: &str) -> DescribeEndpointOutput {
-    DescribeEndpointOutput::builder()
-        .endpoint_name(name)
-        .endpoint_arn(format!(
-            "arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}"
-        ))
-        .endpoint_config_name(config)
-        .endpoint_status(EndpointStatus::InService)
-        .build()
-}
-
-fn applier(sagemaker: Client) -> Applier {
-    let sns = aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::Config::builder()
-            .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
-            .region(aws_sdk_sns::config::Region::new("us-east-1"))
-            .build(),
-    );
-    Applier {
-        sagemaker: SageMaker::new(sagemaker),
-        notifier: Notifier::new(sns, None),
-    }
-}
 
 #[tokio::test]
 async fn a_failed_replacement_create_restores_the_original_at_once() {
     let original_described = mock!(Client::describe_endpoint)
         .match_requests(|r| r.endpoint_name() == Some("orders"))
         .sequence()
-        .output(|| endpoint("orders", "orders-config"))
+        .output(|| described("orders", "orders-config"))
         .error(|| {
             DescribeEndpointError::generic(
                 ErrorMetadata::builder()
@@ -53,7 +26,17 @@ async fn a_failed_replacement_create_restores_the_original_at_once() {
         .build();
     let canary_described = mock!(Client::describe_endpoint)
         .match_requests(|r| r.endpoint_name() == Some("orders-serverless"))
-        .then_output(|| endpoint("orders-serverless", "orders-serverless-cfg"));
+        .then_output(|| described("orders-serverless", "orders-serverless-cfg"));
+    let listed = mock!(Client::list_tags).then_output(|| {
+        aws_sdk_sagemaker::operation::list_tags::ListTagsOutput::builder()
+            .tags(
+                aws_sdk_sagemaker::types::Tag::builder()
+                    .key(tags::STATE)
+                    .value(MigrationState::Canary.as_str())
+                    .build(),
+            )
+            .build()
+    });
     let tagged = mock!(Client::add_tags)
         .then_output(|| aws_sdk_sagemaker::operation::add_tags::AddTagsOutput::builder().build());
     let deleted = mock!(Client::delete_endpoint).then_output(|| {
@@ -88,6 +71,7 @@ async fn a_failed_replacement_create_restores_the_original_at_once() {
         &[
             &original_described,
             &canary_described,
+            &listed,
             &tagged,
             &deleted,
             &replacement_refused,

@@ -7,12 +7,17 @@ use aws_sdk_sagemaker::operation::add_tags::AddTagsOutput;
 use aws_sdk_sagemaker::operation::create_endpoint::CreateEndpointOutput;
 use aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOutput;
 use aws_sdk_sagemaker::operation::create_model::{CreateModelError, CreateModelOutput};
+use aws_sdk_sagemaker::operation::delete_endpoint::DeleteEndpointOutput;
+use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput;
+use aws_sdk_sagemaker::operation::list_tags::ListTagsOutput;
+use aws_sdk_sagemaker::types::Tag;
 use aws_sdk_sagemaker::Client;
+use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
 use std::collections::BTreeMap;
 
-pub(super) fn applier(sagemaker: Client) -> Applier {
+pub(crate) fn applier(sagemaker: Client) -> Applier {
     let sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::Config::builder()
             .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
@@ -105,4 +110,112 @@ async fn the_original_records_the_migration_once_its_canary_exists() {
     assert!(matches!(applied, Ok(Applied::Done(_))), "{applied:?}");
     assert_eq!(endpoint.num_calls(), 1);
     assert_eq!(recorded.num_calls(), 1);
+}
+
+pub(crate) fn described(name: &str, config: &str) -> DescribeEndpointOutput {
+    DescribeEndpointOutput::builder()
+        .endpoint_name(name)
+        .endpoint_arn(format!(
+            "arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}"
+        ))
+        .endpoint_config_name(config)
+        .endpoint_status(aws_sdk_sagemaker::types::EndpointStatus::InService)
+        .build()
+}
+
+fn opted_out_tags(state: MigrationState) -> ListTagsOutput {
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    ListTagsOutput::builder()
+        .tags(tag(tags::STATE, state.as_str()))
+        .tags(tag("serverless-migration", "exclude"))
+        .build()
+}
+
+fn notifying(sns: aws_sdk_sns::Client, sagemaker: Client) -> Applier {
+    Applier {
+        sagemaker: SageMaker::new(sagemaker),
+        notifier: Notifier::new(sns, Some("arn:aws:sns:us-east-1:123456789012:t".into())),
+    }
+}
+
+fn orders() -> OriginalRef {
+    OriginalRef {
+        name: "orders".into(),
+        arn: "arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders".into(),
+        config_name: "orders-config".into(),
+    }
+}
+
+/// An original opted out between the sweep's read and the step: the
+/// re-read right before the delete holds it, and people are told.
+#[tokio::test]
+async fn an_original_opted_out_just_before_its_retirement_is_held_and_notified() {
+    let original =
+        mock!(Client::describe_endpoint).then_output(|| described("orders", "orders-config"));
+    let listed =
+        mock!(Client::list_tags).then_output(|| opted_out_tags(MigrationState::AwaitingSwitch));
+    let tagged = mock!(Client::add_tags).then_output(|| AddTagsOutput::builder().build());
+    let deleted =
+        mock!(Client::delete_endpoint).then_output(|| DeleteEndpointOutput::builder().build());
+    let published = mock!(aws_sdk_sns::Client::publish)
+        .then_output(|| PublishOutput::builder().message_id("m1").build());
+    let sagemaker = mock_client!(
+        aws_sdk_sagemaker,
+        RuleMode::MatchAny,
+        &[&original, &listed, &tagged, &deleted]
+    );
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&published]);
+    let retire = Action::RetireOriginal {
+        original: orders(),
+        canary_arn: "arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders-serverless".into(),
+    };
+    let applied = notifying(sns, sagemaker).apply(&retire, now()).await;
+    match applied {
+        Ok(Applied::Skipped(why)) => assert!(why.contains("opted out"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(deleted.num_calls(), 0, "not deleted");
+    assert_eq!(tagged.num_calls(), 0, "nothing recorded");
+    assert_eq!(published.num_calls(), 1, "people are told it is held");
+}
+
+#[tokio::test]
+async fn an_original_opted_out_just_before_its_replacement_is_held_and_notified() {
+    let original = mock!(Client::describe_endpoint)
+        .match_requests(|r| r.endpoint_name() == Some("orders"))
+        .then_output(|| described("orders", "orders-config"));
+    let canary = mock!(Client::describe_endpoint)
+        .match_requests(|r| r.endpoint_name() == Some("orders-serverless"))
+        .then_output(|| described("orders-serverless", "orders-serverless-cfg"));
+    let listed = mock!(Client::list_tags).then_output(|| opted_out_tags(MigrationState::Canary));
+    let tagged = mock!(Client::add_tags).then_output(|| AddTagsOutput::builder().build());
+    let deleted =
+        mock!(Client::delete_endpoint).then_output(|| DeleteEndpointOutput::builder().build());
+    let published = mock!(aws_sdk_sns::Client::publish)
+        .then_output(|| PublishOutput::builder().message_id("m1").build());
+    let sagemaker = mock_client!(
+        aws_sdk_sagemaker,
+        RuleMode::MatchAny,
+        &[&original, &canary, &listed, &tagged, &deleted]
+    );
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&published]);
+    let replace = Action::ReplaceOriginal {
+        original: orders(),
+        canary: CanaryRef {
+            name: "orders-serverless".into(),
+            arn: "arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders-serverless".into(),
+            config_name: "orders-serverless-cfg".into(),
+            model_name: Some("orders-serverless-cfg".into()),
+            config_in_use_elsewhere: false,
+            user_tags: BTreeMap::new(),
+        },
+    };
+    let applied = notifying(sns, sagemaker).apply(&replace, now()).await;
+    match applied {
+        Ok(Applied::Skipped(why)) => assert!(why.contains("opted out"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(deleted.num_calls(), 0, "not deleted");
+    assert_eq!(tagged.num_calls(), 0, "nothing recorded");
+    assert_eq!(published.num_calls(), 1, "people are told it is held");
 }

@@ -6,6 +6,7 @@ pub(crate) mod api_calls;
 pub(crate) mod apply;
 mod apply_recreate;
 pub(crate) mod bulk_tags;
+mod hold;
 pub(crate) mod metrics;
 pub(crate) mod observe;
 mod tagging;
