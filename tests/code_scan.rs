@@ -261,17 +261,17 @@ pub fn actions_in(path: &Path, file_code: &str, code: &str) -> BTreeSet<String> 
 }
 
 /// The shared adapters: method name -> IAM actions it ends in (methods
-/// calling other methods of the same adapter included).
+/// calling other adapter methods included, across adapter files: the
+/// outcome reporter ends in the ledger's and the notifier's calls).
 pub fn adapter_methods() -> BTreeMap<String, BTreeSet<String>> {
     let fn_re = Regex::new(r"\bfn\s+([a-z_][a-z0-9_]*)").unwrap();
     let call_re = Regex::new(r"\.\s*([a-z_][a-z0-9_]*)\s*\(").unwrap();
-    let mut all: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut direct: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     for source in sources(&root().join("shared/src/aws")) {
         let starts: Vec<(usize, String)> = fn_re
             .captures_iter(&source.code)
             .map(|c| (c.get(0).unwrap().start(), c[1].to_string()))
             .collect();
-        let mut direct: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
         for (i, (start, name)) in starts.iter().enumerate() {
             let end = starts.get(i + 1).map_or(source.code.len(), |(s, _)| *s);
             let body = &source.code[*start..end];
@@ -281,35 +281,32 @@ pub fn adapter_methods() -> BTreeMap<String, BTreeSet<String>> {
                 .1
                 .extend(call_re.captures_iter(body).map(|c| c[1].to_string()));
         }
-        // Close over calls between methods of this adapter.
-        let mut resolved: BTreeMap<String, BTreeSet<String>> = direct
-            .iter()
-            .map(|(k, v)| (k.clone(), v.0.clone()))
-            .collect();
-        loop {
-            let mut changed = false;
-            for (name, (_, calls)) in &direct {
-                let extra: BTreeSet<String> = calls
-                    .iter()
-                    .filter(|c| *c != name)
-                    .filter_map(|c| resolved.get(c))
-                    .flatten()
-                    .cloned()
-                    .collect();
-                let entry = resolved.get_mut(name).unwrap();
-                let before = entry.len();
-                entry.extend(extra);
-                changed |= entry.len() != before;
-            }
-            if !changed {
-                break;
-            }
+    }
+    // Close over calls between adapter methods.
+    let mut resolved: BTreeMap<String, BTreeSet<String>> = direct
+        .iter()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    loop {
+        let mut changed = false;
+        for (name, (_, calls)) in &direct {
+            let extra: BTreeSet<String> = calls
+                .iter()
+                .filter(|c| *c != name)
+                .filter_map(|c| resolved.get(c))
+                .flatten()
+                .cloned()
+                .collect();
+            let entry = resolved.get_mut(name).unwrap();
+            let before = entry.len();
+            entry.extend(extra);
+            changed |= entry.len() != before;
         }
-        for (name, actions) in resolved {
-            all.entry(name).or_default().extend(actions);
+        if !changed {
+            break;
         }
     }
-    all
+    resolved
 }
 
 /// Every IAM action a function's code can call.

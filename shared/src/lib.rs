@@ -10,6 +10,7 @@ pub mod env;
 pub mod image_uri;
 pub mod ledger;
 pub mod naming;
+pub mod outcome;
 pub mod packing;
 pub mod preflight;
 pub mod price_list;

@@ -8,6 +8,7 @@ use super::*;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use deployer::config::QueueConfig;
 use deployer::queue::QueueConsumer;
+use shared::aws::outcomes::OutcomeReporter;
 use shared::aws::sns::Notifier;
 use shared::aws::sqs::DeployQueue;
 use std::time::Duration;
@@ -66,7 +67,11 @@ impl QueueWorld {
                 aws_sdk_sqs::Client::new(&deployer_config),
                 queue_url.clone(),
             )),
-            notifier: Notifier::new(aws_sdk_sns::Client::new(&deployer_config), Some(topic)),
+            outcomes: OutcomeReporter {
+                ledger: world.deployer.ledger.clone(),
+                notifier: Notifier::new(aws_sdk_sns::Client::new(&deployer_config), Some(topic)),
+                namespace: shared::emf::DEFAULT_NAMESPACE.into(),
+            },
             config: QueueConfig {
                 queue_url: Some(queue_url.clone()),
                 max_deploy_wait,
@@ -320,6 +325,29 @@ async fn an_endpoint_busy_past_the_maximum_wait_abandons_the_upload_with_an_aler
         "{}",
         alerts[0]
     );
+    // Recorded once in the ledger: the same upload abandoned again (S3
+    // delivered its notification twice) is not alerted twice.
+    let ledger = q.world.deployer.ledger.clone().expect("a ledger");
+    let abandoned: Vec<_> = ledger
+        .deployment_history(&endpoint)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.outcome == shared::ledger::Outcome::Abandoned)
+        .collect();
+    assert_eq!(abandoned.len(), 1, "{abandoned:#?}");
+    assert!(
+        abandoned[0]
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("MAX_DEPLOY_WAIT_MINUTES"),
+        "{abandoned:#?}"
+    );
+    q.notify(&late).await;
+    assert_eq!(q.deliver().await.failed, 0);
+    // (The alert queue hides nothing: the first alert is read again.)
+    assert_eq!(q.alerts().await.len(), 1, "told once");
 }
 
 #[tokio::test]

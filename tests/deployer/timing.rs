@@ -6,7 +6,7 @@ use integration_tests::lifecycle::{statuses, EventFeed, VirtualClock, FAILURE_ME
 
 impl World {
     /// An artifact SageMaker will fail to load, with `reason` as FailureReason.
-    pub(super) async fn upload_broken_artifact(
+    pub(crate) async fn upload_broken_artifact(
         &self,
         endpoint: &str,
         folder: &str,

@@ -2,6 +2,7 @@
 //! InvokeEndpoint answers (good, wrong body, model error, throttling),
 //! verdict tags, duplicated events, rollback without loops.
 
+mod outcomes;
 mod rollback;
 mod verdicts;
 
@@ -14,6 +15,7 @@ use integration_tests::{
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use shared::aws::dynamodb::Ledger;
+use shared::aws::outcomes::OutcomeReporter;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use shared::aws::sns::Notifier;
@@ -59,10 +61,20 @@ impl Bench {
             sagemaker: SageMaker::new(aws_sdk_sagemaker::Client::new(&config)),
             store: ArtifactStore::new(aws_sdk_s3::Client::new(&config)),
             invoker,
-            notifier: Notifier::new(
-                aws_sdk_sns::Client::new(&config),
-                topic.topic_arn().map(str::to_string),
-            ),
+            outcomes: OutcomeReporter {
+                // The same table, reached as the smoke tester (policy-evaluated).
+                ledger: world.deployer.ledger.as_ref().map(|_| {
+                    Ledger::new(
+                        aws_sdk_dynamodb::Client::new(&config),
+                        world.stack.ledger_table(),
+                    )
+                }),
+                notifier: Notifier::new(
+                    aws_sdk_sns::Client::new(&config),
+                    topic.topic_arn().map(str::to_string),
+                ),
+                namespace: "PipelineTests".into(),
+            },
             config: SmokeTesterConfig {
                 metrics_namespace: "PipelineTests".into(),
                 warm_invocations: 2,

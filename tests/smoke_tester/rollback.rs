@@ -41,6 +41,24 @@ async fn a_model_error_rolls_back_once_and_never_loops() {
         report.rollback.as_deref(),
         Some(format!("rolled back to {good_config}").as_str())
     );
+    let entry = bench.ledger_entry(&endpoint, &bad_config).await;
+    assert_eq!(
+        entry.outcome,
+        shared::ledger::Outcome::SmokeTestFailed,
+        "{entry:#?}"
+    );
+    assert!(
+        entry
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&format!("rolled back to {good_config}")),
+        "{entry:#?}"
+    );
+    assert_eq!(
+        report.deployment_outcome,
+        Some(shared::ledger::Outcome::SmokeTestFailed)
+    );
     // A model error is an answer, not a reason to retry: one call, no warm ones.
     let calls_after_failure = invocations(&endpoint).len();
     let described = bench.world.endpoint(&endpoint).await;

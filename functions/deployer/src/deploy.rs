@@ -104,13 +104,14 @@ impl Deployer {
             Err(error) => {
                 let retryable = error.is_retryable();
                 warn!(record = index, retryable, error = %error, "deploy failed");
+                let deployment = error.deployment();
                 RecordOutcome {
                     record: index,
                     status: Status::Failed,
                     object,
-                    endpoint: None,
+                    endpoint: deployment.map(|(e, _)| e.to_string()),
                     model: None,
-                    endpoint_config: None,
+                    endpoint_config: deployment.map(|(_, c)| c.to_string()),
                     message: error.to_string(),
                     retryable: Some(retryable),
                 }
@@ -168,7 +169,10 @@ impl Deployer {
         if settings.smoke_test.is_some() {
             desired.smoke_test_source = sidecar.source_uri;
         }
-        self.deploy_leased(desired, &settings, object).await
+        let (endpoint, config) = (desired.endpoint_name.clone(), desired.config_name.clone());
+        self.deploy_leased(desired, &settings, object)
+            .await
+            .map_err(|e| e.of_deployment(&endpoint, &config))
     }
 
     /// The artifact to deploy, if the event's bytes are still the key's

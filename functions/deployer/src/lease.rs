@@ -109,25 +109,11 @@ impl Deployer {
             // what could never run serverless.
             self.preflight(&desired.artifact, settings).await?;
         }
-        let entry = self.record_start(&decision, &desired, object).await?;
+        // The entry is written before acting; how it ends is told later,
+        // once: refused or abandoned by the queue consumer, the rest by the
+        // smoke tester from the endpoint's state-change events.
+        self.record_start(&decision, &desired, object).await?;
         let result = self.apply(decision, desired, settings).await;
-        if let (Some(entry), Err(e), Some(ledger)) = (&entry, &result, &self.ledger) {
-            if !e.is_retryable() {
-                let reason = e.to_string();
-                if let Err(w) = ledger
-                    .record_outcome(
-                        &entry.endpoint,
-                        &entry.config_name,
-                        Outcome::Refused,
-                        Some(&reason),
-                        chrono::Utc::now(),
-                    )
-                    .await
-                {
-                    warn!(error = %w, "outcome not recorded in the ledger");
-                }
-            }
-        }
         let done = result?;
         if matches!(done.status, Status::Created | Status::Updated) {
             cleanup::prune(

@@ -3,6 +3,7 @@ use deployer::deploy::Deployer;
 use deployer::queue::QueueConsumer;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::aws::dynamodb::Ledger;
+use shared::aws::outcomes::OutcomeReporter;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use shared::aws::sns::Notifier;
@@ -14,22 +15,27 @@ async fn main() -> Result<(), Error> {
     let sdk_config = shared::aws::load_sdk_config().await;
     let config = DeployerConfig::from_env(sdk_config.region().map(|r| r.to_string()))?;
     let queue_config = QueueConfig::from_env()?;
+    let ledger = deployer::config::ledger_table()
+        .map(|table| Ledger::new(aws_sdk_dynamodb::Client::new(&sdk_config), table));
     let consumer = QueueConsumer {
         deployer: Deployer {
             sagemaker: SageMaker::new(aws_sdk_sagemaker::Client::new(&sdk_config)),
             store: ArtifactStore::new(aws_sdk_s3::Client::new(&sdk_config)),
             config,
-            ledger: deployer::config::ledger_table()
-                .map(|table| Ledger::new(aws_sdk_dynamodb::Client::new(&sdk_config), table)),
+            ledger: ledger.clone(),
         },
         queue: queue_config
             .queue_url
             .clone()
             .map(|url| DeployQueue::new(aws_sdk_sqs::Client::new(&sdk_config), url)),
-        notifier: Notifier::new(
-            aws_sdk_sns::Client::new(&sdk_config),
-            queue_config.notify_topic_arn.clone(),
-        ),
+        outcomes: OutcomeReporter {
+            ledger,
+            notifier: Notifier::new(
+                aws_sdk_sns::Client::new(&sdk_config),
+                queue_config.notify_topic_arn.clone(),
+            ),
+            namespace: queue_config.metrics_namespace.clone(),
+        },
         config: queue_config,
     };
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {

@@ -90,6 +90,14 @@ pub enum DeployError {
     Leased { endpoint: String },
     #[error("endpoint {endpoint} was changed by another deployment at the same time (it now uses {config}); retrying will deploy over it if this artifact is newer")]
     LostRace { endpoint: String, config: String },
+    /// Any of the above, for a deployment whose endpoint and config were
+    /// known (so its ending can be recorded against it).
+    #[error("{source}")]
+    Deployment {
+        endpoint: String,
+        config: String,
+        source: Box<DeployError>,
+    },
 }
 
 fn describe_refusal(refusal: &Refusal) -> String {
@@ -115,8 +123,31 @@ fn describe_refusal(refusal: &Refusal) -> String {
 }
 
 impl DeployError {
+    /// Ties the error to the deployment it stopped.
+    pub fn of_deployment(self, endpoint: &str, config: &str) -> Self {
+        match self {
+            DeployError::Deployment { .. } => self,
+            other => DeployError::Deployment {
+                endpoint: endpoint.to_string(),
+                config: config.to_string(),
+                source: Box::new(other),
+            },
+        }
+    }
+
+    /// The endpoint and config of the deployment it stopped, when known.
+    pub fn deployment(&self) -> Option<(&str, &str)> {
+        match self {
+            DeployError::Deployment {
+                endpoint, config, ..
+            } => Some((endpoint, config)),
+            _ => None,
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         match self {
+            DeployError::Deployment { source, .. } => source.is_retryable(),
             DeployError::Aws(e) => e.is_retryable(),
             DeployError::Refused { refusal, .. } => refusal.is_retryable(),
             DeployError::LostRace { .. } | DeployError::Leased { .. } => true,

@@ -15,9 +15,11 @@ use crate::retry::{retry_or_abandon, Retry};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use shared::aws::sns::Notifier;
+use shared::aws::outcomes::{OutcomeReporter, Told};
 use shared::aws::sqs::DeployQueue;
 use shared::emf::{MetricDocument, Unit};
+use shared::ledger::Outcome;
+use shared::outcome::Ending;
 use std::time::Duration;
 use tracing::{error, info, warn};
 
@@ -28,7 +30,8 @@ pub struct QueueConsumer {
     /// `None` when `DEPLOY_QUEUE_URL` is unset: retries then come after the
     /// queue's own visibility timeout.
     pub queue: Option<DeployQueue>,
-    pub notifier: Notifier,
+    /// Refused and abandoned uploads end here: ledger, metric, alert.
+    pub outcomes: OutcomeReporter,
     pub config: QueueConfig,
 }
 
@@ -48,7 +51,8 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The `Outcome` dimension of the `DeployOutcomes` metric.
+    /// The `Result` dimension of the `DeployAttempts` metric (one count
+    /// per handled message; deployment outcomes are `DeployOutcomes`).
     pub fn label(&self, records: &[RecordOutcome]) -> &'static str {
         match self {
             Verdict::Done => {
@@ -183,30 +187,17 @@ impl QueueConsumer {
                 false
             }
             Verdict::Refused { reason } | Verdict::Abandoned { reason, .. } => {
-                let (subject, text) = match verdict {
-                    Verdict::Abandoned { waited, .. } => (
-                        format!("Deploy abandoned: {}", objects.join(", ")),
-                        format!(
-                            "The upload {} was not deployed: its endpoint stayed unavailable for {} minutes after the upload, longer than MAX_DEPLOY_WAIT_MINUTES allows ({}). Last error: {reason}. Upload it again (or touch its deploy.json) once the endpoint is InService.",
-                            objects.join(", "),
-                            waited.as_secs() / 60,
-                            self.config.max_deploy_wait.as_secs() / 60,
-                        ),
+                let text = match verdict {
+                    Verdict::Abandoned { waited, .. } => format!(
+                        "The upload {} was not deployed: its endpoint stayed unavailable for {} minutes after the upload, longer than MAX_DEPLOY_WAIT_MINUTES allows ({}). Last error: {reason}. Upload it again (or touch its deploy.json) once the endpoint is InService.",
+                        objects.join(", "),
+                        waited.as_secs() / 60,
+                        self.config.max_deploy_wait.as_secs() / 60,
                     ),
-                    _ => (
-                        format!("Deploy refused: {}", objects.join(", ")),
-                        format!("The upload {} was not deployed: {reason}", objects.join(", ")),
-                    ),
+                    _ => format!("The upload {} was not deployed: {reason}", objects.join(", ")),
                 };
                 error!(message = id, outcome = label, records = %summary, "{text}");
-                match self.notifier.notify(&subject, &text).await {
-                    Ok(_) => true,
-                    Err(e) => {
-                        // Not finished: a redelivery re-plans and alerts again.
-                        warn!(message = id, error = %e, "alert not sent; the message will be delivered again");
-                        false
-                    }
-                }
+                self.tell_endings(verdict, records, &text, id).await
             }
             Verdict::Done | Verdict::Ignored => {
                 info!(message = id, outcome = label, records = %summary, "queued upload handled");
@@ -214,12 +205,70 @@ impl QueueConsumer {
             }
         };
         let mut metric = MetricDocument::new(&self.config.metrics_namespace)
-            .dimension("Outcome", label)
-            .metric("DeployOutcomes", Unit::Count, 1.0);
+            .dimension("Result", label)
+            .metric("DeployAttempts", Unit::Count, 1.0);
         if let Some(endpoint) = endpoints.first() {
             metric = metric.property("EndpointName", Value::from(*endpoint));
         }
         metric.emit();
+        finished
+    }
+}
+
+impl QueueConsumer {
+    /// Ends each failed deployment of a refused or abandoned message
+    /// through the shared outcome path (a message that could not be read
+    /// at all is one ending with no endpoint). `true` when every ending was
+    /// told (or had been already); otherwise the message comes back.
+    async fn tell_endings(
+        &self,
+        verdict: &Verdict,
+        records: &[RecordOutcome],
+        text: &str,
+        id: &str,
+    ) -> bool {
+        let (outcome, retryable) = match verdict {
+            Verdict::Abandoned { .. } => (Outcome::Abandoned, true),
+            _ => (Outcome::Refused, false),
+        };
+        let mut endings: Vec<Ending> = records
+            .iter()
+            .filter(|r| r.status == Status::Failed && r.retryable == Some(retryable))
+            .map(|r| Ending {
+                endpoint: r.endpoint.clone(),
+                config_name: r.endpoint_config.clone(),
+                outcome,
+                reason: Some(text.to_string()),
+                subject: r.object.clone(),
+                details: None,
+                only_if_recorded: false,
+            })
+            .collect();
+        if endings.is_empty() {
+            endings.push(Ending {
+                endpoint: None,
+                config_name: None,
+                outcome,
+                reason: Some(text.to_string()),
+                subject: None,
+                details: None,
+                only_if_recorded: false,
+            });
+        }
+        let mut finished = true;
+        for ending in &endings {
+            match self.outcomes.report_outcome(ending).await {
+                Ok(Told::Now { .. }) => {}
+                Ok(Told::Already) => {
+                    info!(message = id, "this deployment's ending was told before")
+                }
+                Err(e) => {
+                    // Not finished: a redelivery re-plans and tells it again.
+                    warn!(message = id, error = %e, "outcome not told; the message will be delivered again");
+                    finished = false;
+                }
+            }
+        }
         finished
     }
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod config;
 pub mod error;
 pub mod invoke;
+pub mod outcomes;
 pub mod report;
 pub mod request;
 pub mod roll_back;

@@ -2,6 +2,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::aws::dynamodb::Ledger;
+use shared::aws::outcomes::OutcomeReporter;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use shared::aws::sns::Notifier;
@@ -31,10 +32,16 @@ async fn main() -> Result<(), Error> {
         sagemaker: SageMaker::new(aws_sdk_sagemaker::Client::new(&sdk_config)),
         store: ArtifactStore::new(aws_sdk_s3::Client::new(&sdk_config)),
         invoker: Invoker::new(aws_sdk_sagemakerruntime::Client::from_conf(runtime_config)),
-        notifier: Notifier::new(
-            aws_sdk_sns::Client::new(&sdk_config),
-            config.notify_topic_arn.clone(),
-        ),
+        outcomes: OutcomeReporter {
+            // LEDGER_TABLE: the deployment ledger, where outcomes are recorded.
+            ledger: shared::env::optional("LEDGER_TABLE")
+                .map(|table| Ledger::new(aws_sdk_dynamodb::Client::new(&sdk_config), table)),
+            notifier: Notifier::new(
+                aws_sdk_sns::Client::new(&sdk_config),
+                config.notify_topic_arn.clone(),
+            ),
+            namespace: config.metrics_namespace.clone(),
+        },
         config,
     };
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {

@@ -46,6 +46,11 @@ pub struct SmokeTestReport {
     /// What happened about rollback, for failed tests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<String>,
+    /// The deployment outcome this invocation recorded (ledger, metric,
+    /// alert), if any: `deployed`, `smoke-test-failed`, `create-failed`,
+    /// `update-rolled-back-by-sagemaker`, `superseded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_outcome: Option<shared::ledger::Outcome>,
     pub notified: bool,
 }
 
@@ -62,6 +67,7 @@ impl SmokeTestReport {
             response_bytes: None,
             response_content_type: None,
             rollback: None,
+            deployment_outcome: None,
             notified: false,
         }
     }
@@ -88,6 +94,7 @@ impl SmokeTestReport {
             response_bytes: first_answer.map(|r| r.body.len()),
             response_content_type: first_answer.and_then(|r| r.content_type.clone()),
             rollback: None,
+            deployment_outcome: None,
             notified: false,
         }
     }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use shared::aws::dynamodb::Ledger;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
-use shared::aws::sns::Notifier;
+use shared::aws::outcomes::OutcomeReporter;
 use shared::aws::AwsError;
 use shared::smoke::{verdict_for, Verdict, TESTED_AT_TAG, TESTED_CONFIG_TAG, VERDICT_TAG};
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
@@ -38,7 +38,8 @@ pub struct SmokeTester {
     pub sagemaker: SageMaker,
     pub store: ArtifactStore,
     pub invoker: Invoker,
-    pub notifier: Notifier,
+    /// Ledger, alerts and the outcome metric: how each deployment ended.
+    pub outcomes: OutcomeReporter,
     pub config: SmokeTesterConfig,
 }
 
@@ -54,10 +55,22 @@ impl SmokeTester {
             Ok(trigger) => trigger,
             Err(Ignored(why)) => return Ok(SmokeTestReport::ignored(None, why)),
         };
+        if trigger.status == EndpointStatus::Failed {
+            return self.report_failed_create(&trigger).await;
+        }
         let endpoint = trigger.endpoint.clone();
+        let rolled_back = self.report_sagemaker_rollback(&trigger).await?;
         let (config, endpoint_arn, tags) = match self.claim(&trigger, request_id).await? {
             Ok(claimed) => claimed,
-            Err(Ignored(why)) => return Ok(SmokeTestReport::ignored(Some(endpoint), why)),
+            Err(Ignored(why)) => {
+                let mut report = SmokeTestReport::ignored(Some(endpoint), why);
+                if let Some(shared::aws::outcomes::Told::Now { alerted }) = rolled_back {
+                    report.deployment_outcome =
+                        Some(shared::ledger::Outcome::UpdateRolledBackBySagemaker);
+                    report.notified = alerted;
+                }
+                return Ok(report);
+            }
         };
         let mut report = self.test(&endpoint, &config, deadline).await?;
         self.record(&endpoint_arn, &config, &report).await?;
@@ -66,7 +79,11 @@ impl SmokeTester {
                 self.maybe_roll_back(&endpoint, &endpoint_arn, &config, &tags)
                     .await,
             );
-            report.notified = self.alert(&report).await;
+        }
+        // The verdict is tagged already, so a retry would find the test
+        // done: a failure to tell the outcome is logged, not retried.
+        if let Err(e) = self.report_verdict(&mut report, &tags, trigger.force).await {
+            warn!(endpoint, error = %e, "the deployment outcome could not be told");
         }
         if let Some(metrics) = report.metrics(&self.config.metrics_namespace) {
             metrics.emit();
@@ -248,21 +265,6 @@ impl SmokeTester {
         self.sagemaker.add_tags(endpoint_arn, &tags).await
     }
 
-    async fn alert(&self, report: &SmokeTestReport) -> bool {
-        let endpoint = report.endpoint.as_deref().unwrap_or("?");
-        let body = serde_json::to_string_pretty(report).unwrap_or_default();
-        match self
-            .notifier
-            .notify(&format!("Smoke test failed: {endpoint}"), &body)
-            .await
-        {
-            Ok(Some(_)) => true,
-            Ok(None) => false,
-            Err(e) => {
-                warn!(endpoint, error = %e, "could not publish the failure notification");
-                false
-            }
-        }
     }
 }
 

@@ -1,7 +1,9 @@
-//! Which events start a smoke test: EventBridge "SageMaker Endpoint State
-//! Change" events that say an endpoint is IN_SERVICE, or a direct
-//! invocation `{"endpoint_name": "...", "force": false}`. Anything else is
-//! ignored with a reason, never a crash.
+//! Which events the smoke tester acts on: EventBridge "SageMaker Endpoint
+//! State Change" events (the rule sends every status of managed endpoints)
+//! that end a create or update, IN_SERVICE (test it, or tell an update
+//! SageMaker rolled back) and FAILED (tell the failed create), or a direct
+//! invocation `{"endpoint_name": "...", "force": false}`. Anything else
+//! (CREATING, UPDATING, DELETING, ...) is ignored with a reason, never a crash.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_sagemaker::types::EndpointStatus;
@@ -13,6 +15,7 @@ use std::collections::BTreeMap;
 pub const EVENT_SOURCE: &str = "aws.sagemaker";
 pub const DETAIL_TYPE: &str = "SageMaker Endpoint State Change";
 pub const IN_SERVICE: &str = "IN_SERVICE";
+pub const FAILED: &str = "FAILED";
 
 /// A request to test one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +25,11 @@ pub struct Trigger {
     pub event_config: Option<String>,
     /// Re-test even if this config already has a verdict (direct invocation only).
     pub force: bool,
+    /// `InService`, or `Failed` (a create that failed).
+    pub status: EndpointStatus,
+    /// The event's `FailureReason`: on IN_SERVICE, the mark of an update
+    /// SageMaker rolled back.
+    pub failure_reason: Option<String>,
 }
 
 /// Why an event starts nothing.
@@ -106,6 +114,8 @@ pub fn parse_trigger(payload: &Value) -> Result<Trigger, Ignored> {
                 endpoint: endpoint.to_string(),
                 event_config: None,
                 force: direct.force,
+                status: EndpointStatus::InService,
+                failure_reason: None,
             })
         }
     }
@@ -128,9 +138,10 @@ fn parse_state_change(event: EventBridgeEvent<Value>) -> Result<Trigger, Ignored
         .as_deref()
         .filter(|n| shared::naming::is_valid_name(n))
         .ok_or_else(|| Ignored("state change event has no valid detail.EndpointName".into()))?;
-    if detail.status() != EndpointStatus::InService {
+    let status = detail.status();
+    if !matches!(status, EndpointStatus::InService | EndpointStatus::Failed) {
         return Err(Ignored(format!(
-            "endpoint {endpoint} is {:?}; only {IN_SERVICE} starts a smoke test",
+            "endpoint {endpoint} is {:?}; only {IN_SERVICE} and {FAILED} end a deployment",
             detail.endpoint_status
         )));
     }
@@ -147,6 +158,8 @@ fn parse_state_change(event: EventBridgeEvent<Value>) -> Result<Trigger, Ignored
         endpoint: endpoint.to_string(),
         event_config: detail.endpoint_config_name.clone(),
         force: false,
+        status,
+        failure_reason: detail.failure_reason.clone(),
     })
 }
 
@@ -176,15 +189,34 @@ mod tests {
             Trigger {
                 endpoint: "fraud".into(),
                 event_config: Some("fraud-cfg".into()),
-                force: false
+                force: false,
+                status: EndpointStatus::InService,
+                failure_reason: None,
             }
         );
     }
 
     #[test]
+    fn failed_events_and_failure_reasons_are_read() {
+        let mut event = state_change("FAILED", json!({"managed-by": MANAGED_BY_VALUE}));
+        event["detail"]["FailureReason"] = json!("ping failed");
+        let trigger = parse_trigger(&event).unwrap();
+        assert_eq!(trigger.status, EndpointStatus::Failed);
+        assert_eq!(trigger.failure_reason.as_deref(), Some("ping failed"));
+        event["detail"]["Tags"] = json!({"team": "x"});
+        assert!(parse_trigger(&event).is_err(), "unmanaged");
+    }
+
+    #[test]
     fn other_statuses_and_unmanaged_endpoints_are_ignored() {
         let managed = json!({"managed-by": MANAGED_BY_VALUE});
-        for status in ["FAILED", "UPDATING", "CREATING", "InService"] {
+        for status in [
+            "UPDATING",
+            "CREATING",
+            "DELETING",
+            "ROLLING_BACK",
+            "InService",
+        ] {
             let Ignored(why) = parse_trigger(&state_change(status, managed.clone())).unwrap_err();
             assert!(why.contains(status), "{why}");
         }
@@ -227,7 +259,9 @@ mod tests {
             Trigger {
                 endpoint: "fraud".into(),
                 event_config: None,
-                force: true
+                force: true,
+                status: EndpointStatus::InService,
+                failure_reason: None,
             }
         );
         assert!(parse_trigger(&json!({"endpoint_name": 7})).is_err());

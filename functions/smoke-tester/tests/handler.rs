@@ -24,6 +24,7 @@ use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
+use shared::aws::outcomes::OutcomeReporter;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use shared::aws::sns::Notifier;
@@ -187,10 +188,14 @@ fn tester(sagemaker: &[&Rule], s3: &[&Rule], runtime: &[&Rule], sns: &[&Rule]) -
         )),
         store: ArtifactStore::new(mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3)),
         invoker,
-        notifier: Notifier::new(
-            mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
-            Some("arn:aws:sns:us-east-1:123456789012:alerts".into()),
-        ),
+        outcomes: OutcomeReporter {
+            ledger: None,
+            notifier: Notifier::new(
+                mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
+                Some("arn:aws:sns:us-east-1:123456789012:alerts".into()),
+            ),
+            namespace: "Tests".into(),
+        },
         config: SmokeTesterConfig {
             metrics_namespace: "Tests".into(),
             warm_invocations: 2,

@@ -174,6 +174,77 @@ impl Ledger {
         conditional("UpdateItem", update.send().await)
     }
 
+    /// Ends a deployment once: sets its outcome unless it already has one
+    /// other than `in-progress` (a duplicate event, a second report). A
+    /// deployment never recorded gets an entry holding just its ending,
+    /// unless `only_if_recorded`. `Ok(false)`: nothing written.
+    pub async fn finish_deployment(
+        &self,
+        endpoint: &str,
+        config_name: &str,
+        outcome: Outcome,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        only_if_recorded: bool,
+    ) -> Result<bool, AwsError> {
+        let condition = if only_if_recorded {
+            "outcome = :running"
+        } else {
+            "attribute_not_exists(#e) OR outcome = :running"
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                endpoint,
+                &format!("{DEPLOYMENT_PREFIX}{config_name}"),
+            )))
+            .condition_expression(condition)
+            .set_expression_attribute_names(
+                (!only_if_recorded)
+                    .then(|| HashMap::from([("#e".to_string(), SORT_KEY.to_string())])),
+            )
+            .expression_attribute_values(":running", s(Outcome::InProgress.as_str()))
+            .expression_attribute_values(":o", s(outcome.as_str()))
+            .expression_attribute_values(":t", s(at.to_rfc3339()))
+            .expression_attribute_values(":c", s(config_name));
+        let set = "SET outcome = :o, finished_at = :t, config_name = :c, \
+                   started_at = if_not_exists(started_at, :t)";
+        update = match reason {
+            Some(r) => update
+                .update_expression(format!("{set}, reason = :r"))
+                .expression_attribute_values(":r", s(r)),
+            None => update.update_expression(format!("{set} REMOVE reason")),
+        };
+        conditional("UpdateItem", update.send().await)
+    }
+
+    /// Takes back an ending whose announcement failed, so the retry that
+    /// follows finds the deployment still running and announces it.
+    pub async fn reopen_deployment(
+        &self,
+        endpoint: &str,
+        config_name: &str,
+        outcome: Outcome,
+    ) -> Result<bool, AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                endpoint,
+                &format!("{DEPLOYMENT_PREFIX}{config_name}"),
+            )))
+            .condition_expression("outcome = :o")
+            .expression_attribute_values(":o", s(outcome.as_str()))
+            .expression_attribute_values(":running", s(Outcome::InProgress.as_str()))
+            .update_expression("SET outcome = :running REMOVE finished_at, reason")
+            .send()
+            .await;
+        conditional("UpdateItem", result)
+    }
+
     /// Every recorded deployment of the endpoint, newest first.
     pub async fn deployment_history(&self, endpoint: &str) -> Result<Vec<LedgerEntry>, AwsError> {
         let mut entries = Vec::new();
@@ -208,10 +279,12 @@ fn entry_from(endpoint: &str, item: &Item) -> Option<LedgerEntry> {
     Some(LedgerEntry {
         endpoint: endpoint.to_string(),
         config_name: text(item, "config_name")?,
-        model_name: text(item, "model_name")?,
-        artifact_bucket: text(item, "artifact_bucket")?,
-        artifact_key: text(item, "artifact_key")?,
-        artifact_version: text(item, "artifact_version")?,
+        // An ending recorded for a deployment that never started (a
+        // refusal, an abandoned upload) has no model or artifact fields.
+        model_name: text(item, "model_name").unwrap_or_default(),
+        artifact_bucket: text(item, "artifact_bucket").unwrap_or_default(),
+        artifact_key: text(item, "artifact_key").unwrap_or_default(),
+        artifact_version: text(item, "artifact_version").unwrap_or_default(),
         settings_version: text(item, "settings_version"),
         trigger: text(item, "trigger").unwrap_or_default(),
         replaces_config: text(item, "replaces_config"),

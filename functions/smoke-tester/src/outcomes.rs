@@ -1,0 +1,152 @@
+//! How a deployment ended, as the state-change events tell it. The smoke
+//! tester is the one consumer of "SageMaker Endpoint State Change" events,
+//! so every settled state is judged in one place: FAILED is a failed
+//! create; IN_SERVICE is either an update SageMaker rolled back (the live
+//! config is not the newest deployment, and the event carries a
+//! FailureReason) or a deployment to test, whose verdict ends it
+//! (`deployed` or `smoke-test-failed`). Everything is told through the
+//! shared outcome path (shared::aws::outcomes), whose conditional ledger
+//! write makes a duplicate event tell nothing twice.
+
+use crate::report::{Outcome as TestOutcome, SmokeTestReport};
+use crate::tester::SmokeTester;
+use crate::trigger::Trigger;
+use aws_sdk_sagemaker::types::EndpointStatus;
+use shared::aws::outcomes::Told;
+use shared::aws::AwsError;
+use shared::deployment::PREVIOUS_CONFIG_TAG;
+use shared::ledger::{LedgerEntry, Outcome};
+use shared::outcome::Ending;
+use std::collections::BTreeMap;
+
+/// `true` for a deployment that changed the endpoint (or was meant to):
+/// refused and abandoned uploads never got that far.
+fn started(entry: &LedgerEntry) -> bool {
+    !matches!(entry.outcome, Outcome::Refused | Outcome::Abandoned)
+}
+
+impl SmokeTester {
+    /// A FAILED event: the create of the event's config failed.
+    pub(crate) async fn report_failed_create(
+        &self,
+        trigger: &Trigger,
+    ) -> Result<SmokeTestReport, AwsError> {
+        let endpoint = &trigger.endpoint;
+        let Some(config) = &trigger.event_config else {
+            let why = format!("endpoint {endpoint} is Failed, but the event names no config");
+            return Ok(SmokeTestReport::ignored(Some(endpoint.clone()), why));
+        };
+        let reason = trigger
+            .failure_reason
+            .clone()
+            .unwrap_or_else(|| "SageMaker gave no FailureReason".into());
+        let ending = Ending::new(endpoint, config, Outcome::CreateFailed).because(reason.clone());
+        let told = self.outcomes.report_outcome(&ending).await?;
+        let mut report = SmokeTestReport::ignored(
+            Some(endpoint.clone()),
+            format!("endpoint {endpoint} is Failed ({reason}); nothing to test"),
+        );
+        report.endpoint_config = Some(config.clone());
+        self.note(&mut report, Outcome::CreateFailed, told);
+        Ok(report)
+    }
+
+    /// An IN_SERVICE event with a FailureReason: when the endpoint runs
+    /// another config than its newest deployment, still in progress,
+    /// SageMaker rolled that update back. Needs the ledger (the newest
+    /// deployment); without one, nothing is concluded.
+    pub(crate) async fn report_sagemaker_rollback(
+        &self,
+        trigger: &Trigger,
+    ) -> Result<Option<Told>, AwsError> {
+        let (Some(reason), Some(ledger)) = (&trigger.failure_reason, &self.outcomes.ledger) else {
+            return Ok(None);
+        };
+        let name = &trigger.endpoint;
+        let Some(live) = self.sagemaker.describe_endpoint(name).await? else {
+            return Ok(None);
+        };
+        if live.status != EndpointStatus::InService {
+            return Ok(None);
+        }
+        let history = ledger.deployment_history(name).await?;
+        let Some(newest) = history.iter().find(|e| started(e)) else {
+            return Ok(None);
+        };
+        if newest.config_name == live.config_name || newest.outcome != Outcome::InProgress {
+            return Ok(None);
+        }
+        let mut ending = Ending::new(
+            name,
+            &newest.config_name,
+            Outcome::UpdateRolledBackBySagemaker,
+        )
+        .because(reason.clone());
+        ending.details = Some(format!(
+            "The endpoint serves {} again (the config it ran before the update).",
+            live.config_name
+        ));
+        ending.only_if_recorded = true;
+        Ok(Some(self.outcomes.report_outcome(&ending).await?))
+    }
+
+    /// The verdict ends the tested deployment: `deployed` (passed or not
+    /// tested) or `smoke-test-failed` (with what became of the rollback).
+    /// The deployment it replaced, if still open, was `superseded`.
+    pub(crate) async fn report_verdict(
+        &self,
+        report: &mut SmokeTestReport,
+        endpoint_tags: &BTreeMap<String, String>,
+        force: bool,
+    ) -> Result<(), AwsError> {
+        let (Some(endpoint), Some(config)) =
+            (report.endpoint.clone(), report.endpoint_config.clone())
+        else {
+            return Ok(());
+        };
+        let outcome = match report.outcome {
+            TestOutcome::Passed | TestOutcome::NotTested => Outcome::Deployed,
+            TestOutcome::Failed => Outcome::SmokeTestFailed,
+            TestOutcome::Ignored => return Ok(()),
+        };
+        let mut why = match report.outcome {
+            TestOutcome::Passed => "smoke test passed".to_string(),
+            TestOutcome::NotTested => format!("not tested: {}", report.reasons.join("; ")),
+            _ => format!("smoke test failed: {}", report.reasons.join("; ")),
+        };
+        if let Some(rollback) = &report.rollback {
+            why.push_str(&format!("; {rollback}"));
+        }
+        let mut ending = Ending::new(&endpoint, &config, outcome).because(why);
+        if outcome == Outcome::SmokeTestFailed {
+            ending.details = serde_json::to_string_pretty(report).ok();
+        }
+        // A forced re-test is a new test of a deployment that has ended
+        // already: told again, outside the ledger.
+        let reporter = match force {
+            true => shared::aws::outcomes::OutcomeReporter {
+                ledger: None,
+                ..self.outcomes.clone()
+            },
+            false => self.outcomes.clone(),
+        };
+        let told = reporter.report_outcome(&ending).await?;
+        self.note(report, outcome, told);
+        if let Some(previous) = endpoint_tags.get(PREVIOUS_CONFIG_TAG) {
+            if previous != &config && !force {
+                let mut replaced = Ending::new(&endpoint, previous, Outcome::Superseded)
+                    .because(format!("{config} replaced it before its test ended"));
+                replaced.only_if_recorded = true;
+                self.outcomes.report_outcome(&replaced).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn note(&self, report: &mut SmokeTestReport, outcome: Outcome, told: Told) {
+        if let Told::Now { alerted } = told {
+            report.deployment_outcome = Some(outcome);
+            report.notified = alerted;
+        }
+    }
+}
