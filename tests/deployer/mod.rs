@@ -71,6 +71,19 @@ impl World {
         }
     }
 
+    /// The stack's ledger read with the tests' own credentials (a check
+    /// is not a call the functions make).
+    pub(crate) async fn ledger_history(&self, endpoint: &str) -> Vec<shared::ledger::LedgerEntry> {
+        let config = shared::aws::load_sdk_config().await;
+        shared::aws::dynamodb::Ledger::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            self.stack.ledger_table(),
+        )
+        .deployment_history(endpoint)
+        .await
+        .expect("ledger history")
+    }
+
     pub(crate) fn sm(&self) -> &SageMakerClient {
         &self.clients.sagemaker
     }

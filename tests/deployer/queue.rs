@@ -327,11 +327,10 @@ async fn an_endpoint_busy_past_the_maximum_wait_abandons_the_upload_with_an_aler
     );
     // Recorded once in the ledger: the same upload abandoned again (S3
     // delivered its notification twice) is not alerted twice.
-    let ledger = q.world.deployer.ledger.clone().expect("a ledger");
-    let abandoned: Vec<_> = ledger
-        .deployment_history(&endpoint)
+    let abandoned: Vec<_> = q
+        .world
+        .ledger_history(&endpoint)
         .await
-        .unwrap()
         .into_iter()
         .filter(|e| e.outcome == shared::ledger::Outcome::Abandoned)
         .collect();

@@ -79,9 +79,9 @@ impl Bench {
     }
 
     pub(super) async fn ledger_entry(&self, endpoint: &str, config: &str) -> LedgerEntry {
-        let ledger = self.world.deployer.ledger.as_ref().expect("a ledger");
-        let history = ledger.deployment_history(endpoint).await.unwrap();
-        history
+        self.world
+            .ledger_history(endpoint)
+            .await
             .into_iter()
             .find(|e| e.config_name == config)
             .unwrap_or_else(|| panic!("no ledger entry for {config}"))

@@ -356,14 +356,39 @@ async fn an_aws_fault_is_a_retryable_diagnostic() {
 async fn irrelevant_events_are_ignored_without_calling_aws() {
     // No rules: any AWS call would panic the mock.
     let tester = tester(&[], &[], &[], &[]);
-    let mut failed = in_service_event();
-    failed["detail"]["EndpointStatus"] = json!("FAILED");
+    let mut updating = in_service_event();
+    updating["detail"]["EndpointStatus"] = json!("UPDATING");
     for payload in [
-        failed,
+        updating,
         json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
         json!({"hello": "world"}),
     ] {
         let report = handle(&tester, payload).await.unwrap();
         assert_eq!(report.outcome, Outcome::Ignored, "{report:#?}");
     }
+}
+
+#[tokio::test]
+async fn a_failed_event_is_told_as_a_failed_create_without_other_calls() {
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            r.subject() == Some("Endpoint create failed: fraud")
+                && r.message().is_some_and(|m| {
+                    m.contains("create-failed") && m.contains(NEW_CONFIG) && m.contains("ping")
+                })
+        })
+        .then_output(|| PublishOutput::builder().message_id("m-1").build());
+    // Only the alert: no SageMaker call is needed, the event says it all.
+    let tester = tester(&[], &[], &[], &[&publish]);
+    let mut failed = in_service_event();
+    failed["detail"]["EndpointStatus"] = json!("FAILED");
+    failed["detail"]["FailureReason"] = json!("ping health check failed");
+    let report = handle(&tester, failed).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Ignored, "{report:#?}");
+    assert_eq!(
+        report.deployment_outcome,
+        Some(shared::ledger::Outcome::CreateFailed)
+    );
+    assert!(report.notified);
+    assert_eq!(publish.num_calls(), 1);
 }
