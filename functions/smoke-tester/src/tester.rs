@@ -12,9 +12,9 @@ use aws_sdk_sagemaker::types::EndpointStatus;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use shared::aws::dynamodb::Ledger;
+use shared::aws::outcomes::OutcomeReporter;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
-use shared::aws::outcomes::OutcomeReporter;
 use shared::aws::AwsError;
 use shared::smoke::{verdict_for, Verdict, TESTED_AT_TAG, TESTED_CONFIG_TAG, VERDICT_TAG};
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
@@ -263,8 +263,6 @@ impl SmokeTester {
         tags.insert(COLD_MS_TAG.into(), figure(report.cold_start_ms));
         tags.insert(WARM_MS_TAG.into(), figure(report.warm_p50_ms));
         self.sagemaker.add_tags(endpoint_arn, &tags).await
-    }
-
     }
 }
 
