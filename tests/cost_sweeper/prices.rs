@@ -8,6 +8,12 @@ use super::fleet::{self, Kind};
 use super::world::World;
 use super::{row, SMOKE};
 use cost_sweeper::domain::prices::PricedBy;
+
+/// The HTML report starts with `<!DOCTYPE html>`.
+const XHTML: roxmltree::ParsingOptions = roxmltree::ParsingOptions {
+    allow_dtd: true,
+    nodes_limit: u32::MAX,
+};
 use cost_sweeper::domain::rows::Decision;
 
 const LIST: PricedBy = PricedBy {
@@ -106,6 +112,52 @@ async fn a_fleet_outside_the_table_is_priced_from_the_price_list() {
         markdown.contains("Prices: AWS Price List API, fetched"),
         "{markdown}"
     );
+
+    // The HTML report next to it: its charts drawn from these rows, and
+    // the saving over the sweeps so far (one more point each sweep).
+    let html = world
+        .object_text(report.html_location.as_deref().expect("html"))
+        .await;
+    let doc = roxmltree::Document::parse_with_options(&html, XHTML)
+        .unwrap_or_else(|e| panic!("{e}\n{html}"));
+    let svg = |id: &str| {
+        doc.descendants()
+            .find(|n| n.attribute("id") == Some(id))
+            .and_then(|f| f.children().find(|n| n.has_tag_name("svg")))
+            .unwrap_or_else(|| panic!("no chart {id}"))
+    };
+    let labels: Vec<&str> = svg("chart-cost")
+        .descendants()
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    for label in ["m5-0", "m5-1", "c5-0"] {
+        let name = format!("{p}-{label}");
+        assert!(labels.contains(&name.as_str()), "{name}: {labels:?}");
+    }
+    let dots = |id: &str| {
+        svg(id)
+            .descendants()
+            .filter(|n| n.has_tag_name("circle"))
+            .count()
+    };
+    assert_eq!(dots("chart-break-even"), 3, "a dot per candidate");
+    let first = dots("chart-history");
+    let again = world.sweep(true).await;
+    let html = world
+        .object_text(again.html_location.as_deref().expect("html"))
+        .await;
+    let doc = roxmltree::Document::parse_with_options(&html, XHTML)
+        .unwrap_or_else(|e| panic!("{e}\n{html}"));
+    let history = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("chart-history"))
+        .expect("history chart");
+    let points = history
+        .descendants()
+        .filter(|n| n.has_tag_name("circle"))
+        .count();
+    assert_eq!(points, first + 1, "one more sweep in the history");
 }
 
 /// The API fails (here: not authorized) or lacks a rate: the table prices

@@ -149,7 +149,12 @@ impl World {
 
     /// The Markdown report a sweep wrote.
     pub async fn report_text(&self, report: &SweepReport) -> String {
-        let location = report.report_location.clone().expect("report written");
+        self.object_text(report.report_location.as_deref().expect("report written"))
+            .await
+    }
+
+    /// An object the sweeper wrote to the report bucket (`s3://...`).
+    pub async fn object_text(&self, location: &str) -> String {
         let key = location.trim_start_matches(&format!("s3://{}/", self.report_bucket));
         let object = self
             .clients

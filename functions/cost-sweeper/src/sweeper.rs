@@ -13,11 +13,13 @@ use crate::domain::prices::{LivePrices, Prices};
 use crate::domain::steps::Action;
 use crate::domain::{eligibility, rows};
 use crate::domain::{plan, revert};
-use crate::report::{self, EndpointError, StepOutcome, StepStatus, SweepReport};
+use crate::publish;
+use crate::report::{EndpointError, StepOutcome, StepStatus, SweepReport};
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use shared::aws::pricing::{PriceList, PRICE_LIST_REGION};
+use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -30,7 +32,7 @@ pub struct Sweeper {
     tags: BulkTags,
     applier: Applier,
     price_list: PriceList,
-    s3: aws_sdk_s3::Client,
+    reports: ArtifactStore,
     pub config: SweepConfig,
     api_calls: ApiCalls,
 }
@@ -83,7 +85,7 @@ impl Sweeper {
                 notifier: shared::aws::sns::Notifier::new(sns, config.notify_topic_arn.clone()),
             },
             price_list: PriceList::from_client(pricing),
-            s3,
+            reports: ArtifactStore::new(s3),
             config,
             api_calls,
         }
@@ -290,7 +292,8 @@ pub async fn sweep(
         sweeper.api_calls.since(&calls_before),
     );
     report.prices = config.prices.origin(&config.region);
-    Ok(publish(sweeper, config, report, now).await)
+    let notifier = &sweeper.applier.notifier;
+    Ok(publish::publish(&sweeper.reports, notifier, config, report, now).await)
 }
 
 /// This run's prices: the Price List API's answer for the Region (one set
@@ -354,27 +357,6 @@ fn describe_action(action: &Action) -> String {
         ),
         other => format!("would {}", other.name()),
     }
-}
-
-/// Writes the Markdown report and the metrics; logs what could not be written.
-async fn publish(
-    sweeper: &Sweeper,
-    config: &SweepConfig,
-    mut report: SweepReport,
-    now: DateTime<Utc>,
-) -> SweepReport {
-    report.metrics(&config.metrics_namespace).emit();
-    if let Some(bucket) = &config.report_bucket {
-        let key = report::report_key(&config.report_prefix, now);
-        match report::write_markdown(&sweeper.s3, bucket, &key, report.markdown()).await {
-            Ok(location) => report.report_location = Some(location),
-            Err(e) => report.errors.push(EndpointError {
-                endpoint: format!("s3://{bucket}/{key}"),
-                error: format!("report not written: {e}"),
-            }),
-        }
-    }
-    report
 }
 
 /// Puts `name` back on its kept persistent config (a direct invocation).

@@ -214,4 +214,24 @@ impl ArtifactStore {
             version_id,
         }))
     }
+
+    /// Writes a small object whole (a report), replacing any object of that key.
+    pub async fn put_small(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), AwsError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutObject", e))?;
+        Ok(())
+    }
 }
