@@ -9,6 +9,7 @@ pub mod emf;
 pub mod env;
 pub mod image_uri;
 pub mod ledger;
+pub mod model_package;
 pub mod naming;
 pub mod outcome;
 pub mod packing;

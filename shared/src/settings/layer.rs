@@ -147,6 +147,33 @@ impl SettingsLayer {
         Ok((layer, ignored))
     }
 
+    /// Reads a model package's `CustomerMetadataProperties`: deploy.json's
+    /// field names and rules (unknown names are refused), but every value is
+    /// text, so numbers are parsed and maps and the smoke test are JSON text.
+    pub fn from_customer_metadata(
+        properties: &BTreeMap<String, String>,
+    ) -> Result<Self, SettingsError> {
+        let mut layer = SettingsLayer::default();
+        for (name, text) in properties {
+            let text = text.trim();
+            let value = match name.as_str() {
+                "memory_size_mb" | "max_concurrency" | "provisioned_concurrency" => {
+                    Value::from(text_integer(name, text)?)
+                }
+                "environment" | "tags" | "smoke_test" => {
+                    serde_json::from_str(text).map_err(|e| SettingsError::WrongType {
+                        field: name.clone(),
+                        expected: "JSON text".into(),
+                        got: e.to_string(),
+                    })?
+                }
+                _ => Value::String(text.to_string()),
+            };
+            layer.set_from_json(name, &value)?;
+        }
+        Ok(layer)
+    }
+
     /// True when this layer says which container to run.
     pub fn names_container(&self) -> bool {
         self.image_uri.is_some()
