@@ -125,21 +125,22 @@ async fn entries_are_written_once_and_history_is_newest_first() {
 
     let at = Utc.with_ymd_and_hms(2026, 11, 28, 10, 20, 0).unwrap();
     assert!(ledger
-        .record_outcome("fraud", "fraud-c1", Outcome::Superseded, None, at)
+        .finish_deployment("fraud", "fraud-c1", Outcome::Superseded, None, at, true)
         .await
         .unwrap());
     assert!(ledger
-        .record_outcome(
+        .finish_deployment(
             "fraud",
             "fraud-c2",
             Outcome::CreateFailed,
             Some("ping failed"),
-            at
+            at,
+            true
         )
         .await
         .unwrap());
     assert!(!ledger
-        .record_outcome("fraud", "fraud-c9", Outcome::Deployed, None, at)
+        .finish_deployment("fraud", "fraud-c9", Outcome::Deployed, None, at, true)
         .await
         .unwrap());
 

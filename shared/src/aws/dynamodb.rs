@@ -144,36 +144,6 @@ impl Ledger {
         conditional("PutItem", result)
     }
 
-    /// Sets how a recorded deployment ended. `Ok(false)`: no such entry.
-    pub async fn record_outcome(
-        &self,
-        endpoint: &str,
-        config_name: &str,
-        outcome: Outcome,
-        reason: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<bool, AwsError> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                endpoint,
-                &format!("{DEPLOYMENT_PREFIX}{config_name}"),
-            )))
-            .condition_expression("attribute_exists(#e)")
-            .expression_attribute_names("#e", SORT_KEY)
-            .expression_attribute_values(":o", s(outcome.as_str()))
-            .expression_attribute_values(":t", s(at.to_rfc3339()));
-        update = match reason {
-            Some(r) => update
-                .update_expression("SET outcome = :o, finished_at = :t, reason = :r")
-                .expression_attribute_values(":r", s(r)),
-            None => update.update_expression("SET outcome = :o, finished_at = :t REMOVE reason"),
-        };
-        conditional("UpdateItem", update.send().await)
-    }
-
     /// Ends a deployment once: sets its outcome unless it already has one
     /// other than `in-progress` (a duplicate event, a second report). A
     /// deployment never recorded gets an entry holding just its ending,
