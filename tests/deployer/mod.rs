@@ -260,6 +260,16 @@ impl World {
     }
 }
 
+/// The endpoint's status as SageMaker names it ("" when absent).
+fn status_of(
+    described: &aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput,
+) -> &str {
+    described
+        .endpoint_status()
+        .map(|s| s.as_str())
+        .unwrap_or("")
+}
+
 fn next_sequencer() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0x0062_D8A4_0000_0000);
     format!("{:016X}", NEXT.fetch_add(0x100, Ordering::Relaxed))

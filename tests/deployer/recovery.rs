@@ -6,15 +6,6 @@
 use super::*;
 use integration_tests::lifecycle::{statuses, EventFeed, VirtualClock};
 
-fn status_of(
-    described: &aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput,
-) -> &str {
-    described
-        .endpoint_status()
-        .map(|s| s.as_str())
-        .unwrap_or("")
-}
-
 #[tokio::test]
 async fn a_newer_upload_deletes_and_recreates_a_failed_endpoint() {
     let world = World::new().await;

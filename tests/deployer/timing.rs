@@ -23,15 +23,6 @@ impl World {
     }
 }
 
-fn status_of(
-    described: &aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput,
-) -> &str {
-    described
-        .endpoint_status()
-        .map(|s| s.as_str())
-        .unwrap_or("")
-}
-
 #[tokio::test]
 async fn a_created_endpoint_stays_creating_until_its_minutes_have_passed() {
     let world = World::new().await;

@@ -75,7 +75,6 @@ pub struct Row {
 
 pub(crate) fn base_row(endpoint: &EndpointView, usage: &Usage) -> Row {
     Row {
-        endpoint: endpoint.name.clone(),
         status: endpoint.status.as_str().to_string(),
         instance_type: if endpoint.is_serverless() {
             "serverless".into()
@@ -85,23 +84,13 @@ pub(crate) fn base_row(endpoint: &EndpointView, usage: &Usage) -> Row {
         instance_count: endpoint.instance_count(),
         invocations: usage.invocations,
         average_latency_ms: usage.average_latency_ms,
-        monthly_cost_now: None,
-        monthly_cost_serverless: None,
-        monthly_saving: None,
-        serverless_memory_mb: None,
-        serverless_not_applicable: false,
-        priced_by: PricedBy::default(),
-        decision: Decision::Skip,
-        reasons: Vec::new(),
         migration_state: endpoint.migration_state_tag().map(str::to_string),
-        step: None,
-        note: String::new(),
+        ..empty_row(&endpoint.name)
     }
 }
 
-/// An endpoint settled without describing it (`settled_before_describe`):
-/// its name and why; nothing else was read.
-pub(crate) fn undescribed_row(name: &str, reason: &Reason) -> Row {
+/// A row that says nothing yet but its endpoint's name: skipped, unpriced.
+fn empty_row(name: &str) -> Row {
     Row {
         endpoint: name.to_string(),
         status: String::new(),
@@ -116,10 +105,20 @@ pub(crate) fn undescribed_row(name: &str, reason: &Reason) -> Row {
         serverless_not_applicable: false,
         priced_by: PricedBy::default(),
         decision: Decision::Skip,
-        reasons: vec![ReasonOut::from(reason)],
+        reasons: Vec::new(),
         migration_state: None,
         step: None,
+        note: String::new(),
+    }
+}
+
+/// An endpoint settled without describing it (`settled_before_describe`):
+/// its name and why; nothing else was read.
+pub(crate) fn undescribed_row(name: &str, reason: &Reason) -> Row {
+    Row {
+        reasons: vec![ReasonOut::from(reason)],
         note: "not described: decided from its tags and creation time".into(),
+        ..empty_row(name)
     }
 }
 
