@@ -156,16 +156,7 @@ async fn a_fleet_dry_run_plans_and_repeated_runs_converge() {
     let location = dry.report_location.clone().expect("report written");
     let key = location.trim_start_matches(&format!("s3://{}/", world.report_bucket));
     assert!(key.starts_with("reports/"), "{key}");
-    let object = world
-        .clients
-        .s3
-        .get_object()
-        .bucket(&world.report_bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
-    let markdown = String::from_utf8(object.body.collect().await.unwrap().to_vec()).unwrap();
+    let markdown = world.object_text(&location).await;
     assert!(
         markdown.contains(&format!("| {p}-gpu-0 | ml.g4dn.xlarge |")),
         "{markdown}"

@@ -136,26 +136,12 @@ impl FakeAws {
         if let Some(op) = target.strip_prefix("ResourceGroupsTaggingAPI_20170126.") {
             let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             let (status, output) = self.tagging(op, &input);
-            let mut response = HttpResponse::new(
-                StatusCode::try_from(status).expect("valid status"),
-                SdkBody::from(output.to_string()),
-            );
-            response
-                .headers_mut()
-                .insert("content-type", "application/x-amz-json-1.1");
-            return (op.to_string(), response);
+            return (op.to_string(), json_response(status, &output));
         }
         if let Some(op) = target.strip_prefix("SageMaker.") {
             let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             let (status, output) = self.sagemaker(op, &input);
-            let mut response = HttpResponse::new(
-                StatusCode::try_from(status).expect("valid status"),
-                SdkBody::from(output.to_string()),
-            );
-            response
-                .headers_mut()
-                .insert("content-type", "application/x-amz-json-1.1");
-            return (op.to_string(), response);
+            return (op.to_string(), json_response(status, &output));
         }
         let uri = request.uri().to_string();
         if let Some(op) = uri.rsplit_once("/operation/").map(|(_, op)| op) {
@@ -498,4 +484,16 @@ impl HttpClient for FakeAws {
     ) -> SharedHttpConnector {
         SharedHttpConnector::new(self.clone())
     }
+}
+
+/// An answer in the AWS JSON 1.1 protocol (SageMaker, Resource Groups Tagging).
+fn json_response(status: u16, output: &Value) -> HttpResponse {
+    let mut response = HttpResponse::new(
+        StatusCode::try_from(status).expect("valid status"),
+        SdkBody::from(output.to_string()),
+    );
+    response
+        .headers_mut()
+        .insert("content-type", "application/x-amz-json-1.1");
+    response
 }
