@@ -933,3 +933,52 @@ fn the_sweeper_never_changes_an_opted_out_endpoint() {
         }
     }
 }
+
+/// Issue 10, "the stack fails to redeploy": a resource with a fixed physical
+/// name that is retained after a failed first create makes the retry fail
+/// with "already exists", so such resources use `RetainExceptOnCreate`; and
+/// a bucket name built from the stack name breaks on uppercase stack names,
+/// so every parameter in it must only accept what S3 accepts.
+#[test]
+fn named_resources_do_not_block_a_redeploy() {
+    const NAME_PROPERTIES: [&str; 4] = ["BucketName", "TableName", "QueueName", "TopicName"];
+    let parameters = template()["Parameters"].as_object().expect("Parameters");
+    let reference = regex_lite::Regex::new(r"\$\{([A-Za-z0-9:]+)\}").expect("regex");
+    let mut named = 0;
+    for (id, r) in resources() {
+        for property in NAME_PROPERTIES {
+            let Some(value) = r["Properties"].get(property) else {
+                continue;
+            };
+            named += 1;
+            let policy = r["DeletionPolicy"].as_str().unwrap_or("Delete");
+            assert_ne!(
+                policy, "Retain",
+                "{id}: a fixed {property} kept after a failed first create blocks the retry (use RetainExceptOnCreate)"
+            );
+            let name = text(value);
+            for captured in reference.captures_iter(&name) {
+                let referenced = &captured[1];
+                assert_ne!(
+                    referenced, "AWS::StackName",
+                    "{id}: stack names may be uppercase, {property} may not"
+                );
+                if referenced.starts_with("AWS::") {
+                    continue;
+                }
+                let pattern = parameters[referenced]["AllowedPattern"]
+                    .as_str()
+                    .unwrap_or_else(|| {
+                        panic!("{id}: {referenced} in {property} has no AllowedPattern")
+                    });
+                let allowed = regex_lite::Regex::new(pattern).expect("AllowedPattern is a regex");
+                assert!(allowed.is_match("ml-team"), "{referenced}: {pattern}");
+                assert!(
+                    !allowed.is_match("MlTeam"),
+                    "{id}: {referenced} accepts uppercase, which {property} may not hold"
+                );
+            }
+        }
+    }
+    assert!(named > 0, "the models bucket has a fixed name");
+}
