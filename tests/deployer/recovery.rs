@@ -25,14 +25,23 @@ async fn a_newer_upload_deletes_and_recreates_a_failed_endpoint() {
     assert_eq!(only(&again).status, Status::Unchanged, "{again:#?}");
 
     let fixed = world.upload_artifact(&endpoint, "v2/").await;
+    // Deleted, then `Deleting` for the clock's default minutes (as on AWS):
+    // this try waits, the next one creates it again.
+    let deleting = world
+        .deploy(s3_event(std::slice::from_ref(&fixed)))
+        .await
+        .expect_err("waits while Deleting");
+    let waited = only(&deleting);
+    assert_eq!(waited.retryable, Some(true), "{waited:#?}");
+    assert!(
+        waited.message.contains("recreat") && waited.message.contains("Failed"),
+        "{}",
+        waited.message
+    );
+    clock.advance(2.0);
     let report = world.deploy_ok(std::slice::from_ref(&fixed)).await;
     let outcome = only(&report);
     assert_eq!(outcome.status, Status::Created, "{outcome:#?}");
-    assert!(
-        outcome.message.contains("recreat") && outcome.message.contains("Failed"),
-        "{}",
-        outcome.message
-    );
     let described = world.endpoint(&endpoint).await;
     assert_eq!(status_of(&described), "Creating");
     assert_eq!(
@@ -60,6 +69,86 @@ async fn a_newer_upload_deletes_and_recreates_a_failed_endpoint() {
         statuses(&feed.take()),
         ["CREATING", "FAILED", "DELETING", "CREATING", "IN_SERVICE"]
     );
+}
+
+#[tokio::test]
+async fn an_upload_waits_while_the_failed_endpoint_is_deleting_then_recreates_it() {
+    let world = World::new().await;
+    let endpoint = unique("recover-deleting");
+    let clock = VirtualClock::with(&endpoint, json!({"delete_minutes": 3}));
+    let mut feed = EventFeed::new(&endpoint);
+    let broken = world
+        .upload_broken_artifact(&endpoint, "v1/", "ping health check failed")
+        .await;
+    let created = world.deploy_ok(std::slice::from_ref(&broken)).await;
+    let failed_config = only(&created).endpoint_config.clone().unwrap();
+    clock.advance(8.0);
+    let fixed = world.upload_artifact(&endpoint, "v2/").await;
+
+    // DeleteEndpoint is accepted, but SageMaker shows the endpoint
+    // `Deleting` for minutes and takes no CreateEndpoint of its name
+    // meanwhile: the upload waits (retryable) and creates nothing yet.
+    let waiting = world
+        .deploy(s3_event(std::slice::from_ref(&fixed)))
+        .await
+        .expect_err("busy while Deleting");
+    let outcome = only(&waiting);
+    assert_eq!(outcome.retryable, Some(true), "{outcome:#?}");
+    assert!(
+        outcome.message.contains(&format!(
+            "deleted it: it was Failed on {failed_config} (ping health check failed)"
+        )) && outcome.message.contains("Deleting"),
+        "{}",
+        outcome.message
+    );
+    let described = world.endpoint(&endpoint).await;
+    assert_eq!(status_of(&described), "Deleting");
+    assert_eq!(
+        described.endpoint_config_name(),
+        Some(failed_config.as_str())
+    );
+    assert_eq!(
+        world.names("config", &endpoint).await,
+        [failed_config.clone()]
+    );
+
+    // Retried while still Deleting: it waits again and deletes nothing twice.
+    assert!(clock.advance(2.0).is_empty());
+    let again = world
+        .deploy(s3_event(std::slice::from_ref(&fixed)))
+        .await
+        .expect_err("still Deleting");
+    assert_eq!(only(&again).retryable, Some(true), "{again:#?}");
+    assert!(
+        only(&again)
+            .message
+            .contains("is Deleting; it can be created again once SageMaker has removed it"),
+        "{}",
+        only(&again).message
+    );
+    assert_eq!(statuses(&feed.take()), ["CREATING", "FAILED", "DELETING"]);
+
+    // The deletion ends (SageMaker sends no event for that); the retry
+    // creates the endpoint again.
+    assert!(clock.advance(1.0).is_empty());
+    let gone = world
+        .sm()
+        .describe_endpoint()
+        .endpoint_name(&endpoint)
+        .send()
+        .await;
+    assert!(gone.is_err(), "{gone:?}");
+    let report = world.deploy_ok(std::slice::from_ref(&fixed)).await;
+    let recreated = only(&report);
+    assert_eq!(recreated.status, Status::Created, "{recreated:#?}");
+    let new_config = recreated.endpoint_config.clone().unwrap();
+    assert_ne!(new_config, failed_config);
+    clock.advance(8.0);
+    let described = world.endpoint(&endpoint).await;
+    assert_eq!(status_of(&described), "InService");
+    assert_eq!(described.endpoint_config_name(), Some(new_config.as_str()));
+    assert_eq!(described.failure_reason(), None);
+    assert_eq!(statuses(&feed.take()), ["CREATING", "IN_SERVICE"]);
 }
 
 #[tokio::test]

@@ -234,6 +234,8 @@ class ControlMiddleware:
                     return _json(400, {"error": str(exc)})
                 ep = sagemaker_backends[account][region].endpoints.get(name)
                 events = lifecycle.advance(ep, account, region, name, minutes)
+                # A deletion that ended took the endpoint away.
+                ep = sagemaker_backends[account][region].endpoints.get(name)
                 return _json(200, {
                     "EndpointName": name,
                     "Clock": lifecycle.clock_view(account, region, name),

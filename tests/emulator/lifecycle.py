@@ -3,7 +3,10 @@
 * Virtual minutes: an endpoint opted in through `POST /_emulator/endpoints/<name>/lifecycle`
   (before or after it exists) has its own virtual clock. CreateEndpoint / UpdateEndpoint put it
   in Creating / Updating for `create_minutes` / `update_minutes` of that clock, whatever the
-  settle policy; only `POST .../advance` (or `POST /_emulator/clock/advance`) moves the clock.
+  settle policy; DeleteEndpoint leaves it Deleting (still described and listed, its name not
+  free for CreateEndpoint) for `delete_minutes`, then it is gone (no event: SageMaker sends none
+  for the end of a deletion). Only `POST .../advance` (or `POST /_emulator/clock/advance`)
+  moves the clock.
   Each endpoint has its own clock, so tests running in parallel never move each other's.
 * Marked artifacts: a model whose S3 artifact (ModelDataUrl, current version) carries the user
   metadata `emulator-failure: <reason>` makes a create end `Failed` with that FailureReason,
@@ -29,6 +32,7 @@ from moto.core.utils import utcnow
 FAILURE_METADATA = "x-amz-meta-emulator-failure"
 DEFAULT_CREATE_MINUTES = 8.0
 DEFAULT_UPDATE_MINUTES = 6.0
+DEFAULT_DELETE_MINUTES = 2.0
 FEED_LIMIT = 100_000  # oldest events are dropped past this (the bench creates many endpoints)
 
 _LOCK = threading.RLock()
@@ -40,6 +44,7 @@ class Clock:
 
     create_minutes: float = DEFAULT_CREATE_MINUTES
     update_minutes: float = DEFAULT_UPDATE_MINUTES
+    delete_minutes: float = DEFAULT_DELETE_MINUTES
     duplicate_events: int = 0
     now: float = 0.0
     due: float | None = None
@@ -48,6 +53,7 @@ class Clock:
         return {
             "CreateMinutes": self.create_minutes,
             "UpdateMinutes": self.update_minutes,
+            "DeleteMinutes": self.delete_minutes,
             "DuplicateEvents": self.duplicate_events,
             "VirtualMinutes": self.now,
             "PendingUntil": self.due,
@@ -96,12 +102,14 @@ def opt_in(account: str, region: str, name: str, body: dict[str, Any]) -> dict[s
     """Puts endpoint `name` on a virtual clock (settings replaced, clock kept)."""
     create = _minutes(body, "create_minutes", DEFAULT_CREATE_MINUTES)
     update = _minutes(body, "update_minutes", DEFAULT_UPDATE_MINUTES)
+    delete = _minutes(body, "delete_minutes", DEFAULT_DELETE_MINUTES)
     duplicates = body.get("duplicate_events", 0)
     if isinstance(duplicates, bool) or not isinstance(duplicates, int) or not 0 <= duplicates <= 10:
         raise ValueError("duplicate_events must be an integer from 0 to 10")
     with _LOCK:
         clock = _clocks(account, region).setdefault(name, Clock())
         clock.create_minutes, clock.update_minutes = create, update
+        clock.delete_minutes = delete
         clock.duplicate_events = duplicates
         return clock.view()
 
@@ -170,6 +178,8 @@ def _start_clock(ep: Any) -> None:
         clock.due = clock.now + clock.create_minutes
     elif ep.endpoint_status == "Updating":
         clock.due = clock.now + clock.update_minutes
+    elif ep.endpoint_status == "Deleting":
+        clock.due = clock.now + clock.delete_minutes
     else:
         clock.due = None
 
@@ -192,6 +202,21 @@ def capacity_started(ep: Any) -> None:
     emit(ep)
 
 
+def deleting(ep: Any) -> bool:
+    """DeleteEndpoint of an endpoint on a virtual clock: `Deleting` until the clock has moved
+    `delete_minutes` (advance then removes it). False without a clock, or with 0 delete
+    minutes: the caller removes it at once."""
+    clock = clock_of(ep)
+    if clock is None or clock.delete_minutes == 0:
+        return False
+    ep.endpoint_status = "Deleting"
+    ep._emu_failure = None
+    ep._emu_previous = None
+    _start_clock(ep)
+    emit(ep)
+    return True
+
+
 def restarted(ep: Any) -> None:
     """A control-API status: a settled one drops what was pending; Creating /
     Updating restart the virtual clock. Emits the event."""
@@ -203,7 +228,17 @@ def restarted(ep: Any) -> None:
 
 
 def complete(ep: Any) -> bool:
-    """Ends a pending Creating / Updating as AWS would; False when nothing was pending."""
+    """Ends a pending Creating / Updating as AWS would, or a Deleting (the endpoint is
+    gone, with no event); False when nothing was pending."""
+    if ep.endpoint_status == "Deleting":
+        account, region, name = _key(ep)
+        endpoints = _backend(account, region).endpoints
+        if endpoints.get(name) is ep:
+            del endpoints[name]
+        clock = clock_of(ep)
+        if clock is not None:
+            clock.due = None
+        return True
     if ep.endpoint_status not in ("Creating", "Updating"):
         return False
     reason = ep.__dict__.get("_emu_failure")

@@ -228,13 +228,20 @@ def describe_endpoint(self: Any, endpoint_name: str) -> dict[str, Any]:
 
 
 def delete_endpoint(self: Any, endpoint_name: str) -> None:
-    # AWS shows Deleting for a while; the emulator removes it at once.
+    """AWS shows the endpoint Deleting for a while: on a virtual clock it stays so for its
+    delete minutes (lifecycle.deleting); otherwise it is removed at once. A second delete
+    while Deleting changes nothing."""
     with LOCK:
-        ep = self.endpoints.pop(endpoint_name, None)
+        ep = self.endpoints.get(endpoint_name)
         if ep is None:
             raise _missing_endpoint(self, endpoint_name)
-        ep.endpoint_status = "Deleting"
-        lifecycle.emit(ep)
+        if ep.endpoint_status == "Deleting" and lifecycle.clock_of(ep) is not None:
+            return
+        mark_transition(ep, "Deleting")
+        ep.last_modified_time = ep._emu_changed_wall
+        if not lifecycle.deleting(ep):
+            del self.endpoints[endpoint_name]
+            lifecycle.emit(ep)
 
 
 FAILED_UPDATE = (

@@ -840,6 +840,44 @@ def virtual_clock_settles_only_when_advanced(c: Ctx) -> None:
 
 
 @check
+def virtual_clock_keeps_a_deleted_endpoint_deleting(c: Ctx) -> None:
+    p = "vdelete"
+    ep = n(p, "e")
+    code, out = c.control("POST", f"endpoints/{ep}/lifecycle", {"delete_minutes": 3})
+    assert code == 200 and out["Clock"]["DeleteMinutes"] == 3, out
+    assert c.control("POST", f"endpoints/{ep}/lifecycle", {"delete_minutes": -1})[0] == 400
+    c.control("POST", f"endpoints/{ep}/lifecycle", {"delete_minutes": 3})
+    cfg = _serverless(c, p, "1")
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg)
+    _advance(c, ep, 8)
+    _, start = _events(c, ep)
+    c.sm.delete_endpoint(EndpointName=ep)
+    # Deleting for its minutes: described and listed, its name not free, nothing else accepted.
+    d = c.sm.describe_endpoint(EndpointName=ep)
+    assert d["EndpointStatus"] == "Deleting" and d["EndpointConfigName"] == cfg, d
+    listed = c.sm.list_endpoints(NameContains=ep)["Endpoints"]
+    assert [e["EndpointStatus"] for e in listed] == ["Deleting"], listed
+    expect_error(c.sm.create_endpoint, f'Cannot create already existing endpoint "{arn("endpoint", ep)}".',
+                 EndpointName=ep, EndpointConfigName=cfg)
+    expect_error(c.sm.update_endpoint, f'Cannot update in-progress endpoint "{arn("endpoint", ep)}".',
+                 EndpointName=ep, EndpointConfigName=cfg)
+    c.sm.delete_endpoint(EndpointName=ep)  # again: nothing changes
+    out = _advance(c, ep, 2.5)
+    assert out["Events"] == [] and out["Endpoint"]["EndpointStatus"] == "Deleting", out
+    # Gone once the minutes have passed, with no event (SageMaker sends none).
+    out = _advance(c, ep, 0.5)
+    assert out["Events"] == [] and out["Endpoint"] is None, out
+    expect_error(c.sm.describe_endpoint, f'Could not find endpoint "{arn("endpoint", ep)}".', EndpointName=ep)
+    assert _statuses(_events(c, ep, start)[0]) == ["DELETING"]
+    # The name is free again; with 0 delete minutes a delete is immediate.
+    c.sm.create_endpoint(EndpointName=ep, EndpointConfigName=cfg)
+    assert c.status(ep) == "Creating"
+    c.control("POST", f"endpoints/{ep}/lifecycle", {"delete_minutes": 0})
+    c.sm.delete_endpoint(EndpointName=ep)
+    expect_error(c.sm.describe_endpoint, f'Could not find endpoint "{arn("endpoint", ep)}".', EndpointName=ep)
+
+
+@check
 def marked_artifact_fails_the_create(c: Ctx) -> None:
     p = "failcreate"
     reason = "The primary container for production variant AllTraffic did not pass the ping health check."

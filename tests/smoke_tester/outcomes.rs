@@ -6,6 +6,7 @@
 
 use super::*;
 use aws_sdk_sqs::types::QueueAttributeName;
+use integration_tests::fixtures::s3_event;
 use integration_tests::lifecycle::{EventFeed, VirtualClock};
 use shared::ledger::{LedgerEntry, Outcome as Ending};
 
@@ -120,6 +121,16 @@ async fn a_failed_create_is_reported_and_the_next_upload_recovers_the_endpoint()
 
     // The next upload recovers it, with no manual step.
     let fixed = bench.world.upload_artifact(&endpoint, "v2/").await;
+    // The failed endpoint is deleted; it is `Deleting` for two virtual
+    // minutes, during which the upload waits (retryable), then created.
+    let waiting = bench
+        .world
+        .deploy(s3_event(std::slice::from_ref(&fixed)))
+        .await
+        .expect_err("waits while Deleting");
+    assert_eq!(only(&waiting).retryable, Some(true), "{waiting:#?}");
+    clock.advance(2.0);
+    bench.deliver(&mut feed).await;
     let recreated = bench.world.deploy_ok(&[fixed]).await;
     assert_eq!(only(&recreated).status, Status::Created, "{recreated:#?}");
     let new_config = only(&recreated).endpoint_config.clone().unwrap();

@@ -21,13 +21,15 @@ pub struct VirtualClock {
 }
 
 impl VirtualClock {
-    /// AWS-like defaults: creates take 8 minutes, updates 6.
+    /// AWS-like defaults: creates take 8 minutes, updates 6, deletes 2.
     pub fn new(endpoint: &str) -> Self {
         Self::with(endpoint, json!({}))
     }
 
-    /// `settings`: `{"create_minutes": m, "update_minutes": m, "duplicate_events": n}`
-    /// (each optional; `duplicate_events` sends every event n more times).
+    /// `settings`: `{"create_minutes": m, "update_minutes": m, "delete_minutes": m,
+    /// "duplicate_events": n}` (each optional; a deleted endpoint stays
+    /// `Deleting` for `delete_minutes`, default 2; `duplicate_events` sends
+    /// every event n more times).
     pub fn with(endpoint: &str, settings: Value) -> Self {
         emulator_post(
             &format!("/_emulator/endpoints/{endpoint}/lifecycle"),

@@ -61,7 +61,8 @@ impl Deployer {
                 failed_config,
                 reason,
             } => {
-                self.delete_failed(&endpoint, &failed_config).await?;
+                self.delete_failed(&endpoint, &failed_config, reason.as_deref())
+                    .await?;
                 let message = format!(
                     "recreating endpoint: it was Failed on {failed_config}{}; deleted it and creating it with {} MB, max concurrency {}",
                     reason.map(|r| format!(" ({r})")).unwrap_or_default(),
@@ -157,7 +158,12 @@ impl Deployer {
 
     /// Deletes a `Failed` endpoint, after checking once more (right before
     /// the delete) that it is still failed on the config the plan saw.
-    async fn delete_failed(&self, endpoint: &str, failed_config: &str) -> Result<(), DeployError> {
+    async fn delete_failed(
+        &self,
+        endpoint: &str,
+        failed_config: &str,
+        reason: Option<&str>,
+    ) -> Result<(), DeployError> {
         let now = self.sagemaker.describe_endpoint(endpoint).await?;
         match now {
             Some(ep) if ep.status == EndpointStatus::Failed && ep.config_name == failed_config => {
@@ -173,12 +179,17 @@ impl Deployer {
             }
         }
         // AWS shows the endpoint `Deleting` for a while; it cannot be
-        // created again until it is gone, so the deploy waits (retryable).
+        // created again until it is gone, so the deploy waits (retryable)
+        // and a later try, planning from what it finds, creates it.
         match self.sagemaker.describe_endpoint(endpoint).await? {
             None => Ok(()),
-            Some(ep) => Err(DeployError::Refused {
+            Some(ep) => Err(DeployError::DeletedFailed {
                 endpoint: endpoint.to_string(),
-                refusal: crate::plan::Refusal::Busy { status: ep.status },
+                failed: format!(
+                    "{failed_config}{}",
+                    reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                ),
+                status: ep.status,
             }),
         }
     }

@@ -3,6 +3,7 @@
 //! still work).
 
 use crate::plan::Refusal;
+use aws_sdk_sagemaker::types::EndpointStatus;
 use serde::Serialize;
 use shared::aws::AwsError;
 use shared::deployment::KeyTooLong;
@@ -88,6 +89,13 @@ pub enum DeployError {
     Refused { endpoint: String, refusal: Refusal },
     #[error("endpoint {endpoint}: another deployment of it is in progress (its lease is held); retrying")]
     Leased { endpoint: String },
+    #[error("endpoint {endpoint}: deleted it: it was Failed on {failed}. SageMaker shows it {status} until it is gone; a retry then recreates it with this deployment (retryable)")]
+    DeletedFailed {
+        endpoint: String,
+        /// The failed config and its FailureReason.
+        failed: String,
+        status: EndpointStatus,
+    },
     #[error("endpoint {endpoint} was changed by another deployment at the same time (it now uses {config}); retrying will deploy over it if this artifact is newer")]
     LostRace { endpoint: String, config: String },
     /// Any of the above, for a deployment whose endpoint and config were
@@ -112,6 +120,10 @@ fn describe_refusal(refusal: &Refusal) -> String {
             "has no {MANAGED_BY_KEY}={MANAGED_BY_VALUE} tag ({}), although its config {config} is the pipeline's, so the deployer may not update it and leaves it untouched. If the pipeline should own it, tag the endpoint {MANAGED_BY_KEY}={MANAGED_BY_VALUE} (aws sagemaker add-tags); otherwise choose another endpoint_name",
             found.as_deref().map(|v| format!("it has {MANAGED_BY_KEY}={v}")).unwrap_or_else(|| "it has none".into())
         ),
+        Refusal::Busy {
+            status: EndpointStatus::Deleting,
+        } => "is Deleting; it can be created again once SageMaker has removed it (retryable)"
+            .into(),
         Refusal::Busy { status } => format!(
             "is {status}; SageMaker accepts no update until it finishes (retryable)"
         ),
@@ -150,7 +162,9 @@ impl DeployError {
             DeployError::Deployment { source, .. } => source.is_retryable(),
             DeployError::Aws(e) => e.is_retryable(),
             DeployError::Refused { refusal, .. } => refusal.is_retryable(),
-            DeployError::LostRace { .. } | DeployError::Leased { .. } => true,
+            DeployError::LostRace { .. }
+            | DeployError::Leased { .. }
+            | DeployError::DeletedFailed { .. } => true,
             DeployError::Event(_)
             | DeployError::Settings(_)
             | DeployError::KeyTooLong(_)
