@@ -11,6 +11,8 @@ mod access;
 mod fleet;
 #[path = "cost_sweeper/prices.rs"]
 mod prices;
+#[path = "cost_sweeper/recheck.rs"]
+mod recheck;
 #[path = "cost_sweeper/world.rs"]
 mod world;
 

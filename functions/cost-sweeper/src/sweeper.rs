@@ -76,13 +76,15 @@ impl Sweeper {
                 .build(),
         );
         let sagemaker = SageMaker::new(sagemaker);
+        let metrics = MetricsReader::new(cloudwatch);
         Sweeper {
             observer: Observer::new(sagemaker.clone()),
-            metrics: MetricsReader::new(cloudwatch),
+            metrics: metrics.clone(),
             tags: BulkTags::new(tagging),
             applier: Applier {
                 sagemaker,
                 notifier: shared::aws::sns::Notifier::new(sns, config.notify_topic_arn.clone()),
+                metrics,
             },
             price_list: PriceList::from_client(pricing),
             reports: ArtifactStore::new(s3),

@@ -4,6 +4,7 @@
 //! endpoints right before deleting one: a run cut short, or a second run at
 //! the same time, finds a state the planner knows how to continue.
 
+use crate::aws::metrics::MetricsReader;
 use crate::aws::tagging::{stamp, state_tags, tag_map, tag_text};
 use crate::domain::fleet::migration_tags as tags;
 use crate::domain::state::MigrationState;
@@ -20,6 +21,8 @@ use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 pub struct Applier {
     pub sagemaker: SageMaker,
     pub notifier: Notifier,
+    /// Re-reads an original's traffic right before it is deleted.
+    pub metrics: MetricsReader,
 }
 
 /// What applying a step did.
@@ -121,12 +124,19 @@ impl Applier {
             Action::RetireOriginal {
                 original,
                 canary_arn,
+                traffic,
             } => {
                 if let Some(changed) = self
-                    .changed_since_planned(original, MigrationState::AwaitingSwitch)
+                    .changed_since_planned(original, MigrationState::AwaitingSwitch, canary_arn)
                     .await?
                 {
                     return Ok(Applied::Skipped(changed));
+                }
+                if let Some(held) = self
+                    .held_by_traffic(&original.name, traffic, "retirement", canary_arn, now)
+                    .await?
+                {
+                    return Ok(Applied::Skipped(held));
                 }
                 self.sagemaker
                     .add_tags(
@@ -155,8 +165,23 @@ impl Applier {
                     .await?;
                 Ok(Applied::Done("migration completed".into()))
             }
-            Action::ReplaceOriginal { original, canary } => {
-                self.replace_original(original, canary, &at).await
+            Action::ReplaceOriginal {
+                original,
+                canary,
+                traffic,
+            } => self.replace_original(original, canary, traffic, now).await,
+            Action::Hold {
+                name,
+                canary_arn,
+                kind,
+                reason,
+            } => {
+                let told = self.notify_hold(name, canary_arn, *kind, reason).await?;
+                Ok(Applied::Done(if told {
+                    format!("{reason}; people were told")
+                } else {
+                    format!("{reason}; people were told on an earlier run")
+                }))
             }
             Action::CreateReplacement {
                 name,
@@ -367,6 +392,7 @@ impl Applier {
         &self,
         original: &OriginalRef,
         expected_state: MigrationState,
+        canary_arn: &str,
     ) -> Result<Option<String>, AwsError> {
         let Some(current) = self.sagemaker.describe_endpoint(&original.name).await? else {
             return Ok(Some(format!("{} is already gone", original.name)));
@@ -379,7 +405,7 @@ impl Applier {
         }
         let current_tags = self.sagemaker.list_tags(&current.arn).await?;
         if let Some(held) = self
-            .held_by_opt_out(&original.name, &current_tags, "retirement")
+            .held_by_opt_out(&original.name, &current_tags, "retirement", canary_arn)
             .await?
         {
             return Ok(Some(held));

@@ -2,11 +2,12 @@
 //! name, and rolling a failed replacement back to the kept persistent config.
 
 use crate::aws::apply::{Applied, Applier};
-use crate::aws::tagging::{state_tags, tag_map, tag_text};
+use crate::aws::tagging::{stamp, state_tags, tag_map, tag_text};
 use crate::domain::fleet::migration_tags as tags;
 use crate::domain::state::MigrationState;
-use crate::domain::steps::{carried_tags, CanaryRef, OriginalRef};
+use crate::domain::steps::{carried_tags, CanaryRef, OriginalRef, TrafficCheck};
 use aws_sdk_sagemaker::types::EndpointStatus;
+use chrono::{DateTime, Utc};
 use shared::aws::AwsError;
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use std::collections::BTreeMap;
@@ -81,8 +82,11 @@ impl Applier {
         &self,
         original: &OriginalRef,
         canary: &CanaryRef,
-        at: &str,
+        traffic: &TrafficCheck,
+        now: DateTime<Utc>,
     ) -> Result<Applied, AwsError> {
+        let at = stamp(now);
+        let at = at.as_str();
         let current = self.sagemaker.describe_endpoint(&original.name).await?;
         if let Some(current) = &current {
             if current.config_name != original.config_name {
@@ -93,7 +97,13 @@ impl Applier {
             }
             let current_tags = self.sagemaker.list_tags(&current.arn).await?;
             if let Some(held) = self
-                .held_by_opt_out(&original.name, &current_tags, "replacement")
+                .held_by_opt_out(&original.name, &current_tags, "replacement", &canary.arn)
+                .await?
+            {
+                return Ok(Applied::Skipped(held));
+            }
+            if let Some(held) = self
+                .held_by_traffic(&original.name, traffic, "replacement", &canary.arn, now)
                 .await?
             {
                 return Ok(Applied::Skipped(held));

@@ -2,7 +2,7 @@
 //! replacement cannot be created after the original was deleted.
 
 use super::*;
-use crate::aws::apply::tests::{applier, described};
+use crate::aws::apply::tests::{applier, described, now, quiet_metrics};
 use aws_sdk_sagemaker::operation::create_endpoint::{CreateEndpointError, CreateEndpointOutput};
 use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointError;
 use aws_sdk_sagemaker::Client;
@@ -91,8 +91,18 @@ async fn a_failed_replacement_create_restores_the_original_at_once() {
         config_in_use_elsewhere: false,
         user_tags: BTreeMap::new(),
     };
-    let applied = applier(client)
-        .replace_original(&original, &canary, "2027-01-15T00:00:00Z")
+    // No call since the canary started: nothing holds the replacement.
+    let traffic = TrafficCheck {
+        variants: vec!["AllTraffic".into()],
+        since: now() - chrono::Duration::hours(2),
+        allowed_per_day: 0,
+    };
+    let applier = Applier {
+        metrics: quiet_metrics(),
+        ..applier(client)
+    };
+    let applied = applier
+        .replace_original(&original, &canary, &traffic, now())
         .await;
     assert_eq!(replacement_refused.num_calls(), 1);
     assert_eq!(restored.num_calls(), 1, "the original is recreated at once");

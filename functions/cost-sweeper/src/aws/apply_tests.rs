@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::config::Strategy;
+use crate::domain::steps::TrafficCheck;
 use aws_sdk_sagemaker::operation::add_tags::AddTagsOutput;
 use aws_sdk_sagemaker::operation::create_endpoint::CreateEndpointOutput;
 use aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOutput;
@@ -27,7 +28,26 @@ pub(crate) fn applier(sagemaker: Client) -> Applier {
     Applier {
         sagemaker: SageMaker::new(sagemaker),
         notifier: Notifier::new(sns, None),
+        metrics: no_metrics(),
     }
+}
+
+/// A CloudWatch client for steps that must not read metrics (no rule:
+/// any call fails the test's step).
+pub(crate) fn no_metrics() -> MetricsReader {
+    MetricsReader::new(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[]))
+}
+
+/// CloudWatch with no datapoint for any series: no traffic.
+pub(crate) fn quiet_metrics() -> MetricsReader {
+    let none = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(|| {
+        aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput::builder().build()
+    });
+    MetricsReader::new(mock_client!(
+        aws_sdk_cloudwatch,
+        RuleMode::MatchAny,
+        &[&none]
+    ))
 }
 
 fn start() -> Action {
@@ -56,7 +76,7 @@ fn start() -> Action {
     }
 }
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap()
 }
 
@@ -131,14 +151,39 @@ fn opted_out_tags(state: MigrationState) -> ListTagsOutput {
         .build()
 }
 
-fn notifying(sns: aws_sdk_sns::Client, sagemaker: Client) -> Applier {
+pub(crate) fn notifying(sns: aws_sdk_sns::Client, sagemaker: Client) -> Applier {
     Applier {
         sagemaker: SageMaker::new(sagemaker),
         notifier: Notifier::new(sns, Some("arn:aws:sns:us-east-1:123456789012:t".into())),
+        metrics: no_metrics(),
     }
 }
 
-fn orders() -> OriginalRef {
+pub(crate) const CANARY_ARN: &str =
+    "arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders-serverless";
+
+/// The one tag write a hold makes: on the canary, that people were told.
+pub(crate) fn hold_recorded(kind: &'static str) -> aws_smithy_mocks::Rule {
+    mock!(Client::add_tags)
+        .match_requests(move |r| {
+            r.resource_arn() == Some(CANARY_ARN)
+                && r.tags().len() == 1
+                && r.tags()[0].key() == Some(tags::HOLD)
+                && r.tags()[0].value() == Some(kind)
+        })
+        .then_output(|| AddTagsOutput::builder().build())
+}
+
+/// The traffic check a retirement carries: no call since a day ago.
+pub(crate) fn drained_since_yesterday() -> TrafficCheck {
+    TrafficCheck {
+        variants: vec!["AllTraffic".into()],
+        since: now() - chrono::Duration::days(1),
+        allowed_per_day: 0,
+    }
+}
+
+pub(crate) fn orders() -> OriginalRef {
     OriginalRef {
         name: "orders".into(),
         arn: "arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders".into(),
@@ -154,6 +199,7 @@ async fn an_original_opted_out_just_before_its_retirement_is_held_and_notified()
         mock!(Client::describe_endpoint).then_output(|| described("orders", "orders-config"));
     let listed =
         mock!(Client::list_tags).then_output(|| opted_out_tags(MigrationState::AwaitingSwitch));
+    let told = hold_recorded("opted-out");
     let tagged = mock!(Client::add_tags).then_output(|| AddTagsOutput::builder().build());
     let deleted =
         mock!(Client::delete_endpoint).then_output(|| DeleteEndpointOutput::builder().build());
@@ -162,12 +208,13 @@ async fn an_original_opted_out_just_before_its_retirement_is_held_and_notified()
     let sagemaker = mock_client!(
         aws_sdk_sagemaker,
         RuleMode::MatchAny,
-        &[&original, &listed, &tagged, &deleted]
+        &[&original, &listed, &told, &tagged, &deleted]
     );
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&published]);
     let retire = Action::RetireOriginal {
         original: orders(),
-        canary_arn: "arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders-serverless".into(),
+        canary_arn: CANARY_ARN.into(),
+        traffic: drained_since_yesterday(),
     };
     let applied = notifying(sns, sagemaker).apply(&retire, now()).await;
     match applied {
@@ -177,6 +224,7 @@ async fn an_original_opted_out_just_before_its_retirement_is_held_and_notified()
     assert_eq!(deleted.num_calls(), 0, "not deleted");
     assert_eq!(tagged.num_calls(), 0, "nothing recorded");
     assert_eq!(published.num_calls(), 1, "people are told it is held");
+    assert_eq!(told.num_calls(), 1, "and the canary records that they were");
 }
 
 #[tokio::test]
@@ -188,6 +236,7 @@ async fn an_original_opted_out_just_before_its_replacement_is_held_and_notified(
         .match_requests(|r| r.endpoint_name() == Some("orders-serverless"))
         .then_output(|| described("orders-serverless", "orders-serverless-cfg"));
     let listed = mock!(Client::list_tags).then_output(|| opted_out_tags(MigrationState::Canary));
+    let told = hold_recorded("opted-out");
     let tagged = mock!(Client::add_tags).then_output(|| AddTagsOutput::builder().build());
     let deleted =
         mock!(Client::delete_endpoint).then_output(|| DeleteEndpointOutput::builder().build());
@@ -196,7 +245,7 @@ async fn an_original_opted_out_just_before_its_replacement_is_held_and_notified(
     let sagemaker = mock_client!(
         aws_sdk_sagemaker,
         RuleMode::MatchAny,
-        &[&original, &canary, &listed, &tagged, &deleted]
+        &[&original, &canary, &listed, &told, &tagged, &deleted]
     );
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&published]);
     let replace = Action::ReplaceOriginal {
@@ -209,6 +258,7 @@ async fn an_original_opted_out_just_before_its_replacement_is_held_and_notified(
             config_in_use_elsewhere: false,
             user_tags: BTreeMap::new(),
         },
+        traffic: drained_since_yesterday(),
     };
     let applied = notifying(sns, sagemaker).apply(&replace, now()).await;
     match applied {
@@ -218,4 +268,5 @@ async fn an_original_opted_out_just_before_its_replacement_is_held_and_notified(
     assert_eq!(deleted.num_calls(), 0, "not deleted");
     assert_eq!(tagged.num_calls(), 0, "nothing recorded");
     assert_eq!(published.num_calls(), 1, "people are told it is held");
+    assert_eq!(told.num_calls(), 1, "and the canary records that they were");
 }

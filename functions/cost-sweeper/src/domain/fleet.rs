@@ -40,6 +40,9 @@ pub mod migration_tags {
     /// When the state last changed (switch notice, failure, ...).
     pub const CHANGED_AT: &str = "pipeline:migration-changed-at";
     pub const FAILURE: &str = "pipeline:migration-failure";
+    /// On a canary: the hold of its original's last step people were told
+    /// about (`opted-out`, `traffic`), so the notice is sent once.
+    pub const HOLD: &str = "pipeline:migration-hold";
     /// The persistent endpoint's config, kept for revert.
     pub const PERSISTENT_CONFIG: &str = "pipeline:persistent-config";
 }

@@ -7,7 +7,8 @@
 //! endpoint carries each.
 
 use crate::config::{Strategy, SweepConfig};
-use crate::domain::fleet::{migration_tags as tags, user_tags, EndpointView, Usage};
+use crate::domain::fleet::{migration_tags as tags, EndpointView, Usage};
+use crate::domain::recheck;
 use crate::domain::state::MigrationState;
 use crate::domain::steps::{canary_ref, is_canary_of, original_ref, Action, CanaryRef, CanarySpec};
 use aws_sdk_sagemaker::types::EndpointStatus;
@@ -55,41 +56,32 @@ fn strategy_of(endpoint: &EndpointView) -> Strategy {
         .unwrap_or(Strategy::SideBySide)
 }
 
-/// The next step of the migration of `group`, if one is under way.
-/// `resume` is the canary to (re)create when the original's canary is
-/// missing; the planner builds it from the original's model. While the
-/// original's traffic is unknown (an incomplete CloudWatch answer), no
-/// step is taken: the next run decides.
+/// The next step of the migration of `group`, if one is under way, and
+/// the notice to send when this run is the first to hold it for an
+/// opt-out (`recheck::opt_out_hold`). `resume` is the canary to
+/// (re)create when the original's canary is missing; the planner builds
+/// it from the original's model. While the original's traffic is unknown
+/// (an incomplete CloudWatch answer), no step is taken: the next run
+/// decides.
 pub fn progress(
     group: &Group,
     resume: Option<&CanarySpec>,
     config: &SweepConfig,
     now: DateTime<Utc>,
-) -> Progress {
+) -> (Progress, Option<Action>) {
     let next = next_step(group, resume, config, now);
-    let opted_out = group.original.is_some_and(|o| {
-        o.tag(user_tags::OPT_OUT) == Some(user_tags::OPT_OUT_VALUE) && !o.is_serverless()
-    });
-    if let (
-        Progress::Step(action @ (Action::RetireOriginal { .. } | Action::ReplaceOriginal { .. })),
-        true,
-    ) = (&next, opted_out)
-    {
-        return Progress::Waiting(format!(
-            "opted out by tag {}={} after the migration started: {} held (revert or remove the tag)",
-            user_tags::OPT_OUT,
-            user_tags::OPT_OUT_VALUE,
-            action.name()
-        ));
+    if let Some((why, notice)) = recheck::opt_out_hold(group, &next) {
+        return (Progress::Waiting(why), notice);
     }
-    match (next, group.usage.gap) {
+    let progress = match (next, group.usage.gap) {
         (Progress::Step(action), Some(gap)) => Progress::Waiting(format!(
             "{}: usage unknown, so {} waits for the next run",
             gap.describe(),
             action.name()
         )),
         (next, _) => next,
-    }
+    };
+    (progress, None)
 }
 
 fn next_step(
@@ -185,15 +177,17 @@ fn original_progress(
                 Progress::Step(Action::RetireOriginal {
                     original: original_ref(original),
                     canary_arn: c.arn.clone(),
+                    traffic: recheck::retire_check(original, config, now),
                 })
             }
         }
-        Some(MigrationState::Replacing) => match canary {
-            Some(c) => Progress::Step(Action::ReplaceOriginal {
+        Some(MigrationState::Replacing) => match (canary, group.canary) {
+            (Some(c), Some(view)) => Progress::Step(Action::ReplaceOriginal {
                 original: original_ref(original),
                 canary: c,
+                traffic: recheck::replace_check(original, view, &group.usage, config, now),
             }),
-            None => fail(original, "the canary disappeared before the original was replaced".into(), None),
+            _ => fail(original, "the canary disappeared before the original was replaced".into(), None),
         },
         _ => Progress::Waiting(format!("unknown migration state {tag:?}; left alone")),
     }
@@ -255,6 +249,7 @@ fn canary_progress(
             Strategy::Recreate => Progress::Step(Action::ReplaceOriginal {
                 original: original_ref(original),
                 canary,
+                traffic: recheck::replace_check(original, c, &group.usage, config, now),
             }),
         },
         Some(verdict) => fail(

@@ -63,7 +63,7 @@ pub(super) fn step(g: &Group) -> Progress {
         .unwrap()
         .unwrap();
     let resume = canary_spec(&o, &settings, &config());
-    progress(g, resume.as_ref(), &config(), now())
+    progress(g, resume.as_ref(), &config(), now()).0
 }
 
 pub(super) fn action_name(p: &Progress) -> &'static str {

@@ -10,6 +10,7 @@ pub(crate) mod plan;
 pub mod prices;
 pub mod pricing;
 pub(crate) mod reasons;
+pub(crate) mod recheck;
 pub(crate) mod revert;
 pub mod rows;
 pub(crate) mod state;

@@ -146,7 +146,13 @@ pub fn plan(
         let resume = original
             .filter(|o| o.migration_state() == Some(MigrationState::Canary))
             .and_then(|o| evaluate(o, &group.usage, config, now).2);
-        let progress = migration::progress(&group, resume.as_ref(), config, now);
+        let (progress, notice) = migration::progress(&group, resume.as_ref(), config, now);
+        if let Some(action) = notice {
+            plan.steps.push(Planned {
+                endpoint: name.to_string(),
+                action,
+            });
+        }
         if let Some(c) = canary {
             let mut row = serverless_row(c, &usage_of(&c.name), config, now);
             row.decision = Decision::Canary;

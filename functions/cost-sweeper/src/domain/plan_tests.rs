@@ -224,3 +224,39 @@ fn an_endpoint_whose_metrics_are_incomplete_is_not_started_and_the_report_says_w
     );
     assert!(plan.steps.is_empty());
 }
+
+/// An original opted out after its switch was announced: the first sweep
+/// that sees it holds the retirement and tells people (one `hold` step);
+/// once the canary records that they were told, later sweeps only wait.
+#[test]
+fn an_opted_out_original_is_held_with_one_notice_not_one_per_sweep() {
+    let announced = (now() - chrono::Duration::days(3)).to_rfc3339();
+    let o = tagged(
+        persistent("orders"),
+        &[
+            (t::STATE, "awaiting-switch"),
+            (t::CANARY, "orders-serverless"),
+            (t::CHANGED_AT, announced.as_str()),
+            ("serverless-migration", "exclude"),
+        ],
+    );
+    let c = tagged(
+        serverless("orders-serverless", 6144),
+        &[
+            (t::MIGRATION_OF, "orders"),
+            ("managed-by", "sagemaker-serverless-pipeline"),
+            (t::STATE, "awaiting-switch"),
+        ],
+    );
+    let first = plan(&[o.clone(), c.clone()], &HashMap::new(), &config(), now());
+    let steps: Vec<&str> = first.steps.iter().map(|s| s.action.name()).collect();
+    assert_eq!(steps, ["hold"], "one notice, and no retirement");
+    let r = row(&first, "orders");
+    assert_eq!(r.decision, Decision::Wait);
+    assert!(r.note.contains("opted out"), "{}", r.note);
+
+    let told = tagged(c, &[("pipeline:migration-hold", "opted-out")]);
+    let later = plan(&[o, told], &HashMap::new(), &config(), now());
+    assert!(later.steps.is_empty(), "{:?}", later.steps);
+    assert_eq!(row(&later, "orders").decision, Decision::Wait);
+}

@@ -4,6 +4,7 @@
 use crate::config::{Strategy, SweepConfig};
 use crate::domain::eligibility::MigrationSettings;
 use crate::domain::fleet::{user_tags, EndpointView};
+use chrono::{DateTime, Utc};
 use shared::naming;
 use std::collections::BTreeMap;
 
@@ -49,6 +50,36 @@ pub struct CanarySpec {
     pub user_tags: BTreeMap<String, String>,
 }
 
+/// The re-read of an original's traffic right before it is retired or
+/// replaced: `Invocations` of its `variants` from `since` to now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrafficCheck {
+    pub variants: Vec<String>,
+    pub since: DateTime<Utc>,
+    /// Invocations a day (counted over at least a day) that still let the
+    /// step go ahead: 0 once callers were told to move (side-by-side); for
+    /// a recreate, whose name keeps its callers, the rate at which
+    /// serverless still saves what the migration was started for.
+    pub allowed_per_day: u64,
+}
+
+/// Why a destructive step is held (each kind is announced once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldKind {
+    OptedOut,
+    Traffic,
+}
+
+impl HoldKind {
+    /// The value recorded on the canary once people were told.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldKind::OptedOut => "opted-out",
+            HoldKind::Traffic => "traffic",
+        }
+    }
+}
+
 /// One step of one migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -80,6 +111,7 @@ pub enum Action {
     RetireOriginal {
         original: OriginalRef,
         canary_arn: String,
+        traffic: TrafficCheck,
     },
     /// Record `completed` on this endpoint.
     MarkCompleted { arn: String },
@@ -88,6 +120,15 @@ pub enum Action {
     ReplaceOriginal {
         original: OriginalRef,
         canary: CanaryRef,
+        traffic: TrafficCheck,
+    },
+    /// Tell people the migration of `name` is held (recorded on its
+    /// canary, so the notice goes out once, not every run).
+    Hold {
+        name: String,
+        canary_arn: String,
+        kind: HoldKind,
+        reason: String,
     },
     /// Recreate: the original is gone; create its name from the canary's config.
     CreateReplacement {
@@ -146,6 +187,7 @@ impl Action {
             Action::RevertInPlace { .. } => "revert-in-place",
             Action::RecreateOriginal { .. } => "recreate-original",
             Action::Abort { .. } => "abort",
+            Action::Hold { .. } => "hold",
         }
     }
 }
