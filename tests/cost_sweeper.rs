@@ -146,7 +146,13 @@ async fn a_fleet_dry_run_plans_and_repeated_runs_converge() {
     // are settled from them and their creation time, never described.
     assert_eq!(dry.api_calls.get("ListTags"), None);
     assert!(dry.api_calls.contains_key("GetResources"));
-    assert_eq!(dry.api_calls.get("DescribeEndpoint"), Some(&146));
+    // What each of the other 146 runs comes from Search, 100 a call
+    // (before: one DescribeEndpoint each, 146); configs are read once each
+    // and only where the endpoint itself does not decide: not for the
+    // multi-variant and serverless kinds (before: 9 configs, now 6).
+    assert_eq!(dry.api_calls.get("DescribeEndpoint"), None);
+    assert_eq!(dry.api_calls.get("Search"), Some(&3));
+    assert_eq!(dry.api_calls.get("DescribeEndpointConfig"), Some(&6));
     assert_eq!(
         dry.api_calls.get("GetMetricData"),
         Some(&(dry.metric_series.div_ceil(500) as u64))

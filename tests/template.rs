@@ -226,6 +226,7 @@ const NO_RESOURCE_LEVEL: &[&str] = &[
     "sagemaker:ListEndpointConfigs",
     "sagemaker:ListModels",
     "sagemaker:ListEndpoints",
+    "sagemaker:Search",
     "cloudwatch:GetMetricData",
     "pricing:GetProducts",
     "tag:GetResources",

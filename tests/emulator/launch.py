@@ -31,6 +31,7 @@ import price_list_api  # noqa: E402
 import runtime_patches  # noqa: E402
 import request_counter  # noqa: E402
 import sagemaker_patches  # noqa: E402
+import search_patches  # noqa: E402
 
 
 def build_app() -> Any:
@@ -39,6 +40,7 @@ def build_app() -> Any:
 
     sagemaker_patches.apply()
     capacity_patches.apply()
+    search_patches.apply()
     runtime_patches.apply()
     moto_app = DomainDispatcherApplication(create_backend_app)
     app = control.ControlMiddleware(runtime_patches.InvocationBodyMiddleware(moto_app))

@@ -405,6 +405,33 @@ def list_order_and_pagination(c: Ctx) -> None:
 
 
 @check
+def search_endpoints_pages_and_matches_describe(c: Ctx) -> None:
+    p = "search"
+    m = c.model(n(p, "m"))
+    cfg = c.instance_config(n(p, "c"), m)
+    names = [n(p, f"e{i}") for i in range(3)]
+    for name in names:
+        c.sm.create_endpoint(EndpointName=name, EndpointConfigName=cfg, Tags=[{"Key": "k", "Value": name}])
+    expression = {"Filters": [{"Name": "EndpointName", "Operator": "Contains", "Value": f"{p}-{RUN}"}]}
+    first = c.sm.search(Resource="Endpoint", SearchExpression=expression, MaxResults=2)
+    assert len(first["Results"]) == 2 and first.get("NextToken"), first
+    rest = c.sm.search(Resource="Endpoint", SearchExpression=expression, MaxResults=2,
+                       NextToken=first["NextToken"])
+    assert len(rest["Results"]) == 1 and not rest.get("NextToken"), rest
+    records = {r["Endpoint"]["EndpointName"]: r["Endpoint"] for r in first["Results"] + rest["Results"]}
+    assert sorted(records) == sorted(names), records
+    described = c.sm.describe_endpoint(EndpointName=names[0])
+    record = records[names[0]]
+    for key in ("EndpointArn", "EndpointConfigName", "EndpointStatus", "CreationTime", "LastModifiedTime",
+                "ProductionVariants"):
+        assert record[key] == described[key], (key, record[key], described[key])
+    assert record["Tags"] == [{"Key": "k", "Value": names[0]}], record
+    expect_error(lambda: c.sm.search(Resource="Endpoint", MaxResults=101), contains="maxResults")
+    bad = {"Filters": [{"Name": "EndpointStatus", "Operator": "Equals", "Value": "InService"}]}
+    expect_error(lambda: c.sm.search(Resource="Endpoint", SearchExpression=bad), contains="EndpointName")
+
+
+@check
 def not_found_messages(c: Ctx) -> None:
     p = "nf"
     name = n(p, "x")

@@ -224,10 +224,19 @@ pub async fn sweep(
             None => to_describe.push(l.clone()),
         }
     }
+    // What each endpoint runs from Search, in bulk; configs only where the
+    // endpoint itself does not decide (serverless, several variants).
     let (mut views, describe_errors) = sweeper
         .observer
-        .describe_all(&to_describe, Some(&tags), config.describe_concurrency)
+        .observe(
+            &to_describe,
+            config.endpoint_name_contains.as_deref(),
+            &tags,
+            |v| eligibility::settled_without_config(v, &claimed),
+            config.describe_concurrency,
+        )
         .await;
+    drop(claimed);
     drop(tags);
 
     let series = metrics::series_for(&views);
@@ -377,7 +386,7 @@ pub async fn revert(
         .map_err(aborted)?;
     let (views, errors) = sweeper
         .observer
-        .describe_all(&listed, None, config.describe_concurrency)
+        .describe_all(&listed, config.describe_concurrency)
         .await;
     if let Some((endpoint, e)) = errors.first() {
         return Err(SweepFailed::Aborted {

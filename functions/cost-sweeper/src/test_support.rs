@@ -67,6 +67,7 @@ pub fn persistent(name: &str) -> EndpointView {
             "s3://requests/smoke.json".to_string(),
         )]),
         model: Some(model(&format!("{name}-model"))),
+        config_read: true,
     }
 }
 

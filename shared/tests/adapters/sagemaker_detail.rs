@@ -1,6 +1,6 @@
 //! The reads the cost sweeper observes the fleet with: an endpoint's
 //! times, instance counts and data capture; a config's variants; a model's
-//! containers; every page of ListEndpoints.
+//! containers; every page of ListEndpoints and of a Search for endpoints.
 
 use crate::support::{sagemaker, sagemaker_error, sagemaker_ok, CONFIG_ARN, ENDPOINT_ARN};
 use aws_sdk_sagemaker::types::EndpointStatus;
@@ -185,4 +185,73 @@ async fn list_endpoints_follows_every_page_with_the_name_filter() {
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].json()["NameContains"], "churn");
     assert_eq!(requests[0].json()["MaxResults"], 100);
+}
+
+#[tokio::test]
+async fn search_reads_every_endpoint_page_by_page_with_the_name_filter() {
+    let first = mock!(Client::search)
+        .match_requests(|r| r.next_token().is_none())
+        .then_http_response(|| {
+            sagemaker_ok(json!({
+                "Results": [{ "Endpoint": {
+                    "EndpointName": "churn-a", "EndpointArn": "arn:a",
+                    "EndpointConfigName": "churn-a-config",
+                    "ProductionVariants": [
+                        { "VariantName": "Blue", "CurrentInstanceCount": 2 },
+                        { "VariantName": "Green", "CurrentInstanceCount": 1 }
+                    ],
+                    "EndpointStatus": "InService",
+                    "CreationTime": 1718000000, "LastModifiedTime": 1718000500,
+                    "Tags": [{ "Key": "team", "Value": "ml" }]
+                }}],
+                "NextToken": "t1"
+            }))
+        });
+    let second = mock!(Client::search)
+        .match_requests(|r| r.next_token() == Some("t1"))
+        .then_http_response(|| {
+            sagemaker_ok(json!({
+                "Results": [{ "Endpoint": {
+                    "EndpointName": "churn-s", "EndpointArn": "arn:s",
+                    "EndpointConfigName": "churn-s-config",
+                    "ProductionVariants": [{ "VariantName": "AllTraffic",
+                        "CurrentServerlessConfig": { "MemorySizeInMB": 3072, "MaxConcurrency": 5 } }],
+                    "EndpointStatus": "Updating",
+                    "CreationTime": 1718000000, "LastModifiedTime": 1718000900
+                }}]
+            }))
+        });
+    let (sm, sent) = sagemaker(&[&first, &second]);
+
+    let found = sm.search_endpoints(Some("churn")).await.unwrap();
+    assert_eq!(found.len(), 2);
+    let (a, s) = (&found[0], &found[1]);
+    assert_eq!(a.info.arn, "arn:a");
+    assert_eq!(a.info.config_name, "churn-a-config");
+    assert_eq!(
+        a.last_modified,
+        Utc.timestamp_opt(1_718_000_500, 0).unwrap()
+    );
+    let names: Vec<&str> = a.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["Blue", "Green"]);
+    assert_eq!(a.variants[0].current_instance_count, Some(2));
+    assert_eq!(a.current_instance_counts.get("Green"), Some(&1));
+    assert_eq!(s.info.status, EndpointStatus::Updating);
+    assert_eq!(
+        s.variants[0].serverless,
+        Some(ServerlessSpec {
+            memory_size_mb: 3072,
+            max_concurrency: 5,
+            provisioned_concurrency: None
+        })
+    );
+    let requests = sent.requests();
+    assert_eq!(requests.len(), 2);
+    let body = requests[0].json();
+    assert_eq!(body["Resource"], "Endpoint");
+    assert_eq!(body["MaxResults"], 100);
+    assert_eq!(
+        body["SearchExpression"]["Filters"][0],
+        json!({"Name": "EndpointName", "Operator": "Contains", "Value": "churn"})
+    );
 }

@@ -277,14 +277,7 @@ pub fn settled_before_describe(
     config: &SweepConfig,
     now: DateTime<Utc>,
 ) -> Option<Reason> {
-    let migrating = [
-        migration_tags::STATE,
-        migration_tags::CANARY,
-        migration_tags::MIGRATION_OF,
-    ]
-    .iter()
-    .any(|key| tags.contains_key(*key));
-    if migrating || claimed.contains(name) {
+    if in_migration(name, tags, claimed) {
         return None;
     }
     if tags.get(user_tags::OPT_OUT).map(String::as_str) == Some(user_tags::OPT_OUT_VALUE) {
@@ -295,6 +288,27 @@ pub fn settled_before_describe(
         age_days,
         grace_days: config.grace_period_days,
     })
+}
+
+/// True when the endpoint itself (without its config) decides: serverless
+/// (nothing to migrate; its serverless settings are on the endpoint) or
+/// several variants (never migrated, whatever they run). Never for an
+/// endpoint in a migration (its own migration tags, or a canary naming it
+/// in `claimed`): that needs the whole picture.
+pub fn settled_without_config(endpoint: &EndpointView, claimed: &BTreeSet<&str>) -> bool {
+    !in_migration(&endpoint.name, &endpoint.tags, claimed)
+        && (endpoint.is_serverless() || endpoint.variants.len() > 1)
+}
+
+fn in_migration(name: &str, tags: &BTreeMap<String, String>, claimed: &BTreeSet<&str>) -> bool {
+    [
+        migration_tags::STATE,
+        migration_tags::CANARY,
+        migration_tags::MIGRATION_OF,
+    ]
+    .iter()
+    .any(|key| tags.contains_key(*key))
+        || claimed.contains(name)
 }
 
 /// The rules that need no model or config beyond what `structural_reasons`

@@ -273,3 +273,24 @@ fn opted_out_and_young_endpoints_are_settled_without_describing_them() {
     assert_eq!(settle("a-serverless", &canary, now(), &none), None);
     assert_eq!(settle("a", &opted, old, &BTreeSet::from(["a"])), None);
 }
+
+#[test]
+fn serverless_and_multi_variant_endpoints_are_settled_without_their_config() {
+    let none = BTreeSet::new();
+    let mut two = persistent("two");
+    two.variants.push(two.variants[0].clone());
+    assert!(settled_without_config(&serverless("s", 2048), &none));
+    assert!(settled_without_config(&two, &none));
+    // One instance variant: its instance type (in the config) decides.
+    assert!(!settled_without_config(&persistent("one"), &none));
+    // In a migration: the whole picture, config included.
+    let canary = tagged(
+        serverless("c", 2048),
+        &[(migration_tags::MIGRATION_OF, "orig")],
+    );
+    assert!(!settled_without_config(&canary, &none));
+    let claimed = BTreeSet::from(["two"]);
+    assert!(!settled_without_config(&two, &claimed));
+    let migrating = tagged(two.clone(), &[(migration_tags::STATE, "canary")]);
+    assert!(!settled_without_config(&migrating, &none));
+}

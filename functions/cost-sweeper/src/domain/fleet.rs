@@ -67,6 +67,11 @@ pub struct EndpointView {
     pub tags: BTreeMap<String, String>,
     /// Described only for endpoints that may be migrated.
     pub model: Option<ModelInfo>,
+    /// The endpoint config was read: variants carry instance types and
+    /// models, and async inference and the volume key are known. Without
+    /// it (an endpoint settled from what the endpoint itself shows, see
+    /// `eligibility::settled_without_config`) they read as absent.
+    pub config_read: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -30,7 +30,9 @@ pub struct Plan {
 }
 
 /// True when the endpoint's model must be described before planning: it
-/// passes every rule that does not need it, or its canary must be rebuilt.
+/// passes every rule that does not need it (the serverless memory it would
+/// get included: a model is not read for an endpoint that memory rule
+/// already rules out), or its canary must be rebuilt.
 pub fn needs_model(
     endpoint: &EndpointView,
     usage: &Usage,
@@ -42,7 +44,10 @@ pub fn needs_model(
     }
     match endpoint.migration_state_tag() {
         Some(_) => endpoint.migration_state() == Some(MigrationState::Canary),
-        None => eligibility::screen(endpoint, usage, config, now).is_empty(),
+        None => {
+            eligibility::screen(endpoint, usage, config, now).is_empty()
+                && eligibility::migration_settings(endpoint, usage, config).is_ok()
+        }
     }
 }
 
@@ -68,10 +73,12 @@ fn evaluate(
     now: DateTime<Utc>,
 ) -> (Costs, Vec<Reason>, Option<CanarySpec>) {
     let mut reasons = eligibility::screen(endpoint, usage, config, now);
-    if reasons.is_empty() {
+    let settings = eligibility::migration_settings(endpoint, usage, config);
+    // The model is asked about only where it was described (`needs_model`).
+    if reasons.is_empty() && settings.is_ok() {
         reasons.extend(eligibility::model_reasons(endpoint));
     }
-    let settings = match eligibility::migration_settings(endpoint, usage, config) {
+    let settings = match settings {
         Ok(settings) => settings,
         Err(why) => {
             reasons.push(why);

@@ -180,6 +180,45 @@ fn the_model_is_described_only_when_it_matters() {
 }
 
 #[test]
+fn no_model_is_described_for_an_endpoint_the_memory_rule_rules_out() {
+    // 80% of 8 GiB x 1.25 = 8,192 MB > 6,144: needs-more-memory whatever
+    // the model is (the old code described it: needs_model was true).
+    let c = config();
+    let mut traffic = usage(10.0, 100.0);
+    traffic.peak_memory_percent = Some(80.0);
+    let mut big = persistent("big");
+    assert!(!needs_model(&big, &traffic, &c, now()));
+    // Not described, the endpoint gets the same decision and reasons.
+    big.model = None;
+    let plan = plan(
+        &[big],
+        &HashMap::from([("big".to_string(), traffic)]),
+        &c,
+        now(),
+    );
+    assert_eq!(row(&plan, "big").decision, Decision::Skip);
+    assert_eq!(codes(row(&plan, "big")), ["needs-more-memory"]);
+}
+
+#[test]
+fn a_multi_variant_endpoint_settled_without_its_config_says_so() {
+    let mut e = persistent("mv");
+    e.variants.push(e.variants[0].clone());
+    e.variants[1].name = "Green".into();
+    for v in &mut e.variants {
+        v.instance_type = None;
+        v.model_name = None;
+    }
+    e.model = None;
+    e.config_read = false;
+    let plan = plan(&[e], &HashMap::new(), &config(), now());
+    let r = row(&plan, "mv");
+    assert_eq!(r.decision, Decision::Skip);
+    assert_eq!(codes(r), ["multiple-variants"]);
+    assert!(r.note.contains("config not described"), "{}", r.note);
+}
+
+#[test]
 fn a_recreate_reports_its_expected_unavailability() {
     let o = tagged(
         persistent("orders"),

@@ -85,6 +85,11 @@ pub(crate) fn base_row(endpoint: &EndpointView, usage: &Usage) -> Row {
         invocations: usage.invocations,
         average_latency_ms: usage.average_latency_ms,
         migration_state: endpoint.migration_state_tag().map(str::to_string),
+        note: if endpoint.config_read || endpoint.is_serverless() {
+            String::new()
+        } else {
+            "config not described: decided from the endpoint (several variants)".into()
+        },
         ..empty_row(&endpoint.name)
     }
 }

@@ -3,9 +3,13 @@
 use super::{
     optional, to_chrono, ContainerInfo, EndpointConfigDetail, EndpointConfigInfo, EndpointDetail,
     EndpointInfo, ModelInfo, SageMaker, ServerlessCapacity, ServerlessSpec, VariantSpec,
+    VariantSummary,
 };
 use crate::aws::AwsError;
-use aws_sdk_sagemaker::types::{ContainerDefinition, EndpointStatus, ProductionVariant};
+use aws_sdk_sagemaker::types::{
+    ContainerDefinition, DataCaptureConfigSummary, EndpointStatus, ProductionVariant,
+    ProductionVariantServerlessConfig, ProductionVariantSummary,
+};
 
 /// A count from the API (`None` or negative is 0).
 fn count(value: Option<i32>) -> u32 {
@@ -18,11 +22,7 @@ fn variant_spec(v: &ProductionVariant) -> VariantSpec {
         model_name: v.model_name().map(str::to_string),
         instance_type: v.instance_type().map(|t| t.as_str().to_string()),
         initial_instance_count: v.initial_instance_count().map(|c| count(Some(c))),
-        serverless: v.serverless_config().map(|s| ServerlessSpec {
-            memory_size_mb: count(s.memory_size_in_mb()),
-            max_concurrency: count(s.max_concurrency()),
-            provisioned_concurrency: s.provisioned_concurrency().map(|p| count(Some(p))),
-        }),
+        serverless: v.serverless_config().map(serverless_spec),
     }
 }
 
@@ -36,6 +36,82 @@ fn container(c: &ContainerDefinition) -> ContainerInfo {
             .unwrap_or_default(),
         mode: c.mode().map(|m| m.as_str().to_string()),
         model_package: c.model_package_name().map(str::to_string),
+    }
+}
+
+/// What DescribeEndpoint and a Search record both say about an endpoint.
+pub(super) struct EndpointParts<'a> {
+    pub name: &'a str,
+    pub arn: Option<&'a str>,
+    pub status: Option<&'a EndpointStatus>,
+    pub config_name: Option<&'a str>,
+    pub pending_config_name: Option<&'a str>,
+    pub failure_reason: Option<&'a str>,
+    pub created: Option<&'a aws_smithy_types::DateTime>,
+    pub last_modified: Option<&'a aws_smithy_types::DateTime>,
+    pub variants: &'a [ProductionVariantSummary],
+    pub data_capture: Option<&'a DataCaptureConfigSummary>,
+}
+
+fn serverless_spec(s: &ProductionVariantServerlessConfig) -> ServerlessSpec {
+    ServerlessSpec {
+        memory_size_mb: count(s.memory_size_in_mb()),
+        max_concurrency: count(s.max_concurrency()),
+        provisioned_concurrency: s.provisioned_concurrency().map(|p| count(Some(p))),
+    }
+}
+
+pub(super) fn endpoint_detail(parts: EndpointParts<'_>) -> EndpointDetail {
+    let variants = parts.variants;
+    EndpointDetail {
+        info: EndpointInfo {
+            name: parts.name.to_string(),
+            arn: parts.arn.unwrap_or_default().to_string(),
+            status: parts
+                .status
+                .cloned()
+                .unwrap_or_else(|| EndpointStatus::from("")),
+            config_name: parts.config_name.unwrap_or_default().to_string(),
+            pending_config_name: parts.pending_config_name.map(str::to_string),
+            failure_reason: parts.failure_reason.map(str::to_string),
+            capacity: variants.first().and_then(|v| {
+                let config = v
+                    .desired_serverless_config()
+                    .or(v.current_serverless_config())?;
+                Some(ServerlessCapacity {
+                    max_concurrency: count(config.max_concurrency()),
+                    provisioned_concurrency: config
+                        .provisioned_concurrency()
+                        .map(|p| count(Some(p))),
+                })
+            }),
+        },
+        created: to_chrono(parts.created),
+        last_modified: to_chrono(parts.last_modified),
+        current_instance_counts: variants
+            .iter()
+            .filter_map(|v| {
+                let current = v.current_instance_count()?;
+                Some((
+                    v.variant_name().unwrap_or_default().to_string(),
+                    count(Some(current)),
+                ))
+            })
+            .collect(),
+        data_capture: parts
+            .data_capture
+            .is_some_and(|d| d.enable_capture() == Some(true)),
+        variants: variants
+            .iter()
+            .map(|v| VariantSummary {
+                name: v.variant_name().unwrap_or_default().to_string(),
+                current_instance_count: v.current_instance_count().map(|c| count(Some(c))),
+                serverless: v
+                    .current_serverless_config()
+                    .or(v.desired_serverless_config())
+                    .map(serverless_spec),
+            })
+            .collect(),
     }
 }
 
@@ -56,48 +132,21 @@ impl SageMaker {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeEndpoint", e));
-        Ok(optional(out)?.map(|out| EndpointDetail {
-            info: EndpointInfo {
-                name: name.to_string(),
-                arn: out.endpoint_arn().unwrap_or_default().to_string(),
-                status: out
-                    .endpoint_status()
-                    .cloned()
-                    .unwrap_or_else(|| EndpointStatus::from("")),
-                config_name: out.endpoint_config_name().unwrap_or_default().to_string(),
+        Ok(optional(out)?.map(|out| {
+            endpoint_detail(EndpointParts {
+                name,
+                arn: out.endpoint_arn(),
+                status: out.endpoint_status(),
+                config_name: out.endpoint_config_name(),
                 pending_config_name: out
                     .pending_deployment_summary()
-                    .and_then(|p| p.endpoint_config_name())
-                    .map(str::to_string),
-                failure_reason: out.failure_reason().map(str::to_string),
-                capacity: out.production_variants().first().and_then(|v| {
-                    let config = v
-                        .desired_serverless_config()
-                        .or(v.current_serverless_config())?;
-                    Some(ServerlessCapacity {
-                        max_concurrency: count(config.max_concurrency()),
-                        provisioned_concurrency: config
-                            .provisioned_concurrency()
-                            .map(|p| count(Some(p))),
-                    })
-                }),
-            },
-            created: to_chrono(out.creation_time()),
-            last_modified: to_chrono(out.last_modified_time()),
-            current_instance_counts: out
-                .production_variants()
-                .iter()
-                .filter_map(|v| {
-                    let current = v.current_instance_count()?;
-                    Some((
-                        v.variant_name().unwrap_or_default().to_string(),
-                        count(Some(current)),
-                    ))
-                })
-                .collect(),
-            data_capture: out
-                .data_capture_config()
-                .is_some_and(|d| d.enable_capture() == Some(true)),
+                    .and_then(|p| p.endpoint_config_name()),
+                failure_reason: out.failure_reason(),
+                created: out.creation_time(),
+                last_modified: out.last_modified_time(),
+                variants: out.production_variants(),
+                data_capture: out.data_capture_config(),
+            })
         }))
     }
 

@@ -1,8 +1,8 @@
 //! Lists (every page) and tags.
 
-use super::{to_chrono, ResourceSummary, SageMaker};
+use super::{to_chrono, EndpointSummary, ResourceSummary, SageMaker};
 use crate::aws::AwsError;
-use aws_sdk_sagemaker::types::Tag;
+use aws_sdk_sagemaker::types::{EndpointStatus, Tag};
 use std::collections::BTreeMap;
 
 /// Tags as the API takes them.
@@ -17,7 +17,7 @@ impl SageMaker {
     pub async fn list_endpoints(
         &self,
         fragment: Option<&str>,
-    ) -> Result<Vec<ResourceSummary>, AwsError> {
+    ) -> Result<Vec<EndpointSummary>, AwsError> {
         let mut pages = self
             .client
             .list_endpoints()
@@ -29,10 +29,15 @@ impl SageMaker {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk("ListEndpoints", e))?;
             for summary in page.endpoints() {
-                found.push(ResourceSummary {
+                found.push(EndpointSummary {
                     name: summary.endpoint_name().unwrap_or_default().to_string(),
                     arn: summary.endpoint_arn().unwrap_or_default().to_string(),
                     created: to_chrono(summary.creation_time()),
+                    last_modified: to_chrono(summary.last_modified_time()),
+                    status: summary
+                        .endpoint_status()
+                        .cloned()
+                        .unwrap_or_else(|| EndpointStatus::from("")),
                 });
             }
         }

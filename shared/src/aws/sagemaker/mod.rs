@@ -1,10 +1,12 @@
 //! The SageMaker calls the pipeline makes, each with its error classified:
-//! reads (`describe`), lists and tags (`list`), changes (`create`).
+//! reads (`describe`, and many endpoints at once with `search`), lists and
+//! tags (`list`), changes (`create`).
 
 mod capacity;
 mod create;
 mod describe;
 mod list;
+mod search;
 
 use super::{AwsError, AwsErrorKind};
 use aws_sdk_sagemaker::types::EndpointStatus;
@@ -70,6 +72,19 @@ pub struct EndpointDetail {
     pub current_instance_counts: BTreeMap<String, u32>,
     /// Data capture is enabled on the endpoint itself.
     pub data_capture: bool,
+    /// The variants the endpoint runs, in order.
+    pub variants: Vec<VariantSummary>,
+}
+
+/// One production variant as the endpoint (not its config) shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantSummary {
+    pub name: String,
+    /// Instances running now (instance-based variants).
+    pub current_instance_count: Option<u32>,
+    /// The serverless settings it runs (or, while they change, is moving
+    /// to); `None` for an instance-based variant.
+    pub serverless: Option<ServerlessSpec>,
 }
 
 /// One production variant of an endpoint config.
@@ -115,6 +130,16 @@ pub struct ContainerInfo {
     pub mode: Option<String>,
     /// A Marketplace / registry model package instead of an image.
     pub model_package: Option<String>,
+}
+
+/// An endpoint as ListEndpoints shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointSummary {
+    pub name: String,
+    pub arn: String,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub status: EndpointStatus,
 }
 
 /// A resource found by a list call.
