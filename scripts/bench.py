@@ -47,6 +47,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote_plus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_observe import BASELINE, observe_section  # noqa: E402
 from lambda_harness import RuntimeAPI  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -715,6 +716,11 @@ def render(results: dict, sweep: dict | None, args) -> str:
     if results.get("sweep_fake"):
         fake_lines, fake_misses = sweep_fake_section(results["sweep_fake"])
         lines.extend(fake_lines)
+        # 4c: the same fleets' calls per endpoint against the recorded baseline.
+        baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else None
+        observe_lines, observe_misses = observe_section(results["sweep_fake"], baseline)
+        lines.extend(observe_lines)
+        fake_misses += observe_misses
 
     add("## Targets")
     add("")

@@ -67,7 +67,7 @@ fn name(index: usize) -> String {
     format!("bench-fleet-{index:05}")
 }
 
-fn index_of(name: &str) -> Option<usize> {
+pub fn index_of(name: &str) -> Option<usize> {
     name.strip_prefix("bench-fleet-")?.get(..5)?.parse().ok()
 }
 
@@ -107,6 +107,10 @@ fn variants(kind: Kind) -> Vec<VariantSpec> {
 #[derive(Debug, Default)]
 pub struct Tally {
     pub requests: Mutex<BTreeMap<String, u64>>,
+    /// Requests naming one endpoint (or its config or model), by endpoint
+    /// index: the rest (lists, Search, tags and metrics in bulk) serve the
+    /// whole fleet.
+    pub per_endpoint: Mutex<Vec<u64>>,
     pub answer_nanos: AtomicU64,
 }
 
@@ -123,10 +127,14 @@ impl FakeAws {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default();
+        let tally = Tally {
+            per_endpoint: Mutex::new(vec![0; endpoints]),
+            ..Tally::default()
+        };
         FakeAws {
             endpoints,
             now,
-            tally: Arc::default(),
+            tally: Arc::new(tally),
         }
     }
 
@@ -140,6 +148,7 @@ impl FakeAws {
         }
         if let Some(op) = target.strip_prefix("SageMaker.") {
             let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            self.count_endpoint(&input);
             let (status, output) = self.sagemaker(op, &input);
             return (op.to_string(), json_response(status, &output));
         }
@@ -222,33 +231,30 @@ impl FakeAws {
                 let Some(i) = index_of(text("EndpointName")).filter(|i| *i < self.endpoints) else {
                     return not_found("endpoint");
                 };
-                let n = name(i);
-                let variants: Vec<Value> = variants(kind(i))
-                    .iter()
-                    .map(|v| {
-                        let mut variant = json!({"VariantName": v.name, "CurrentWeight": 1.0});
-                        if v.instance_type.is_some() {
-                            variant["CurrentInstanceCount"] = json!(v.count);
-                            variant["DesiredInstanceCount"] = json!(v.count);
-                        } else {
-                            variant["CurrentServerlessConfig"] =
-                                json!({"MemorySizeInMB": 2048, "MaxConcurrency": 10});
-                        }
-                        variant
+                (200, self.endpoint(i))
+            }
+            // The Endpoint resource only, 100 records a page (the index is
+            // always current here).
+            "Search" if text("Resource") == "Endpoint" => {
+                let max = input
+                    .get("MaxResults")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(10)
+                    .clamp(1, 100) as usize;
+                let from: usize = text("NextToken").parse().unwrap_or(0);
+                let to = (from + max).min(self.endpoints);
+                let records: Vec<Value> = (from..to)
+                    .map(|i| {
+                        let mut endpoint = self.endpoint(i);
+                        endpoint["Tags"] = json!(tags(i));
+                        json!({ "Endpoint": endpoint })
                     })
                     .collect();
-                (
-                    200,
-                    json!({
-                        "EndpointName": n,
-                        "EndpointArn": self.arn("endpoint", &n),
-                        "EndpointConfigName": format!("{n}-config"),
-                        "ProductionVariants": variants,
-                        "EndpointStatus": "InService",
-                        "CreationTime": self.created(i),
-                        "LastModifiedTime": self.created(i),
-                    }),
-                )
+                let mut out = json!({ "Results": records });
+                if to < self.endpoints {
+                    out["NextToken"] = json!(to.to_string());
+                }
+                (200, out)
             }
             "DescribeEndpointConfig" => {
                 let config = text("EndpointConfigName");
@@ -405,6 +411,52 @@ impl FakeAws {
             })
             .collect();
         cbor::metric_data_response(&results)
+    }
+
+    /// DescribeEndpoint's answer for endpoint `i` (also its Search record).
+    fn endpoint(&self, i: usize) -> Value {
+        let n = name(i);
+        let variants: Vec<Value> = variants(kind(i))
+            .iter()
+            .map(|v| {
+                let mut variant = json!({"VariantName": v.name, "CurrentWeight": 1.0});
+                if v.instance_type.is_some() {
+                    variant["CurrentInstanceCount"] = json!(v.count);
+                    variant["DesiredInstanceCount"] = json!(v.count);
+                } else {
+                    variant["CurrentServerlessConfig"] =
+                        json!({"MemorySizeInMB": 2048, "MaxConcurrency": 10});
+                }
+                variant
+            })
+            .collect();
+        json!({
+            "EndpointName": n,
+            "EndpointArn": self.arn("endpoint", &n),
+            "EndpointConfigName": format!("{n}-config"),
+            "ProductionVariants": variants,
+            "EndpointStatus": "InService",
+            "CreationTime": self.created(i),
+            "LastModifiedTime": self.created(i),
+        })
+    }
+
+    /// Counts a SageMaker request against the one endpoint it names, if any.
+    fn count_endpoint(&self, input: &Value) {
+        let named = [
+            "EndpointName",
+            "EndpointConfigName",
+            "ModelName",
+            "ResourceArn",
+        ]
+        .iter()
+        .filter_map(|key| input.get(*key).and_then(Value::as_str))
+        .find_map(|value| index_of(value.rsplit('/').next().unwrap_or(value)));
+        if let (Some(i), Ok(mut counts)) = (named, self.tally.per_endpoint.lock()) {
+            if let Some(count) = counts.get_mut(i) {
+                *count += 1;
+            }
+        }
     }
 
     fn arn(&self, resource: &str, name: &str) -> String {

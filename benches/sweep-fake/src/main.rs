@@ -5,8 +5,12 @@
 //! (`cost_sweeper::sweeper::handle` with a scheduled event, dry run), and prints one
 //! JSON line: wall and CPU time per run, the fake's share of it, peak RSS
 //! (VmHWM: run each fleet size in a fresh process), API calls by operation
-//! (the sweeper's tally and the requests the fake answered) and
-//! GetMetricData calls against ceil(series / 500).
+//! (the sweeper's tally and the requests the fake answered),
+//! GetMetricData calls against ceil(series / 500), and the calls per
+//! non-candidate endpoint: every call except those naming a candidate
+//! (migrate or deferred) endpoint, its config or its model, over the
+//! endpoints that are not candidates (fleet-wide calls are all charged to
+//! them).
 //!
 //!     cargo run -p sweep-fake-bench -- --endpoints 1000 --runs 5
 
@@ -18,6 +22,7 @@ use aws_sdk_sagemaker::config::{Credentials, Region};
 use aws_smithy_types::retry::RetryConfig;
 use cost_sweeper::config::SweepConfig;
 use cost_sweeper::domain::access::Allowed;
+use cost_sweeper::domain::rows::Decision;
 use cost_sweeper::sweeper::{self, SweepFailed, Sweeper};
 use fake::{FakeAws, ACCOUNT};
 use lambda_runtime::{Context, LambdaEvent};
@@ -101,8 +106,16 @@ async fn main() {
     let mut cpus = Vec::new();
     let mut fake_ms = Vec::new();
     let mut last = None;
+    let per_endpoint = || {
+        tally
+            .per_endpoint
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    };
     for _ in 0..runs {
         let requests_before = tally.requests.lock().map(|m| m.clone()).unwrap_or_default();
+        let named_before = per_endpoint();
         let fake_before = tally.answer_nanos.load(Ordering::Relaxed);
         let event = LambdaEvent::new(
             json!({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
@@ -120,9 +133,25 @@ async fn main() {
             Err(e) => panic!("{e}"),
         };
         let requests_now = tally.requests.lock().map(|m| m.clone()).unwrap_or_default();
-        last = Some((report, counts_since(&requests_now, &requests_before)));
+        let named: Vec<u64> = per_endpoint()
+            .iter()
+            .zip(&named_before)
+            .map(|(now, before)| now - before)
+            .collect();
+        last = Some((report, counts_since(&requests_now, &requests_before), named));
     }
-    let (report, requests) = last.expect("at least one run");
+    let (report, requests, named) = last.expect("at least one run");
+    let candidates: Vec<usize> = report
+        .rows
+        .iter()
+        .filter(|r| matches!(r.decision, Decision::Migrate | Decision::Deferred))
+        .filter_map(|r| fake::index_of(&r.endpoint))
+        .collect();
+    let calls: u64 = report.api_calls.values().sum();
+    let for_candidates: u64 = candidates.iter().filter_map(|i| named.get(*i)).sum();
+    let non_candidates = endpoints.saturating_sub(candidates.len());
+    let per_non_candidate =
+        (non_candidates > 0).then(|| (calls - for_candidates) as f64 / non_candidates as f64);
     let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
     for reason in report.rows.iter().flat_map(|r| &r.reasons) {
         *reasons.entry(reason.code).or_insert(0) += 1;
@@ -149,6 +178,10 @@ async fn main() {
         "decision_digest": format!("{:016x}", digest.finish()),
         "reasons": reasons,
         "candidates": report.candidates,
+        "calls_total": calls,
+        "calls_for_candidates": for_candidates,
+        "per_endpoint": calls as f64 / endpoints.max(1) as f64,
+        "per_non_candidate": per_non_candidate,
         "errors": report.errors.len(),
         "wall_ms": walls,
         "cpu_ms": cpus,
