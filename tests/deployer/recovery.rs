@@ -109,7 +109,7 @@ async fn an_upload_waits_while_the_failed_endpoint_is_deleting_then_recreates_it
     );
     assert_eq!(
         world.names("config", &endpoint).await,
-        [failed_config.clone()]
+        std::slice::from_ref(&failed_config)
     );
 
     // Retried while still Deleting: it waits again and deletes nothing twice.
