@@ -1,5 +1,5 @@
-//! An in-process, zero-latency SageMaker + CloudWatch for a synthetic fleet
-//! of `n` endpoints. Every answer is computed from the endpoint's index (no
+//! An in-process, zero-latency SageMaker + CloudWatch (+ the Price List
+//! API, `crate::prices`) for a synthetic fleet of `n` endpoints. Every answer is computed from the endpoint's index (no
 //! per-endpoint state), so the fake adds no memory that grows with the fleet;
 //! the time it spends answering is tallied so it can be told apart from the
 //! sweeper's own.
@@ -144,6 +144,11 @@ impl FakeAws {
         if let Some(op) = target.strip_prefix("ResourceGroupsTaggingAPI_20170126.") {
             let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             let (status, output) = self.tagging(op, &input);
+            return (op.to_string(), json_response(status, &output));
+        }
+        if let Some(op) = target.strip_prefix("AWSPriceListService.") {
+            let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let (status, output) = crate::prices::answer(op, &input);
             return (op.to_string(), json_response(status, &output));
         }
         if let Some(op) = target.strip_prefix("SageMaker.") {

@@ -1,6 +1,7 @@
 //! Benchmark only (issue 6, item 4): the cost sweeper's own cost. One
 //! process sweeps a synthetic fleet of `--endpoints N` served by an
-//! in-process fake of SageMaker and CloudWatch that answers with zero
+//! in-process fake of SageMaker, CloudWatch and the Price List API (its
+//! `GetProducts` pages, so pricing is part of what is measured) that answers with zero
 //! latency, `--runs R` times, through the handler's code path
 //! (`cost_sweeper::sweeper::handle` with a scheduled event, dry run), and prints one
 //! JSON line: wall and CPU time per run, the fake's share of it, peak RSS
@@ -16,6 +17,7 @@
 
 mod cbor;
 mod fake;
+mod prices;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_sagemaker::config::{Credentials, Region};
