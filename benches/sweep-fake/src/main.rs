@@ -177,6 +177,9 @@ async fn main() {
         "get_metric_data": gmd,
         "get_metric_data_bound": report.metric_series.div_ceil(500),
         "decisions": report.decisions,
+        // Where the rates came from: rows the price list priced (in part).
+        "prices": report.prices,
+        "rows_priced_by_price_list": report.rows.iter().filter(|r| r.priced_by.price_list).count(),
         "decision_digest": format!("{:016x}", digest.finish()),
         "reasons": reasons,
         "candidates": report.candidates,
