@@ -81,23 +81,22 @@ fn catalogue() -> Vec<(String, String)> {
         let attributes = json!({"instanceType": instance_type, "component": "Hosting"});
         items.push(item(&usage_type, "ML Instance", attributes, "Hrs", hourly));
     }
-    let serverless = prices.and_then(|p| p.serverless_gb_second);
-    let standing = prices.and_then(|p| p.provisioned_concurrency_gb_second);
+    // Per GB-second in the table; the price list quotes per second at N GB.
+    let per_gb = [
+        (
+            "ServerlessInf:Mem",
+            prices.and_then(|p| p.serverless_gb_second),
+        ),
+        (
+            "ServerlessInf-ProvisionedConcurrency:Usage",
+            prices.and_then(|p| p.provisioned_concurrency_gb_second),
+        ),
+    ];
     for gb in 1..=6u32 {
-        let component = json!({"component": "Serverless Inference"});
-        if let Some(rate) = serverless {
-            let usage_type = format!("{PREFIX}-ServerlessInf:Mem-{gb}GB");
-            let price = rate * f64::from(gb);
-            items.push(item(
-                &usage_type,
-                "ML Serverless",
-                component.clone(),
-                "Second",
-                price,
-            ));
-        }
-        if let Some(rate) = standing {
-            let usage_type = format!("{PREFIX}-ServerlessInf-ProvisionedConcurrency:Usage-{gb}GB");
+        for (usage, rate) in per_gb {
+            let Some(rate) = rate else { continue };
+            let usage_type = format!("{PREFIX}-{usage}-{gb}GB");
+            let component = json!({"component": "Serverless Inference"});
             let price = rate * f64::from(gb);
             items.push(item(
                 &usage_type,
