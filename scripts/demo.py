@@ -1,158 +1,78 @@
 #!/usr/bin/env python3
-"""The pipeline end to end against the local AWS emulator (see scripts/demo).
+"""The pipeline end to end against the local AWS emulator (see scripts/demo), on AWS's timing.
 
-1. creates a versioned models bucket;
-2. uploads deploy.json, then a scikit-learn model.tar.gz (the recommended order);
-3. delivers the S3 event for the artifact to the real deployer binary;
-4. shows the endpoint that resulted, once it is InService;
-5. edits deploy.json (more memory) and delivers that event: the endpoint is
-   updated to a new serverless config, the old one kept for rollback.
+Uploads go S3 -> deploy queue -> the real deployer binary (polled as Lambda's
+event source mapping polls); SageMaker's state changes go to the real smoke
+tester (as the EventBridge rule sends them); every deployment ends in one
+outcome in the ledger. Endpoints take virtual minutes, as on AWS
+(demo_stack.py has the plumbing).
+
+1. iris-classifier: deploy.json, then model.tar.gz: created, `Creating`;
+2. deploy.json edited while it is `Creating` (2048 -> 4096 MB): the endpoint is
+   busy, so the message is postponed (not lost) until it is `InService`, then
+   applied: the new settings go live;
+3. a broken model under v2/ fails its smoke test and is rolled back;
+4. iris-experimental: a model SageMaker cannot start: its create ends `Failed`,
+   reported as `create-failed` with the FailureReason (ledger, SNS alert);
+5. the next upload recovers it: the Failed endpoint is deleted, the upload
+   waits while it is `Deleting`, then creates it again;
+6. each endpoint's history from the ledger (the README command).
 """
 
-import atexit
 import copy
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
-from datetime import datetime, timezone
-from urllib.parse import quote_plus
-
-import urllib.request
-
-import boto3
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lambda_harness  # noqa: E402
+from demo_stack import BUCKET, HISTORY_QUERY, ROOT, Stack, note, step  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUCKET = "ml-models-123456789012"
 ENDPOINT = "iris-classifier"
-FOLDER = f"models/{ENDPOINT}/v1/"
-ROLE = "arn:aws:iam::123456789012:role/sagemaker-serverless-pipeline-execution"
-
-
-def step(text):
-    print(f"\n== {text}", flush=True)
-
-
-def s3_event(bucket, key, put):
-    """The notification S3 sends for `put`, shaped like events/s3-put-model.json."""
-    with open(os.path.join(ROOT, "events", "s3-put-model.json")) as f:
-        event = json.load(f)
-    record = event["Records"][0]
-    record["eventTime"] = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    obj = record["s3"]["object"]
-    record["s3"]["bucket"].update(name=bucket, arn=f"arn:aws:s3:::{bucket}")
-    obj.update(
-        key=quote_plus(key, safe="/"),
-        eTag=put["ETag"].strip('"'),
-        versionId=put.get("VersionId", ""),
-        sequencer=format(time.time_ns(), "018X"),
-    )
-    return event
-
-
-_CARGO_LAMBDA = []
-
-
-def invoke_function(binary, event, env, show_logs=True):
-    """Runs a function binary once on `cargo lambda watch`, invoked by `cargo lambda invoke`
-    (scripts/lambda_harness.py); one watch server serves the whole demo."""
-    if not _CARGO_LAMBDA:
-        _CARGO_LAMBDA.append(lambda_harness.CargoLambda())
-        atexit.register(_CARGO_LAMBDA[0].close)
-    outcome = _CARGO_LAMBDA[0].invoke(binary, json.dumps(event).encode(), lambda_harness.parse_env(env),
-                                      echo_logs=show_logs)
-    if not outcome.get("ok"):
-        print(json.dumps(outcome, indent=2))
-        sys.exit(f"demo: {os.path.basename(binary)} reported an error (see above)")
-    return outcome["response"]
-
-
-def invoke_deployer(binary, event):
-    response = invoke_function(binary, event, [f"EXECUTION_ROLE_ARN={ROLE}", "MODELS_PREFIX=models/"])
-    print(json.dumps(response, indent=2))
-    return response
-
-
-def emulator_post(path, body):
-    request = urllib.request.Request(
-        os.environ["AWS_ENDPOINT_URL"] + path, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)
-
-
-def smoke_test(binary, sagemaker, endpoint, answers):
-    """Delivers the endpoint's IN_SERVICE event to the smoke tester.
-
-    There is no container here, so the emulator answers InvokeEndpoint with
-    `answers` (on AWS the model itself answers); DelayMs stands in for the
-    cold start.
-    """
-    emulator_post(f"/_emulator/endpoints/{endpoint}/invoke-results", {"results": answers, "replace": True})
-    described = sagemaker.describe_endpoint(EndpointName=endpoint)
-    with open(os.path.join(ROOT, "events", "sagemaker-endpoint-in-service.json")) as f:
-        event = json.load(f)
-    event["detail"].update(EndpointName=endpoint, EndpointConfigName=described["EndpointConfigName"],
-                           EndpointArn=described["EndpointArn"])
-    report = invoke_function(binary, event, ["METRICS_NAMESPACE=ServerlessInferencePipeline", "CLAIM_SETTLE_MS=100"],
-                             show_logs=False)
-    print(json.dumps(report, indent=2))
-    return report
-
-
-def wait_in_service(sagemaker, name, timeout=60):
-    deadline = time.time() + timeout
-    while True:
-        described = sagemaker.describe_endpoint(EndpointName=name)
-        if described["EndpointStatus"] != "Creating" and described["EndpointStatus"] != "Updating":
-            return described
-        if time.time() > deadline:
-            sys.exit(f"demo: {name} still {described['EndpointStatus']} after {timeout} s")
-        print(f"   {name}: {described['EndpointStatus']} ...", flush=True)
-        time.sleep(1)
-
-
-def show_endpoint(sagemaker, name):
-    endpoint = wait_in_service(sagemaker, name)
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    variant = config["ProductionVariants"][0]
-    model = sagemaker.describe_model(ModelName=variant["ModelName"])
-    tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"])["Tags"]}
-    print(json.dumps({
-        "EndpointName": endpoint["EndpointName"],
-        "EndpointStatus": endpoint["EndpointStatus"],
-        "EndpointConfigName": endpoint["EndpointConfigName"],
-        "ServerlessConfig": variant["ServerlessConfig"],
-        "ModelName": variant["ModelName"],
-        "Image": model["PrimaryContainer"]["Image"],
-        "ModelDataUrl": model["PrimaryContainer"]["ModelDataUrl"],
-        "Environment": model["PrimaryContainer"].get("Environment", {}),
-        "EndpointTags": tags,
-    }, indent=2))
-
-
+EXPERIMENT = "iris-experimental"
 PREDICTION = json.dumps({"probabilities": [[0.97, 0.02, 0.01]]})
 EXPECT = {"json_number": {"pointer": "/probabilities/0/0", "min": 0, "max": 1}}
+GOOD = [{"Body": PREDICTION, "ContentType": "application/json", "DelayMs": 850},
+        {"Body": PREDICTION, "ContentType": "application/json", "DelayMs": 35}]
+MODEL_ERROR = [{"Error": {"Code": "ModelError", "Status": 424,
+                          "Message": "Received server error (500) from primary with message \"ModuleNotFoundError\""}}]
+# What SageMaker says when the container never answers its health check.
+CANNOT_START = ("The primary container for production variant AllTraffic did not pass the ping health check. "
+                "Please check CloudWatch logs for this endpoint.")
+
+
+def expect(condition, what):
+    """The demo fails (non-zero exit) when the pipeline does not do what it shows."""
+    if not condition:
+        sys.exit(f"demo: expected {what}")
+
+
+def upload(stack, folder, settings, artifact, extra=b"", metadata=None):
+    """deploy.json, then model.tar.gz (the recommended order)."""
+    stack.s3.put_object(Bucket=BUCKET, Key=f"{folder}deploy.json", Body=json.dumps(settings).encode())
+    with open(artifact, "rb") as f:
+        stack.s3.put_object(Bucket=BUCKET, Key=f"{folder}model.tar.gz", Body=f.read() + extra,
+                            Metadata=metadata or {})
+    note(f"uploaded s3://{BUCKET}/{folder}deploy.json and model.tar.gz")
+
+
+def outcomes(stack, endpoint, show=False):
+    return [row[1] for row in stack.history(endpoint, show)]
 
 
 def main(deployer_binary, smoke_tester_binary):
-    s3 = boto3.client("s3")
-    sagemaker = boto3.client("sagemaker")
-
-    step(f"create versioned bucket s3://{BUCKET}")
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    stack = Stack(deployer_binary, smoke_tester_binary)
+    step("the stack on the local emulator (what template.yaml creates)")
+    stack.create()
 
     step("build model.tar.gz (scikit-learn, iris) as the SageMaker sklearn container expects")
     workdir = tempfile.mkdtemp(prefix="pipeline-demo-")
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "sample_model", "build.py"), workdir], check=True)
     artifact = os.path.join(workdir, "model.tar.gz")
+    for name in (ENDPOINT, EXPERIMENT):
+        # Creating takes 8 virtual minutes, Updating 6, Deleting 2 (AWS: minutes too).
+        stack.on_clock(name)
 
     settings = {
         "framework": "sklearn",
@@ -163,43 +83,92 @@ def main(deployer_binary, smoke_tester_binary):
         "tags": {"team": "demo"},
         "smoke_test": {"content_type": "text/csv", "body": "5.1,3.5,1.4,0.2", "expect": EXPECT},
     }
-    step(f"upload s3://{BUCKET}/{FOLDER}deploy.json, then model.tar.gz")
+    v1 = f"models/{ENDPOINT}/v1/"
+    step(f"1. upload {v1}deploy.json, then model.tar.gz: S3 notifies the deploy queue")
     print(json.dumps(settings, indent=2))
-    s3.put_object(Bucket=BUCKET, Key=f"{FOLDER}deploy.json", Body=json.dumps(settings).encode())
-    with open(artifact, "rb") as f:
-        put = s3.put_object(Bucket=BUCKET, Key=f"{FOLDER}model.tar.gz", Body=f.read())
+    upload(stack, v1, settings, artifact)
+    stack.poll()
+    step("the endpoint that resulted: Creating (for minutes, as on AWS)")
+    expect(stack.endpoint(ENDPOINT)["EndpointStatus"] == "Creating", f"{ENDPOINT} Creating")
 
-    step("deliver the S3 event to the deployer (real binary, cargo lambda watch/invoke)")
-    invoke_deployer(deployer_binary, s3_event(BUCKET, f"{FOLDER}model.tar.gz", put))
-    step("the endpoint that resulted")
-    show_endpoint(sagemaker, ENDPOINT)
-
-    step("IN_SERVICE event -> smoke tester: one cold call, two warm calls, verdict")
-    good = [{"Body": PREDICTION, "ContentType": "application/json", "DelayMs": 850},
-            {"Body": PREDICTION, "ContentType": "application/json", "DelayMs": 35}]
-    smoke_test(smoke_tester_binary, sagemaker, ENDPOINT, good)
-
-    step("change deploy.json: memory_size_mb 2048 -> 4096; its event redeploys the same artifact")
+    step("2. deploy.json edited while the endpoint is Creating: memory_size_mb 2048 -> 4096")
     changed = copy.deepcopy(settings)
     changed["memory_size_mb"] = 4096
-    put = s3.put_object(Bucket=BUCKET, Key=f"{FOLDER}deploy.json", Body=json.dumps(changed).encode())
-    invoke_deployer(deployer_binary, s3_event(BUCKET, f"{FOLDER}deploy.json", put))
-    step("the endpoint after the update")
-    show_endpoint(sagemaker, ENDPOINT)
-    smoke_test(smoke_tester_binary, sagemaker, ENDPOINT, good)
+    stack.s3.put_object(Bucket=BUCKET, Key=f"{v1}deploy.json", Body=json.dumps(changed).encode())
+    expect(stack.poll()[1] == 1, "the edit postponed while Creating")
+    stack.advance(ENDPOINT, 4)
+    note("the postponement ends; the endpoint is still Creating: postponed again, not lost")
+    stack.time_passes()
+    expect(stack.poll()[1] == 1, "the edit postponed again")
+    stack.advance(ENDPOINT, 4)
+    stack.expect_answers(ENDPOINT, GOOD)
+    stack.deliver_events()
+    note("the postponement ends; the endpoint is InService: the edit is applied")
+    stack.time_passes()
+    expect(stack.poll()[1] == 0, "the edit applied")
+    stack.advance(ENDPOINT, 6)
+    stack.deliver_events()
+    step("the endpoint now: the settings edited during Creating are live")
+    live = stack.endpoint(ENDPOINT)
+    expect(live["ServerlessConfig"]["MemorySizeInMB"] == 4096 and live["EndpointStatus"] == "InService",
+           "4096 MB live")
+    tested = live["EndpointConfigName"]
 
-    step("a broken model in a new folder (v2/): deployed, fails its smoke test, rolled back")
     v2 = f"models/{ENDPOINT}/v2/"
-    s3.put_object(Bucket=BUCKET, Key=f"{v2}deploy.json", Body=json.dumps(changed).encode())
-    with open(artifact, "rb") as f:
-        put = s3.put_object(Bucket=BUCKET, Key=f"{v2}model.tar.gz", Body=f.read() + b"\0")
-    invoke_deployer(deployer_binary, s3_event(BUCKET, f"{v2}model.tar.gz", put))
-    wait_in_service(sagemaker, ENDPOINT)
-    model_error = [{"Error": {"Code": "ModelError", "Status": 424,
-                              "Message": "Received server error (500) from primary with message \"ModuleNotFoundError\""}}]
-    smoke_test(smoke_tester_binary, sagemaker, ENDPOINT, model_error)
+    step(f"3. a broken model under {v2}: deployed, fails its smoke test, rolled back")
+    upload(stack, v2, changed, artifact, extra=b"\0")
+    stack.poll()
+    stack.advance(ENDPOINT, 6)
+    stack.expect_answers(ENDPOINT, MODEL_ERROR)
+    stack.deliver_events()
+    note("the rollback is an update too: Updating for minutes; the old model answers again")
+    stack.advance(ENDPOINT, 6)
+    stack.expect_answers(ENDPOINT, GOOD)
+    stack.deliver_events()
     step("the endpoint after the rollback")
-    show_endpoint(sagemaker, ENDPOINT)
+    expect(stack.endpoint(ENDPOINT)["EndpointConfigName"] == tested, f"rolled back to {tested}")
+    for alert in stack.alerts():
+        note(f"SNS alert: {alert.splitlines()[0]}")
+
+    failing = f"models/{EXPERIMENT}/v1/"
+    step(f"4. {failing}: a model SageMaker cannot start (its create ends Failed)")
+    note("(the emulator fails the create of an artifact with S3 metadata emulator-failure: <FailureReason>)")
+    upload(stack, failing, settings, artifact, extra=b"\0\0", metadata={"emulator-failure": CANNOT_START})
+    stack.poll()
+    stack.advance(EXPERIMENT, 8)
+    stack.deliver_events()
+    step("reported: the ledger entry and the SNS alert, with SageMaker's FailureReason")
+    expect(outcomes(stack, EXPERIMENT, show=True) == ["create-failed"], "create-failed in the ledger")
+    alerts = stack.alerts()
+    for alert in alerts:
+        print("\n".join(f"   | {line}" for line in alert.splitlines()))
+    expect(len(alerts) == 1 and CANNOT_START in alerts[0], "one create-failed alert with the FailureReason")
+
+    fixed = f"models/{EXPERIMENT}/v2/"
+    step(f"5. the next upload ({fixed}) recovers it: no manual step")
+    upload(stack, fixed, settings, artifact)
+    expect(stack.poll()[1] >= 1, "the upload waiting while the Failed endpoint is Deleting")
+    stack.advance(EXPERIMENT, 2)
+    stack.deliver_events()
+    note("the postponement ends; the old endpoint is gone: it is created again")
+    stack.time_passes()
+    expect(stack.poll()[1] == 0, "the endpoint created again")
+    stack.advance(EXPERIMENT, 8)
+    stack.expect_answers(EXPERIMENT, GOOD)
+    stack.deliver_events()
+    step(f"{EXPERIMENT} now")
+    expect(stack.endpoint(EXPERIMENT)["EndpointStatus"] == "InService", f"{EXPERIMENT} InService")
+
+    step("6. each endpoint's history in the ledger (README, \"Deployment history\")")
+    print(f"   aws dynamodb query --table-name \"$LEDGER_TABLE\" \\\n"
+          f"     --key-condition-expression \"endpoint = :e AND begins_with(entry, :d)\" \\\n"
+          f"     --expression-attribute-values '{{\":e\": {{\"S\": \"<endpoint>\"}}, \":d\": {{\"S\": \"deployment#\"}}}}' \\\n"
+          f"     --query '{HISTORY_QUERY}' --output table")
+    for name in (ENDPOINT, EXPERIMENT):
+        print(f"\n   {name}:")
+        history = outcomes(stack, name, show=True)
+        expect("in-progress" not in history, f"every deployment of {name} ended")
+    expect(outcomes(stack, EXPERIMENT) == ["create-failed", "deployed"], "create-failed, then deployed")
 
 
 if __name__ == "__main__":

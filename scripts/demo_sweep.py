@@ -14,12 +14,14 @@
 import json
 import os
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import boto3
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from demo import BUCKET, PREDICTION, ROLE, emulator_post, invoke_function, smoke_test, step, wait_in_service  # noqa: E402
+from demo import PREDICTION  # noqa: E402
+from demo_stack import BUCKET, ROLE, ROOT, emulator_post, invoke_function, smoke_report, step  # noqa: E402
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 SMOKE_KEY = "smoke-requests/churn-model.json"
@@ -33,6 +35,33 @@ FLEET = {
     "pricing-v3": ("ml.m5.large", 1, {"serverless-migration": "exclude"}, 0, True),
     "new-forecaster": ("ml.m5.large", 1, {}, 0, False),
 }
+
+
+def wait_in_service(sagemaker, name, timeout=60):
+    """These endpoints are not on a virtual clock: they settle after the emulator's few seconds."""
+    deadline = time.time() + timeout
+    while True:
+        status = sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
+        if status not in ("Creating", "Updating"):
+            return
+        if time.time() > deadline:
+            sys.exit(f"demo: {name} still {status} after {timeout} s")
+        time.sleep(1)
+
+
+def smoke_test(binary, sagemaker, endpoint, answers):
+    """Hands the endpoint's IN_SERVICE event to the smoke tester; the emulator answers
+    InvokeEndpoint with `answers` (on AWS the model itself answers)."""
+    emulator_post(f"/_emulator/endpoints/{endpoint}/invoke-results", {"results": answers, "replace": True})
+    described = sagemaker.describe_endpoint(EndpointName=endpoint)
+    with open(os.path.join(ROOT, "events", "sagemaker-endpoint-in-service.json")) as f:
+        event = json.load(f)
+    event["detail"].update(EndpointName=endpoint, EndpointConfigName=described["EndpointConfigName"],
+                           EndpointArn=described["EndpointArn"])
+    report = invoke_function(binary, event, ["METRICS_NAMESPACE=ServerlessInferencePipeline", "CLAIM_SETTLE_MS=100"],
+                             show_logs=False)
+    print(json.dumps(smoke_report(report), indent=2))
+    return report
 
 
 def seed(s3, sagemaker, cloudwatch):
@@ -87,8 +116,7 @@ def main(sweeper_binary, smoke_tester_binary):
     s3, sagemaker, cloudwatch = boto3.client("s3"), boto3.client("sagemaker"), boto3.client("cloudwatch")
     step("cost sweeper: seed persistent endpoints of every kind, a month old, with CloudWatch traffic")
     seed(s3, sagemaker, cloudwatch)
-    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "events",
-                           "scheduled-sweep.json")) as f:
+    with open(os.path.join(ROOT, "events", "scheduled-sweep.json")) as f:
         scheduled = json.load(f)
 
     step("scheduled sweep (dry run by default): what each endpoint costs and what would happen")

@@ -72,10 +72,10 @@ def _json_or_text(text: str | bytes):
 
 
 class _StderrTail:
-    """Relays a child's stderr to ours and keeps its last lines."""
+    """Relays a child's output stream to our stderr and keeps its last lines."""
 
-    def __init__(self, stream, echo: bool):
-        self.lines: collections.deque = collections.deque(maxlen=20)
+    def __init__(self, stream, echo: bool, keep: int = 20):
+        self.lines: collections.deque = collections.deque(maxlen=keep)
 
         def relay():
             for raw in stream:
@@ -144,12 +144,15 @@ class CargoLambda:
 
     def invoke(self, binary: str, event: bytes, env: dict | None = None, timeout: float = 120.0,
                echo_logs: bool = True) -> dict:
-        """Starts `binary`, hands it `event` through `cargo lambda invoke`, stops it."""
+        """Starts `binary`, hands it `event` through `cargo lambda invoke`, stops it. A successful
+        outcome also has the function's last log lines (`logs`: its stdout, where Lambda
+        functions log), echoed to our stderr as well when `echo_logs`."""
         # --only-lambda-apis serves the function named "_".
         function_env = lambda_environment("_", f"http://127.0.0.1:{self.port}/.rt", env)
         process = subprocess.Popen([binary], env=function_env, stdin=subprocess.DEVNULL,
-                                   stdout=sys.stderr if echo_logs else subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         tail = _StderrTail(process.stderr, echo_logs)
+        logs = _StderrTail(process.stdout, echo_logs, keep=500)
         with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
             f.write(event)
         invoke = subprocess.Popen(
@@ -181,6 +184,9 @@ class CargoLambda:
             _stop(invoke)
             _stop(process)
             os.unlink(f.name)
+        logs.thread.join(2)
+        if outcome.get("ok"):
+            outcome["logs"] = list(logs.lines)
         return outcome
 
 

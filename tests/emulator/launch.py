@@ -29,6 +29,7 @@ import cbor_protocol  # noqa: E402
 import control  # noqa: E402
 import price_list_api  # noqa: E402
 import runtime_patches  # noqa: E402
+import s3_notification_patches  # noqa: E402
 import request_counter  # noqa: E402
 import sagemaker_patches  # noqa: E402
 import search_patches  # noqa: E402
@@ -42,6 +43,7 @@ def build_app() -> Any:
     capacity_patches.apply()
     search_patches.apply()
     runtime_patches.apply()
+    s3_notification_patches.apply()
     moto_app = DomainDispatcherApplication(create_backend_app)
     app = control.ControlMiddleware(runtime_patches.InvocationBodyMiddleware(moto_app))
     # The Price List Query API (moto has none), from recorded GetProducts answers.

@@ -1003,6 +1003,35 @@ def state_change_event_feed(c: Ctx) -> None:
     assert c.control("GET", "events?after=x")[0] == 400
 
 
+@check
+def s3_notifications_carry_version_and_sequencer(c: Ctx) -> None:
+    sqs = c.boto("sqs")
+    q = sqs.create_queue(QueueName=n("notify", "q"))["QueueUrl"]
+    q_arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bucket = f"notify-{RUN}"
+    c.s3.create_bucket(Bucket=bucket)
+    c.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    c.s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": q_arn, "Events": ["s3:ObjectCreated:*"],
+                                 "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".gz"}]}}}]})
+    puts = [c.s3.put_object(Bucket=bucket, Key="m/model.tar.gz", Body=body) for body in (b"1", b"2")]
+    c.s3.put_object(Bucket=bucket, Key="m/notes.txt", Body=b"not notified")
+    c.s3.put_object(Bucket=bucket, Key="m/a b.tar.gz", Body=b"3")
+    bodies = [json.loads(m["Body"]) for m in
+              sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10).get("Messages", [])]
+    records = [b["Records"][0] for b in bodies if "Records" in b]
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "events",
+                           "s3-put-model.json")) as f:
+        shape = json.load(f)["Records"][0]
+    for record in records:
+        assert set(record) == set(shape) and set(record["s3"]["bucket"]) == set(shape["s3"]["bucket"]), record
+        assert set(record["s3"]["object"]) == set(shape["s3"]["object"]), record
+    objects = [r["s3"]["object"] for r in records]
+    assert [o["versionId"] for o in objects[:2]] == [p["VersionId"] for p in puts], (objects, puts)
+    assert objects[0]["sequencer"] < objects[1]["sequencer"], objects
+    assert [o["key"] for o in objects] == ["m/model.tar.gz", "m/model.tar.gz", "m/a+b.tar.gz"], objects
+
+
 # --------------------------------------------------------------------------- SQS and DynamoDB (plain moto)
 @check
 def sqs_runs_a_queue_with_redrive(c: Ctx) -> None:
