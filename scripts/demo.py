@@ -57,6 +57,14 @@ def upload(stack, folder, settings, artifact, extra=b"", metadata=None):
     note(f"uploaded s3://{BUCKET}/{folder}deploy.json and model.tar.gz")
 
 
+def retry(stack, why):
+    """The deployer's postponement ends (time passes): the queue delivers again.
+    Returns how many messages were postponed again."""
+    note(f"the postponement ends; {why}")
+    stack.time_passes()
+    return stack.poll()[1]
+
+
 def outcomes(stack, endpoint, show=False):
     return [row[1] for row in stack.history(endpoint, show)]
 
@@ -97,15 +105,12 @@ def main(deployer_binary, smoke_tester_binary):
     stack.s3.put_object(Bucket=BUCKET, Key=f"{v1}deploy.json", Body=json.dumps(changed).encode())
     expect(stack.poll()[1] == 1, "the edit postponed while Creating")
     stack.advance(ENDPOINT, 4)
-    note("the postponement ends; the endpoint is still Creating: postponed again, not lost")
-    stack.time_passes()
-    expect(stack.poll()[1] == 1, "the edit postponed again")
+    expect(retry(stack, "the endpoint is still Creating: postponed again, not lost") == 1,
+           "the edit postponed again")
     stack.advance(ENDPOINT, 4)
     stack.expect_answers(ENDPOINT, GOOD)
     stack.deliver_events()
-    note("the postponement ends; the endpoint is InService: the edit is applied")
-    stack.time_passes()
-    expect(stack.poll()[1] == 0, "the edit applied")
+    expect(retry(stack, "the endpoint is InService: the edit is applied") == 0, "the edit applied")
     stack.advance(ENDPOINT, 6)
     stack.deliver_events()
     step("the endpoint now: the settings edited during Creating are live")
@@ -150,9 +155,7 @@ def main(deployer_binary, smoke_tester_binary):
     expect(stack.poll()[1] >= 1, "the upload waiting while the Failed endpoint is Deleting")
     stack.advance(EXPERIMENT, 2)
     stack.deliver_events()
-    note("the postponement ends; the old endpoint is gone: it is created again")
-    stack.time_passes()
-    expect(stack.poll()[1] == 0, "the endpoint created again")
+    expect(retry(stack, "the old endpoint is gone: it is created again") == 0, "the endpoint created again")
     stack.advance(EXPERIMENT, 8)
     stack.expect_answers(EXPERIMENT, GOOD)
     stack.deliver_events()
