@@ -4,7 +4,31 @@
 //! pipeline may not touch stay refused.
 
 use super::*;
+use deployer::outcome::RecordOutcome;
 use integration_tests::lifecycle::{statuses, EventFeed, VirtualClock};
+
+/// An endpoint whose create ended `Failed` (a broken artifact, its clock
+/// moved past the create): that upload and its config.
+async fn failed_endpoint(world: &World, endpoint: &str, clock: &VirtualClock) -> (Upload, String) {
+    let broken = world
+        .upload_broken_artifact(endpoint, "v1/", "ping health check failed")
+        .await;
+    let created = world.deploy_ok(std::slice::from_ref(&broken)).await;
+    let failed_config = only(&created).endpoint_config.clone().unwrap();
+    clock.advance(8.0);
+    (broken, failed_config)
+}
+
+/// The outcome of a deploy of `upload` that has to wait (retryable).
+async fn waits(world: &World, upload: &Upload) -> RecordOutcome {
+    let report = world
+        .deploy(s3_event(std::slice::from_ref(upload)))
+        .await
+        .expect_err("waits");
+    let outcome = only(&report).clone();
+    assert_eq!(outcome.retryable, Some(true), "{outcome:#?}");
+    outcome
+}
 
 #[tokio::test]
 async fn a_newer_upload_deletes_and_recreates_a_failed_endpoint() {
@@ -12,12 +36,7 @@ async fn a_newer_upload_deletes_and_recreates_a_failed_endpoint() {
     let endpoint = unique("recover");
     let clock = VirtualClock::new(&endpoint);
     let mut feed = EventFeed::new(&endpoint);
-    let broken = world
-        .upload_broken_artifact(&endpoint, "v1/", "ping health check failed")
-        .await;
-    let created = world.deploy_ok(std::slice::from_ref(&broken)).await;
-    let failed_config = only(&created).endpoint_config.clone().unwrap();
-    clock.advance(8.0);
+    let (broken, failed_config) = failed_endpoint(&world, &endpoint, &clock).await;
     assert_eq!(status_of(&world.endpoint(&endpoint).await), "Failed");
 
     // The failed upload redelivered: already this deployment, nothing done.
@@ -27,12 +46,7 @@ async fn a_newer_upload_deletes_and_recreates_a_failed_endpoint() {
     let fixed = world.upload_artifact(&endpoint, "v2/").await;
     // Deleted, then `Deleting` for the clock's default minutes (as on AWS):
     // this try waits, the next one creates it again.
-    let deleting = world
-        .deploy(s3_event(std::slice::from_ref(&fixed)))
-        .await
-        .expect_err("waits while Deleting");
-    let waited = only(&deleting);
-    assert_eq!(waited.retryable, Some(true), "{waited:#?}");
+    let waited = waits(&world, &fixed).await;
     assert!(
         waited.message.contains("recreat") && waited.message.contains("Failed"),
         "{}",
@@ -77,23 +91,13 @@ async fn an_upload_waits_while_the_failed_endpoint_is_deleting_then_recreates_it
     let endpoint = unique("recover-deleting");
     let clock = VirtualClock::with(&endpoint, json!({"delete_minutes": 3}));
     let mut feed = EventFeed::new(&endpoint);
-    let broken = world
-        .upload_broken_artifact(&endpoint, "v1/", "ping health check failed")
-        .await;
-    let created = world.deploy_ok(std::slice::from_ref(&broken)).await;
-    let failed_config = only(&created).endpoint_config.clone().unwrap();
-    clock.advance(8.0);
+    let (_, failed_config) = failed_endpoint(&world, &endpoint, &clock).await;
     let fixed = world.upload_artifact(&endpoint, "v2/").await;
 
     // DeleteEndpoint is accepted, but SageMaker shows the endpoint
     // `Deleting` for minutes and takes no CreateEndpoint of its name
     // meanwhile: the upload waits (retryable) and creates nothing yet.
-    let waiting = world
-        .deploy(s3_event(std::slice::from_ref(&fixed)))
-        .await
-        .expect_err("busy while Deleting");
-    let outcome = only(&waiting);
-    assert_eq!(outcome.retryable, Some(true), "{outcome:#?}");
+    let outcome = waits(&world, &fixed).await;
     assert!(
         outcome.message.contains(&format!(
             "deleted it: it was Failed on {failed_config} (ping health check failed)"
@@ -114,17 +118,13 @@ async fn an_upload_waits_while_the_failed_endpoint_is_deleting_then_recreates_it
 
     // Retried while still Deleting: it waits again and deletes nothing twice.
     assert!(clock.advance(2.0).is_empty());
-    let again = world
-        .deploy(s3_event(std::slice::from_ref(&fixed)))
-        .await
-        .expect_err("still Deleting");
-    assert_eq!(only(&again).retryable, Some(true), "{again:#?}");
+    let again = waits(&world, &fixed).await;
     assert!(
-        only(&again)
+        again
             .message
             .contains("is Deleting; it can be created again once SageMaker has removed it"),
         "{}",
-        only(&again).message
+        again.message
     );
     assert_eq!(statuses(&feed.take()), ["CREATING", "FAILED", "DELETING"]);
 
