@@ -204,12 +204,7 @@ impl FakeAws {
         };
         match op {
             "ListEndpoints" => {
-                let max = input
-                    .get("MaxResults")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(10)
-                    .clamp(1, 100) as usize;
-                let from: usize = text("NextToken").parse().unwrap_or(0);
+                let (from, max) = page_of(input);
                 let fragment = text("NameContains");
                 let mut page = Vec::with_capacity(max);
                 let mut i = from;
@@ -241,12 +236,7 @@ impl FakeAws {
             // The Endpoint resource only, 100 records a page (the index is
             // always current here).
             "Search" if text("Resource") == "Endpoint" => {
-                let max = input
-                    .get("MaxResults")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(10)
-                    .clamp(1, 100) as usize;
-                let from: usize = text("NextToken").parse().unwrap_or(0);
+                let (from, max) = page_of(input);
                 let to = (from + max).min(self.endpoints);
                 let records: Vec<Value> = (from..to)
                     .map(|i| {
@@ -472,6 +462,22 @@ impl FakeAws {
         let days = if kind(index) == Kind::Young { 1 } else { 60 };
         self.now - days * DAY
     }
+}
+
+/// Where a paged list call starts (its NextToken: an index) and how many
+/// it takes (MaxResults: 10 by default, 100 at most).
+fn page_of(input: &Value) -> (usize, usize) {
+    let max = input
+        .get("MaxResults")
+        .and_then(Value::as_u64)
+        .unwrap_or(10)
+        .clamp(1, 100) as usize;
+    let from = input
+        .get("NextToken")
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    (from, max)
 }
 
 /// The tags of endpoint `i`.

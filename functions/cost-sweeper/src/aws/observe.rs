@@ -30,11 +30,12 @@ pub struct Observer {
 
 /// A Search record can stand for DescribeEndpoint when it is the listed
 /// endpoint (same ARN and creation) as it was listed (same status and last
-/// change): the index has caught up with it.
+/// change): the index has caught up with it. Times are compared to the
+/// second, so two APIs' precisions cannot make every record look stale.
 fn current(record: &EndpointDetail, listed: &EndpointSummary) -> bool {
     record.info.arn == listed.arn
-        && record.created == listed.created
-        && record.last_modified == listed.last_modified
+        && record.created.timestamp() == listed.created.timestamp()
+        && record.last_modified.timestamp() == listed.last_modified.timestamp()
         && record.info.status == listed.status
 }
 

@@ -65,6 +65,23 @@ fn record(name: &str, last_modified: i64, variants: Vec<ProductionVariantSummary
         .build()
 }
 
+fn described(
+    name: &str,
+    config: &str,
+    last_modified: i64,
+    variants: Vec<ProductionVariantSummary>,
+) -> DescribeEndpointOutput {
+    DescribeEndpointOutput::builder()
+        .endpoint_name(name)
+        .endpoint_arn(arn(name))
+        .endpoint_config_name(config)
+        .endpoint_status(EndpointStatus::InService)
+        .creation_time(SmithyTime::from_secs(CREATED))
+        .last_modified_time(SmithyTime::from_secs(last_modified))
+        .set_production_variants(Some(variants))
+        .build()
+}
+
 fn found(records: Vec<Endpoint>) -> SearchOutput {
     SearchOutput::builder()
         .set_results(Some(
@@ -100,16 +117,12 @@ async fn a_search_record_older_than_the_listing_is_described_instead() {
     let search = mock!(Client::search)
         .then_output(|| found(vec![record("a", CREATED, vec![serverless_variant()])]));
     let describe = mock!(Client::describe_endpoint).then_output(|| {
-        DescribeEndpointOutput::builder()
-            .endpoint_name("a")
-            .endpoint_arn(arn("a"))
-            .endpoint_config_name("a-config-2")
-            .endpoint_status(EndpointStatus::InService)
-            .creation_time(SmithyTime::from_secs(CREATED))
-            .last_modified_time(SmithyTime::from_secs(CHANGED))
-            .production_variants(instance_variant("Blue"))
-            .production_variants(instance_variant("Green"))
-            .build()
+        described(
+            "a",
+            "a-config-2",
+            CHANGED,
+            vec![instance_variant("Blue"), instance_variant("Green")],
+        )
     });
     let client = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, &[&search, &describe]);
     let (views, errors) = observe(&observer(client), &[listed("a", CHANGED)]).await;
@@ -130,17 +143,8 @@ async fn when_search_fails_every_endpoint_is_described() {
                 .build(),
         )
     });
-    let describe = mock!(Client::describe_endpoint).then_output(|| {
-        DescribeEndpointOutput::builder()
-            .endpoint_name("s")
-            .endpoint_arn(arn("s"))
-            .endpoint_config_name("s-config")
-            .endpoint_status(EndpointStatus::InService)
-            .creation_time(SmithyTime::from_secs(CREATED))
-            .last_modified_time(SmithyTime::from_secs(CREATED))
-            .production_variants(serverless_variant())
-            .build()
-    });
+    let describe = mock!(Client::describe_endpoint)
+        .then_output(|| described("s", "s-config", CREATED, vec![serverless_variant()]));
     let client = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, &[&search, &describe]);
     let (views, errors) = observe(&observer(client), &[listed("s", CREATED)]).await;
     assert!(errors.is_empty(), "{errors:?}");
