@@ -640,6 +640,10 @@ def render(results: dict, sweep: dict | None, args) -> str:
             f"{fmt(s['cpu_ms'], ' ms')} |")
     add("")
 
+    if results.get("repack_markdown"):
+        add(results["repack_markdown"].strip())
+        add("")
+
     sm = calls["smoke"]
     first, dup = sm["first test"], sm["duplicate event"]
     add("## 3. Smoke tester: requests and latency added to the endpoint's own")
@@ -759,6 +763,8 @@ def main() -> int:
     parser.add_argument("--sweep-fake-json", help="scripts/bench-sweep-fake's results (a list, one object per "
                         "fleet size): the sweeper against an in-process zero-latency fake")
     parser.add_argument("--no-loop", action="store_true", help="skip the GetMetricStatistics-loop comparison")
+    parser.add_argument("--repack-markdown", help="scripts/bench-repack's section 2c (its target/bench/repack.md), "
+                        "included as is")
     parser.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     parser.add_argument("--json-out", default=os.path.join(ROOT, "target", "bench", "results.json"))
     args = parser.parse_args()
@@ -793,6 +799,9 @@ def main() -> int:
     if args.sweep_fake_json and os.path.exists(args.sweep_fake_json):
         with open(args.sweep_fake_json) as f:
             results["sweep_fake"] = json.load(f)
+    if args.repack_markdown and os.path.exists(args.repack_markdown):
+        with open(args.repack_markdown) as f:
+            results["repack_markdown"] = f.read()
     if sweep and not args.no_loop:
         results["gms_loop"] = bench_gms_loop(emu, sweep)
     with open(args.json_out, "w") as f:

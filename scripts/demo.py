@@ -49,12 +49,16 @@ def expect(condition, what):
 
 
 def upload(stack, folder, settings, artifact, extra=b"", metadata=None):
-    """deploy.json, then model.tar.gz (the recommended order)."""
+    """The inference script to code/ beside the artifact (deploy.json names it:
+    entry_point/source_dir, packed by the deployer as SKLearnModel packs it),
+    then deploy.json, then model.tar.gz (the recommended order)."""
+    with open(os.path.join(ROOT, "scripts", "sample_model", "inference.py"), "rb") as f:
+        stack.s3.put_object(Bucket=BUCKET, Key=f"{folder}code/inference.py", Body=f.read())
     stack.s3.put_object(Bucket=BUCKET, Key=f"{folder}deploy.json", Body=json.dumps(settings).encode())
     with open(artifact, "rb") as f:
         stack.s3.put_object(Bucket=BUCKET, Key=f"{folder}model.tar.gz", Body=f.read() + extra,
                             Metadata=metadata or {})
-    note(f"uploaded s3://{BUCKET}/{folder}deploy.json and model.tar.gz")
+    note(f"uploaded s3://{BUCKET}/{folder}code/inference.py, deploy.json and model.tar.gz")
 
 
 def retry(stack, why):
@@ -87,7 +91,8 @@ def main(deployer_binary, smoke_tester_binary):
         "framework_version": "1.2-1",
         "memory_size_mb": 2048,
         "max_concurrency": 5,
-        "environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+        "entry_point": "inference.py",
+        "source_dir": "code/",
         "tags": {"team": "demo"},
         "smoke_test": {"content_type": "text/csv", "body": "5.1,3.5,1.4,0.2", "expect": EXPECT},
     }

@@ -248,8 +248,13 @@ pub fn actions_in(path: &Path, file_code: &str, code: &str) -> BTreeSet<String> 
             .unwrap_or_else(|| panic!("{}: add the IAM prefix of {service}", path.display()))
             .1;
         let action = match (prefix, op) {
-            // HeadObject is authorised as GetObject.
+            // HeadObject is authorised as GetObject, a listing as
+            // ListBucket, the parts of a multipart upload as PutObject.
             ("s3", "head_object") => "GetObject".to_string(),
+            ("s3", "list_objects_v2") => "ListBucket".to_string(),
+            ("s3", "create_multipart_upload" | "upload_part" | "complete_multipart_upload") => {
+                "PutObject".to_string()
+            }
             _ => pascal(op),
         };
         if prefix == "s3" && action == "GetObject" && code.contains("version_id(") {

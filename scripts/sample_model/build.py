@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Builds the demo's model.tar.gz the way the SageMaker scikit-learn
-container expects it: model.joblib at the top, the inference script under
-code/ (SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code).
+"""Builds the demo's model.tar.gz as a training job leaves it: model.joblib
+alone. The inference script (inference.py beside this file) is not packed
+by hand: the demo uploads it next to the artifact and names it in
+deploy.json (entry_point/source_dir), and the deployer packs it as the
+SageMaker SDK's SKLearnModel does.
 
     .venv/bin/python scripts/sample_model/build.py OUT_DIR
 """
@@ -21,14 +23,12 @@ def main(out_dir: str) -> str:
     model = LogisticRegression(max_iter=500).fit(features, labels)
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
-    here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(out_dir, "model.tar.gz")
     with tarfile.open(path, "w:gz") as tar:
         info = tarfile.TarInfo("model.joblib")
         info.size = buffer.tell()
         buffer.seek(0)
         tar.addfile(info, buffer)
-        tar.add(os.path.join(here, "inference.py"), arcname="code/inference.py")
     return path
 
 

@@ -6,6 +6,7 @@
 mod capacity;
 mod current;
 mod lifecycle;
+mod packing;
 mod preflight;
 mod queue;
 mod race;
@@ -55,6 +56,7 @@ impl World {
             models_prefix: "models/".into(),
             defaults: SettingsLayer::default(),
             keep_superseded: 2,
+            packed_prefix: "packed/".into(),
         };
         let sdk = stack.function_config("deployer").await;
         let deployer = Deployer {

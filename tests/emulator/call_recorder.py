@@ -158,6 +158,15 @@ def s3_requests(method: str, operation: str, bucket: str, key: str,
         return [{"action": "s3:ListBucket", "resource": f"arn:aws:s3:::{bucket}", "context": context}]
     if operation == "ListBuckets":
         return [{"action": "s3:ListAllMyBuckets", "resource": "*", "context": {}}]
+    # A multipart upload is authorized as PutObject, part by part.
+    if operation in ("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
+        return [{"action": "s3:PutObject", "resource": f"arn:aws:s3:::{bucket}/{key}", "context": {}}]
+    if operation == "ListParts":
+        return [{"action": "s3:ListMultipartUploadParts", "resource": f"arn:aws:s3:::{bucket}/{key}",
+                 "context": {}}]
+    if operation == "ListMultipartUploads":
+        return [{"action": "s3:ListBucketMultipartUploads", "resource": f"arn:aws:s3:::{bucket}",
+                 "context": {}}]
     resource = f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"
     return [{"action": f"s3:{operation}", "resource": resource, "context": {}}]
 

@@ -64,10 +64,26 @@ class _Tally:
 TALLY = _Tally()
 
 
+def _s3_multipart(method: str, on_object: bool, sub: str) -> str:
+    """The multipart upload operations, told by `?uploads` / `?uploadId`."""
+    if sub == "uploads":
+        if method == "POST" and on_object:
+            return "CreateMultipartUpload"
+        if method == "GET" and not on_object:
+            return "ListMultipartUploads"
+    if sub == "uploadId" and on_object:
+        return {"PUT": "UploadPart", "POST": "CompleteMultipartUpload",
+                "DELETE": "AbortMultipartUpload", "GET": "ListParts"}.get(method, "")
+    return ""
+
+
 def _s3_operation(method: str, path: str, query: dict[str, list[str]]) -> str:
     parts = [p for p in path.split("/") if p]
     on_object = len(parts) >= 2
     sub = next((s for s in _S3_SUBRESOURCES if s in query), "")
+    multipart = _s3_multipart(method, on_object, sub)
+    if multipart:
+        return multipart
     if method == "GET":
         if sub == "tagging":
             return "GetObjectTagging" if on_object else "GetBucketTagging"

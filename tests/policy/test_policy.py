@@ -226,5 +226,18 @@ class RecorderMapping(unittest.TestCase):
                          ("s3:ListBucket", "arn:aws:s3:::b", {"s3:prefix": "models/"}))
 
 
+    def test_a_multipart_upload_is_authorized_as_put_object_and_its_abort_on_its_own(self):
+        from request_counter import _s3_operation
+        ops = [_s3_operation("POST", "/b/p/k", {"uploads": [""]}),
+               _s3_operation("PUT", "/b/p/k", {"partNumber": ["1"], "uploadId": ["u"]}),
+               _s3_operation("POST", "/b/p/k", {"uploadId": ["u"]}),
+               _s3_operation("DELETE", "/b/p/k", {"uploadId": ["u"]})]
+        self.assertEqual(ops, ["CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
+                               "AbortMultipartUpload"])
+        actions = [self.rec.s3_requests("X", op, "b", "p/k", {})[0]["action"] for op in ops]
+        self.assertEqual(actions, ["s3:PutObject"] * 3 + ["s3:AbortMultipartUpload"])
+        self.assertEqual(_s3_operation("DELETE", "/b/p/k", {}), "DeleteObject")
+
+
 if __name__ == "__main__":
     unittest.main()

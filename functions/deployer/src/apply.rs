@@ -212,7 +212,11 @@ impl Deployer {
             .create_model(
                 &desired.model_name,
                 &settings.container.image_uri,
-                &desired.artifact.s3_url(),
+                &settings
+                    .container
+                    .model_data_url
+                    .clone()
+                    .unwrap_or_else(|| desired.artifact.s3_url()),
                 &settings.environment,
                 &self.config.execution_role_arn,
                 &model_tags,

@@ -20,7 +20,14 @@ pub struct DeployerConfig {
     /// The lowest-precedence settings layer.
     pub defaults: SettingsLayer,
     pub keep_superseded: usize,
+    /// Where the deployer writes the code archives it packs (a prefix of
+    /// the models bucket outside `models_prefix`, so its uploads never
+    /// trigger a deploy and never land on a user's key). Ends with `/`.
+    pub packed_prefix: String,
 }
+
+/// `PACKED_CODE_PREFIX` when unset.
+pub const DEFAULT_PACKED_PREFIX: &str = "packed/";
 
 impl DeployerConfig {
     /// Reads `EXECUTION_ROLE_ARN`, `MODELS_PREFIX`, `KEEP_SUPERSEDED` and the
@@ -54,15 +61,21 @@ impl DeployerConfig {
             )?,
             ..SettingsLayer::default()
         };
+        let models_prefix = shared::env::key_prefix(
+            &env::optional("MODELS_PREFIX").unwrap_or_else(|| "models/".into()),
+        );
+        let packed_prefix = shared::env::key_prefix(
+            &env::optional("PACKED_CODE_PREFIX").unwrap_or_else(|| DEFAULT_PACKED_PREFIX.into()),
+        );
+        check_packed_prefix(&models_prefix, &packed_prefix)?;
         Ok(DeployerConfig {
             region,
             execution_role_arn,
-            models_prefix: shared::env::key_prefix(
-                &env::optional("MODELS_PREFIX").unwrap_or_else(|| "models/".into()),
-            ),
+            models_prefix,
             defaults,
             keep_superseded: env::parsed("KEEP_SUPERSEDED", "a whole number (0 or more)")?
                 .unwrap_or(DEFAULT_KEEP_SUPERSEDED),
+            packed_prefix,
         })
     }
 
@@ -77,6 +90,22 @@ impl DeployerConfig {
         let (first, _) = rest.split_once('/')?;
         (!first.is_empty()).then_some(first)
     }
+}
+
+/// Packed archives must not be below the models prefix (a repacked
+/// `model.tar.gz` there would be deployed as a model of its own) nor the
+/// models prefix below them.
+fn check_packed_prefix(models: &str, packed: &str) -> Result<(), EnvError> {
+    if packed.is_empty() || packed.starts_with(models) || models.starts_with(packed) {
+        return Err(EnvError::Invalid {
+            name: "PACKED_CODE_PREFIX".into(),
+            value: packed.into(),
+            expected: format!(
+                "a key prefix such as {DEFAULT_PACKED_PREFIX} that neither contains nor lies below MODELS_PREFIX ({models:?})"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The deploy queue's side: where it is, how long an upload may wait for
@@ -123,6 +152,22 @@ mod tests {
             models_prefix: shared::env::key_prefix(prefix),
             defaults: SettingsLayer::default(),
             keep_superseded: 2,
+            packed_prefix: DEFAULT_PACKED_PREFIX.into(),
+        }
+    }
+
+    #[test]
+    fn packed_archives_stay_out_of_the_models_prefix() {
+        assert!(check_packed_prefix("models/", "packed/").is_ok());
+        for (models, packed) in [
+            ("models/", "models/packed/"),
+            ("models/", "models/"),
+            ("", "packed/"),
+            ("a/b/", "a/"),
+            ("models/", ""),
+        ] {
+            let err = check_packed_prefix(models, packed).expect_err(packed);
+            assert!(err.to_string().contains("PACKED_CODE_PREFIX"), "{err}");
         }
     }
 

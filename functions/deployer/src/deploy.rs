@@ -155,22 +155,23 @@ impl Deployer {
             }
         };
         let sidecar = self.settings_for(&located).await?;
-        let settings = sidecar.settings;
-        if settings.code.is_some() {
-            // Packing lands in its own step (issue 13); until then, never
-            // deploy the artifact without the code the user asked for.
-            return Err(shared::settings::SettingsError::Missing {
-                field: "a deployer that packs inference code".into(),
-                why: "entry_point/source_dir/dependencies are read but this deployer version does not pack them yet; pack code/ into model.tar.gz by hand for now".into(),
-            }
-            .into());
-        }
+        let mut settings = sidecar.settings;
+        // Code packed as the SDK packs it: the container's environment and
+        // model data change, so the names below change with the code.
+        let packing = self
+            .plan_packing(&settings, &located.artifact, &located.head)
+            .await?;
+        let pack_job = packing.and_then(|plan| {
+            settings.environment = plan.environment;
+            settings.container.model_data_url = plan.model_data_url;
+            plan.job
+        });
         let mut desired = self.desired_record(&settings, &located.artifact, sidecar.version);
         if settings.smoke_test.is_some() {
             desired.smoke_test_source = sidecar.source_uri;
         }
         let (endpoint, config) = (desired.endpoint_name.clone(), desired.config_name.clone());
-        self.deploy_leased(desired, &settings, object)
+        self.deploy_leased(desired, &settings, object, pack_job.as_ref())
             .await
             .map_err(|e| e.of_deployment(&endpoint, &config))
     }
@@ -285,18 +286,21 @@ impl Deployer {
         settings_version: Option<String>,
     ) -> DeploymentRecord {
         let environment = serde_json::to_string(&settings.environment).unwrap_or_default();
-        let model_name = revision_name(
+        let mut model_parts: Vec<&str> = vec![
             &settings.endpoint_name,
-            &revision_hash(&[
-                &settings.endpoint_name,
-                &artifact.bucket,
-                &artifact.key,
-                &artifact.version,
-                &settings.container.image_uri,
-                &environment,
-                &self.config.execution_role_arn,
-            ]),
-        );
+            &artifact.bucket,
+            &artifact.key,
+            &artifact.version,
+            &settings.container.image_uri,
+            &environment,
+            &self.config.execution_role_arn,
+        ];
+        // Only when repacked, so the names of deployments without code
+        // stay what they were.
+        if let Some(url) = &settings.container.model_data_url {
+            model_parts.push(url);
+        }
+        let model_name = revision_name(&settings.endpoint_name, &revision_hash(&model_parts));
         let memory = settings.memory_size_mb.to_string();
         // A new smoke test is a new config, so it gets tested.
         let smoke_test = serde_json::to_string(&settings.smoke_test).unwrap_or_default();

@@ -5,6 +5,7 @@
 use crate::cleanup;
 use crate::deploy::{Deployer, Done};
 use crate::outcome::{DeployError, Status};
+use crate::packing::PackJob;
 use crate::plan::{decide, Decision};
 use shared::deployment::DeploymentRecord;
 use shared::ledger::{LedgerEntry, Outcome};
@@ -32,6 +33,7 @@ impl Deployer {
         desired: DeploymentRecord,
         settings: &DeploySettings,
         object: &ObjectCreated,
+        pack: Option<&PackJob>,
     ) -> Result<Done, DeployError> {
         let observed = self
             .observe(&settings.endpoint_name, Some(&desired.config_name))
@@ -39,7 +41,7 @@ impl Deployer {
         let decision = decide(&desired, &observed);
         let ledger = match &self.ledger {
             Some(ledger) if decision.changes_anything() => ledger,
-            _ => return self.act(decision, desired, settings, object).await,
+            _ => return self.act(decision, desired, settings, object, pack).await,
         };
         // One deployment of an endpoint at a time: observe, decide and act
         // under its lease, so a concurrent twin re-plans after this one.
@@ -69,10 +71,10 @@ impl Deployer {
             let decision = decide(&desired, &observed);
             if !decision.changes_anything() {
                 // The holder made this deployment (or a newer one): done.
-                return self.act(decision, desired, settings, object).await;
+                return self.act(decision, desired, settings, object, pack).await;
             }
         }
-        let result = self.plan_and_act(desired, settings, object).await;
+        let result = self.plan_and_act(desired, settings, object, pack).await;
         if let Err(e) = ledger.release_lease(&endpoint, &holder).await {
             warn!(endpoint = %endpoint, error = %e, "lease not released; it lapses by itself");
         }
@@ -85,12 +87,13 @@ impl Deployer {
         desired: DeploymentRecord,
         settings: &DeploySettings,
         object: &ObjectCreated,
+        pack: Option<&PackJob>,
     ) -> Result<Done, DeployError> {
         let observed = self
             .observe(&settings.endpoint_name, Some(&desired.config_name))
             .await?;
         let decision = decide(&desired, &observed);
-        self.act(decision, desired, settings, object).await
+        self.act(decision, desired, settings, object, pack).await
     }
 
     async fn act(
@@ -99,6 +102,7 @@ impl Deployer {
         desired: DeploymentRecord,
         settings: &DeploySettings,
         object: &ObjectCreated,
+        pack: Option<&PackJob>,
     ) -> Result<Done, DeployError> {
         info!(endpoint = %settings.endpoint_name, decision = ?decision, "planned");
         if matches!(
@@ -108,6 +112,10 @@ impl Deployer {
             // A new model and config are about to be made: refuse first
             // what could never run serverless.
             self.preflight(&desired.artifact, settings).await?;
+            // The code archive the new model names, unless already written.
+            if let Some(job) = pack {
+                self.ensure_packed(job).await?;
+            }
         }
         // The entry is written before acting; how it ends is told later,
         // once: refused or abandoned by the queue consumer, the rest by the

@@ -8,6 +8,8 @@ pub mod config;
 pub mod deploy;
 pub mod lease;
 pub mod outcome;
+pub mod pack_stream;
+pub mod packing;
 pub mod plan;
 pub mod preflight;
 pub mod queue;

@@ -85,6 +85,8 @@ pub enum DeployError {
     Aws(#[from] AwsError),
     #[error("pre-flight check: {0}")]
     Preflight(#[from] PreflightRefusal),
+    #[error("inference code: {0}")]
+    Packing(#[from] crate::packing::PackError),
     #[error("endpoint {endpoint}: {}", describe_refusal(.refusal))]
     Refused { endpoint: String, refusal: Refusal },
     #[error("endpoint {endpoint}: another deployment of it is in progress (its lease is held); retrying")]
@@ -162,6 +164,7 @@ impl DeployError {
             DeployError::Deployment { source, .. } => source.is_retryable(),
             DeployError::Aws(e) => e.is_retryable(),
             DeployError::Refused { refusal, .. } => refusal.is_retryable(),
+            DeployError::Packing(e) => e.is_retryable(),
             DeployError::LostRace { .. }
             | DeployError::Leased { .. }
             | DeployError::DeletedFailed { .. } => true,

@@ -51,6 +51,7 @@ fn deployer(sagemaker: &[&Rule], s3: &[&Rule]) -> Deployer {
             models_prefix: "models/".into(),
             defaults: SettingsLayer::default(),
             keep_superseded: 2,
+            packed_prefix: "packed/".into(),
         },
         ledger: None,
     }

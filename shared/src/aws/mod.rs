@@ -5,6 +5,7 @@ pub mod dynamodb;
 pub mod outcomes;
 pub mod pricing;
 pub mod s3;
+pub mod s3_stream;
 pub mod sagemaker;
 pub mod sns;
 pub mod sqs;

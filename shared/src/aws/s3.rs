@@ -18,7 +18,7 @@ pub struct ObjectEnds {
 }
 
 /// "Not found" (the object or that version) is `None`.
-fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+pub(super) fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     match result {
         Ok(out) => Ok(Some(out)),
         Err(e) if e.kind == AwsErrorKind::NotFound => Ok(None),
@@ -75,10 +75,10 @@ pub struct SmallObject {
 
 #[derive(Clone, Debug)]
 pub struct ArtifactStore {
-    client: Client,
+    pub(super) client: Client,
 }
 
-fn strip_quotes(etag: &str) -> String {
+pub(super) fn strip_quotes(etag: &str) -> String {
     etag.trim_matches('"').to_string()
 }
 

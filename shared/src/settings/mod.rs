@@ -87,6 +87,10 @@ pub struct Container {
     pub framework: Option<(String, String)>,
     /// The `py_version` asked for, if any (the image URI carries the one used).
     pub py_version: Option<String>,
+    /// The model data SageMaker loads when it is not the uploaded artifact
+    /// itself: the archive repacked with the inference code. Set by the
+    /// deployer once it has planned the packing, never from settings.
+    pub model_data_url: Option<String>,
 }
 
 /// Settings after precedence and validation: safe to send to SageMaker.

@@ -110,6 +110,7 @@ fn container_from(layer: &SettingsLayer, region: &str) -> Result<Container, Sett
                 image_uri: uri.clone(),
                 framework: None,
                 py_version: None,
+                model_data_url: None,
             })
         }
         (Some(_), _, _) => Err(SettingsError::invalid(
@@ -125,6 +126,7 @@ fn container_from(layer: &SettingsLayer, region: &str) -> Result<Container, Sett
                 image_uri,
                 framework: Some((framework.clone(), version.clone())),
                 py_version: layer.py_version.clone(),
+                model_data_url: None,
             })
         }
         (None, Some(framework), None) => Err(SettingsError::Missing {
