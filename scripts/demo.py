@@ -78,7 +78,7 @@ def main(deployer_binary, smoke_tester_binary):
     step("the stack on the local emulator (what template.yaml creates)")
     stack.create()
 
-    step("build model.tar.gz (scikit-learn, iris) as the SageMaker sklearn container expects")
+    step("build model.tar.gz (scikit-learn, iris): model.joblib only, no hand-packed code/")
     workdir = tempfile.mkdtemp(prefix="pipeline-demo-")
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "sample_model", "build.py"), workdir], check=True)
     artifact = os.path.join(workdir, "model.tar.gz")
