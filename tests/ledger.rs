@@ -71,6 +71,7 @@ fn entry(endpoint: &str, config: &str, minute: u32) -> LedgerEntry {
         trigger: format!("s3://models/models/{endpoint}/model.tar.gz"),
         replaces_config: None,
         capacity_change: None,
+        capacity_target: None,
         started_at: Utc.with_ymd_and_hms(2026, 11, 28, 10, minute, 0).unwrap(),
         outcome: Outcome::InProgress,
         finished_at: None,

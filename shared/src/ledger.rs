@@ -91,6 +91,11 @@ pub struct LedgerEntry {
     /// is then the name the pipeline gives these settings, and
     /// `replaces_config` the config that keeps running): what changed.
     pub capacity_change: Option<String>,
+    /// For such a change: the concurrency it sets, written as the
+    /// endpoint's `pipeline:capacity` tag is
+    /// ([`crate::deployment::capacity_tag_value`]), so the smoke tester can
+    /// tell when the endpoint runs it.
+    pub capacity_target: Option<String>,
     pub started_at: DateTime<Utc>,
     pub outcome: Outcome,
     pub finished_at: Option<DateTime<Utc>>,

@@ -4,7 +4,7 @@
 
 use super::*;
 use integration_tests::emulator_get;
-use integration_tests::lifecycle::settle_endpoint;
+use integration_tests::lifecycle::{settle_endpoint, EventFeed, VirtualClock};
 
 /// The SageMaker operations this stack's deployer called, in order.
 fn deployer_operations(world: &World) -> Vec<String> {
@@ -152,5 +152,86 @@ async fn a_memory_change_with_concurrency_still_makes_a_new_config() {
     assert!(
         !calls.contains(&"UpdateEndpointWeightsAndCapacities".to_string()),
         "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_concurrency_only_change_ends_deployed_once_the_endpoint_is_in_service_again() {
+    let world = World::new().await;
+    let tester = crate::smoke_tester::tester_for(&world).await;
+    let endpoint = unique("capdone");
+    let clock = VirtualClock::with(&endpoint, json!({"duplicate_events": 1}));
+    let mut feed = EventFeed::new(&endpoint);
+    let deliver = |events: Vec<Value>| {
+        let tester = &tester;
+        async move {
+            for event in events {
+                let mut context = Context::default();
+                context.request_id = unique("request");
+                smoke_tester::handle(LambdaEvent::new(event, context), tester)
+                    .await
+                    .expect("smoke test ran");
+            }
+        }
+    };
+    let settings =
+        json!({"image_uri": world.image(), "memory_size_mb": 2048, "max_concurrency": 5});
+    world.upload_settings(&endpoint, &settings).await;
+    let artifact = world
+        .upload(&format!("models/{endpoint}/model.tar.gz"), b"w", &[])
+        .await;
+    let first = world.deploy_ok(&[artifact]).await;
+    let first_config = only(&first).endpoint_config.clone().unwrap();
+    clock.advance(10.0);
+    deliver(feed.take()).await;
+
+    let mut changed = settings.clone();
+    changed["max_concurrency"] = json!(20);
+    let report = world
+        .deploy_ok(&[world.upload_settings(&endpoint, &changed).await])
+        .await;
+    let capacity_entry = only(&report).clone();
+    assert_eq!(capacity_entry.status, Status::Updated, "{report:#?}");
+    // Still Updating: the change has not ended yet.
+    deliver(feed.take()).await;
+    let open = |history: &[shared::ledger::LedgerEntry]| {
+        history
+            .iter()
+            .filter(|e| e.outcome == shared::ledger::Outcome::InProgress)
+            .count()
+    };
+    assert_eq!(open(&world.ledger_history(&endpoint).await), 1);
+
+    clock.advance(10.0);
+    deliver(feed.take()).await;
+    let history = world.ledger_history(&endpoint).await;
+    assert_eq!(open(&history), 0, "{history:#?}");
+    let change = history
+        .iter()
+        .find(|e| e.capacity_change.is_some())
+        .expect("the capacity change's entry");
+    assert_eq!(
+        change.outcome,
+        shared::ledger::Outcome::Deployed,
+        "{change:#?}"
+    );
+    assert_eq!(
+        change.replaces_config.as_deref(),
+        Some(first_config.as_str())
+    );
+    let reason = change.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("max concurrency 5 -> 20") && reason.contains(&first_config),
+        "{reason}"
+    );
+    let first_entry = history
+        .iter()
+        .find(|e| e.config_name == first_config)
+        .unwrap();
+    assert_eq!(first_entry.outcome, shared::ledger::Outcome::Deployed);
+    assert_eq!(
+        status_of(&world.endpoint(&endpoint).await),
+        "InService",
+        "nothing else changed"
     );
 }

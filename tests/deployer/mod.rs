@@ -4,6 +4,7 @@
 //! pruning; `refusals` covers what it must not do and bad input.
 
 mod capacity;
+mod crash;
 mod current;
 mod lifecycle;
 mod packing;

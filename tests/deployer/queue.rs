@@ -8,6 +8,7 @@ use super::*;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use deployer::config::QueueConfig;
 use deployer::queue::QueueConsumer;
+use integration_tests::crash::{CrashPoint, Run};
 use shared::aws::outcomes::OutcomeReporter;
 use shared::aws::sns::Notifier;
 use shared::aws::sqs::DeployQueue;
@@ -15,8 +16,8 @@ use std::time::Duration;
 
 /// A deploy queue in front of the deployer, and a second queue subscribed
 /// to the alert topic so tests can read what was published.
-struct QueueWorld {
-    world: World,
+pub(super) struct QueueWorld {
+    pub(super) world: World,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     queue_arn: String,
@@ -28,13 +29,18 @@ struct QueueWorld {
 
 /// What one delivery did.
 #[derive(Debug)]
-struct Delivery {
-    received: usize,
-    failed: usize,
+pub(super) struct Delivery {
+    pub(super) received: usize,
+    pub(super) failed: usize,
+    /// The call the handler died before (tests/deployer/crash.rs), if
+    /// it crashed: nothing was deleted.
+    pub(super) crashed: Option<String>,
+    /// The calls it made, when run under a crash point that it never reached.
+    pub(super) calls: usize,
 }
 
 impl QueueWorld {
-    async fn new(max_deploy_wait: Duration) -> Self {
+    pub(super) async fn new(max_deploy_wait: Duration) -> Self {
         let world = World::new().await;
         let config = shared::aws::load_sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&config);
@@ -91,7 +97,7 @@ impl QueueWorld {
     }
 
     /// What S3 puts on the queue for an upload.
-    async fn notify(&self, upload: &Upload) {
+    pub(super) async fn notify(&self, upload: &Upload) {
         self.send(&s3_event(std::slice::from_ref(upload)).to_string())
             .await;
     }
@@ -108,6 +114,13 @@ impl QueueWorld {
 
     /// One poll of the event source mapping.
     async fn deliver(&mut self) -> Delivery {
+        self.deliver_until(None).await
+    }
+
+    /// One poll whose handler dies at `crash` (if it gets that far): the
+    /// mapping then deletes nothing, and the batch comes back once its
+    /// visibility ends (at once, in these queues).
+    pub(super) async fn deliver_until(&mut self, crash: Option<&CrashPoint>) -> Delivery {
         let out = self
             .sqs
             .receive_message()
@@ -122,6 +135,8 @@ impl QueueWorld {
             return Delivery {
                 received: 0,
                 failed: 0,
+                crashed: None,
+                calls: 0,
             };
         }
         let records: Vec<Value> = messages
@@ -148,12 +163,26 @@ impl QueueWorld {
                 })
             })
             .collect();
-        let response = deployer::dispatch(
+        let handled = deployer::dispatch(
             LambdaEvent::new(json!({ "Records": records }), Context::default()),
             &self.consumer,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("a queue batch never fails as a whole: {e}"));
+        );
+        let (handled, calls) = match crash {
+            None => (handled.await, 0),
+            Some(point) => match point.run(handled).await {
+                Run::Finished { out, calls } => (out, calls),
+                Run::Crashed { before } => {
+                    return Delivery {
+                        received: messages.len(),
+                        failed: 0,
+                        crashed: Some(before),
+                        calls: 0,
+                    }
+                }
+            },
+        };
+        let response =
+            handled.unwrap_or_else(|e| panic!("a queue batch never fails as a whole: {e}"));
         let failed: Vec<&str> = response["batchItemFailures"]
             .as_array()
             .expect("batchItemFailures")
@@ -177,6 +206,8 @@ impl QueueWorld {
         Delivery {
             received: messages.len(),
             failed: failed.len(),
+            crashed: None,
+            calls,
         }
     }
 
@@ -195,7 +226,7 @@ impl QueueWorld {
     }
 
     /// Messages published to the alert topic so far.
-    async fn alerts(&self) -> Vec<String> {
+    pub(super) async fn alerts(&self) -> Vec<String> {
         let out = self
             .sqs
             .receive_message()
@@ -361,6 +392,58 @@ async fn s3_test_events_are_consumed_and_garbage_is_refused_with_an_alert() {
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert!(
         alerts[0].contains("not an S3 notification (not JSON"),
+        "{}",
+        alerts[0]
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_of_an_event_sent_straight_to_the_function_is_recorded_and_told_once() {
+    let q = QueueWorld::new(Duration::from_secs(60 * 60)).await;
+    let endpoint = unique("direct-refused");
+    let variant = aws_sdk_sagemaker::types::ProductionVariant::builder()
+        .instance_type(aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large)
+        .initial_instance_count(1);
+    q.world.create_unmanaged_endpoint(&endpoint, variant).await;
+    let upload = q.world.upload_artifact(&endpoint, "").await;
+    // Not through the queue: an S3 notification invoking the function (a
+    // local invoke, events/), which Lambda retries when it fails.
+    let direct = || {
+        deployer::dispatch(
+            LambdaEvent::new(s3_event(std::slice::from_ref(&upload)), Context::default()),
+            &q.consumer,
+        )
+    };
+    let failed = direct().await.expect_err("refused");
+    assert!(!failed.retryable(), "{failed}");
+    let refused: Vec<_> = q
+        .world
+        .ledger_history(&endpoint)
+        .await
+        .into_iter()
+        .filter(|e| e.outcome == shared::ledger::Outcome::Refused)
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    let reason = refused[0].reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("instance-based") && reason.contains(&upload.key),
+        "{reason}"
+    );
+    // Lambda's retry of the same event: refused again, told once.
+    direct().await.expect_err("refused again");
+    assert_eq!(
+        q.world
+            .ledger_history(&endpoint)
+            .await
+            .iter()
+            .filter(|e| e.outcome == shared::ledger::Outcome::Refused)
+            .count(),
+        1
+    );
+    let alerts = q.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(
+        alerts[0].contains("refused") && alerts[0].contains(&endpoint),
         "{}",
         alerts[0]
     );

@@ -9,7 +9,8 @@ UpdateEndpoint, create-on-existing-name errors, name and ServerlessConfig
 validation, the Creating/Updating -> InService lifecycle driven by a settle
 policy, AddTags overwriting keys, newest-first listing, AWS-style not-found
 messages, per-endpoint SageMaker Runtime InvokeEndpoint results and errors
-(runtime_patches.py), and a control API under /_emulator/ (see control.py).
+(runtime_patches.py), crash injection per caller (crash_points.py), and a
+control API under /_emulator/ (see control.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import call_recorder  # noqa: E402
 import capacity_patches  # noqa: E402
 import cbor_protocol  # noqa: E402
 import control  # noqa: E402
+import crash_points  # noqa: E402
 import price_list_api  # noqa: E402
 import runtime_patches  # noqa: E402
 import s3_notification_patches  # noqa: E402
@@ -52,8 +54,11 @@ def build_app() -> Any:
     app = call_recorder.CallRecorderMiddleware(app)
     # CloudWatch over Smithy RPC v2 CBOR, as the Rust SDK sends it.
     app = cbor_protocol.RpcV2CborMiddleware(app)
-    # Outermost: counts requests as clients sent them (GET /_emulator/requests).
-    return request_counter.RequestCounterMiddleware(app)
+    # Counts requests as clients sent them (GET /_emulator/requests).
+    app = request_counter.RequestCounterMiddleware(app)
+    # Outermost: a caller made to crash after its Nth call (POST /_emulator/crash);
+    # the calls it holds never reach the layers above.
+    return crash_points.CrashMiddleware(app)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from selfcheck_support import (  # noqa: E402
     ACCOUNT, CHECKS, PATTERN, REGION, ROLE, RUN, Ctx, arn, check, expect_error, n,
 )
+import selfcheck_crash  # noqa: E402,F401  (registers its checks)
 
 # ---------------------------------------------------------------------------
 @check

@@ -36,57 +36,64 @@ impl Bench {
     }
 
     async fn with_world(world: World) -> Self {
-        let setup = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
-        let topic = aws_sdk_sns::Client::new(&setup)
-            .create_topic()
-            .name(world.stack.topic_name())
-            .send()
-            .await
-            .unwrap();
-        // The smoke tester calls AWS as itself (tests/policy evaluates it).
-        let config = world.stack.function_config("smoke-tester").await;
-        let runtime = aws_sdk_sagemakerruntime::config::Builder::from(&config)
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .build();
-        let mut invoker = Invoker::new(aws_sdk_sagemakerruntime::Client::from_conf(runtime));
-        invoker.backoff = Duration::from_millis(10);
-        let tester = SmokeTester {
-            // The deployer's ledger, reached as the smoke tester.
-            ledger: Some(Ledger::new(
-                aws_sdk_dynamodb::Client::new(&config),
-                world.stack.ledger_table(),
-            )),
-            sagemaker: SageMaker::new(aws_sdk_sagemaker::Client::new(&config)),
-            store: ArtifactStore::new(aws_sdk_s3::Client::new(&config)),
-            invoker,
-            outcomes: OutcomeReporter {
-                // The same table, reached as the smoke tester (policy-evaluated).
-                ledger: world.deployer.ledger.as_ref().map(|_| {
-                    Ledger::new(
-                        aws_sdk_dynamodb::Client::new(&config),
-                        world.stack.ledger_table(),
-                    )
-                }),
-                notifier: Notifier::new(
-                    aws_sdk_sns::Client::new(&config),
-                    topic.topic_arn().map(str::to_string),
-                ),
-                namespace: "PipelineTests".into(),
-            },
-            config: SmokeTesterConfig {
-                metrics_namespace: "PipelineTests".into(),
-                warm_invocations: 2,
-                notify_topic_arn: None,
-                rollback_on_failure: true,
-                claim_settle: Duration::from_millis(20),
-                claim_lease: Duration::from_secs(600),
-            },
-        };
+        let tester = tester_for(&world).await;
         Bench { world, tester }
     }
+}
 
+/// A smoke tester for `world`'s stack, calling AWS as itself.
+pub(crate) async fn tester_for(world: &World) -> SmokeTester {
+    let setup = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let topic = aws_sdk_sns::Client::new(&setup)
+        .create_topic()
+        .name(world.stack.topic_name())
+        .send()
+        .await
+        .unwrap();
+    // The smoke tester calls AWS as itself (tests/policy evaluates it).
+    let config = world.stack.function_config("smoke-tester").await;
+    let runtime = aws_sdk_sagemakerruntime::config::Builder::from(&config)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    let mut invoker = Invoker::new(aws_sdk_sagemakerruntime::Client::from_conf(runtime));
+    invoker.backoff = Duration::from_millis(10);
+    SmokeTester {
+        // The deployer's ledger, reached as the smoke tester.
+        ledger: Some(Ledger::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            world.stack.ledger_table(),
+        )),
+        sagemaker: SageMaker::new(aws_sdk_sagemaker::Client::new(&config)),
+        store: ArtifactStore::new(aws_sdk_s3::Client::new(&config)),
+        invoker,
+        outcomes: OutcomeReporter {
+            // The same table, reached as the smoke tester (policy-evaluated).
+            ledger: world.deployer.ledger.as_ref().map(|_| {
+                Ledger::new(
+                    aws_sdk_dynamodb::Client::new(&config),
+                    world.stack.ledger_table(),
+                )
+            }),
+            notifier: Notifier::new(
+                aws_sdk_sns::Client::new(&config),
+                topic.topic_arn().map(str::to_string),
+            ),
+            namespace: "PipelineTests".into(),
+        },
+        config: SmokeTesterConfig {
+            metrics_namespace: "PipelineTests".into(),
+            warm_invocations: 2,
+            notify_topic_arn: None,
+            rollback_on_failure: true,
+            claim_settle: Duration::from_millis(20),
+            claim_lease: Duration::from_secs(600),
+        },
+    }
+}
+
+impl Bench {
     /// Deploys `endpoint` through the deployer with a deploy.json holding
     /// `smoke_test` (if any), and brings it InService. Returns its config.
     async fn deploy(&self, endpoint: &str, smoke_test: Option<Value>) -> String {

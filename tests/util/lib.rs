@@ -11,6 +11,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub mod crash;
 pub mod fixtures;
 pub mod lifecycle;
 
@@ -124,14 +125,32 @@ impl Clients {
 
 /// Calls the emulator's control API (`POST /_emulator/...`) with a JSON body.
 pub fn emulator_post(path: &str, body: &Value) -> Value {
+    emulator_call("POST", path, Some(body))
+}
+
+/// Calls the emulator's control API with DELETE and returns the JSON answer.
+pub fn emulator_delete(path: &str) -> Value {
+    emulator_call("DELETE", path, None)
+}
+
+/// One control-API request; panics unless the answer is 200.
+fn emulator_call(method: &str, path: &str, body: Option<&Value>) -> Value {
     let url = emulator_url();
     let host_port = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(host_port).expect("connect to emulator");
-    let payload = body.to_string();
+    let content = match body {
+        Some(body) => {
+            let payload = body.to_string();
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+                payload.len()
+            )
+        }
+        None => "\r\n".to_string(),
+    };
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: {host_port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-        payload.len()
+        "{method} {path} HTTP/1.1\r\nHost: {host_port}\r\nConnection: close\r\n{content}"
     )
     .expect("write request");
     let mut response = String::new();
@@ -139,7 +158,7 @@ pub fn emulator_post(path: &str, body: &Value) -> Value {
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     assert!(
         head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "emulator control call {path} failed: {head}\n{body}"
+        "emulator control call {method} {path} failed: {head}\n{body}"
     );
     serde_json::from_str(body.trim()).unwrap_or(Value::Null)
 }
@@ -154,22 +173,7 @@ pub fn set_endpoint_status(endpoint: &str, status: &str) {
 
 /// Calls the emulator's control API with GET and returns the JSON answer.
 pub fn emulator_get(path: &str) -> Value {
-    let url = emulator_url();
-    let host_port = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(host_port).expect("connect to emulator");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host_port}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read response");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    assert!(
-        head.contains(" 200 "),
-        "emulator control call {path} failed: {head}\n{body}"
-    );
-    serde_json::from_str(body.trim()).unwrap_or(Value::Null)
+    emulator_call("GET", path, None)
 }
 
 /// Queues what the endpoint answers to its next InvokeEndpoint calls (the

@@ -145,16 +145,17 @@ impl Deployer {
         let Some(ledger) = &self.ledger else {
             return Ok(None);
         };
-        let (replaces_config, capacity_change) = match decision {
-            Decision::Create | Decision::Recreate { .. } => (None, None),
+        let (replaces_config, capacity_change, capacity_target) = match decision {
+            Decision::Create | Decision::Recreate { .. } => (None, None, None),
             Decision::Update {
                 previous_config, ..
-            } => (Some(previous_config.clone()), None),
+            } => (Some(previous_config.clone()), None, None),
             Decision::UpdateCapacity {
                 config, from, to, ..
             } => (
                 Some(config.clone()),
                 Some(crate::capacity::describe_change(*from, *to)),
+                Some(shared::deployment::capacity_tag_value(to)),
             ),
             _ => return Ok(None),
         };
@@ -169,6 +170,7 @@ impl Deployer {
             trigger: format!("s3://{}/{}", object.bucket, object.key),
             replaces_config,
             capacity_change,
+            capacity_target,
             started_at: chrono::Utc::now(),
             outcome: Outcome::InProgress,
             finished_at: None,

@@ -20,7 +20,7 @@ use lambda_runtime::LambdaEvent;
 use outcome::{DeployFailed, DeployReport};
 use queue::{is_queue_batch, QueueConsumer};
 use serde_json::Value;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// The function's entry point: a batch from the deploy queue (SQS) is
 /// answered with the messages to deliver again; an S3 notification sent
@@ -38,8 +38,17 @@ pub async fn dispatch(
         let response = Box::pin(consumer.handle_batch(batch, chrono::Utc::now())).await;
         return Ok(serde_json::to_value(response).unwrap_or(Value::Null));
     }
-    let report = Box::pin(handle(event, &consumer.deployer)).await?;
-    Ok(serde_json::to_value(report).unwrap_or(Value::Null))
+    match Box::pin(handle(event, &consumer.deployer)).await {
+        Ok(report) => Ok(serde_json::to_value(report).unwrap_or(Value::Null)),
+        Err(failed) => {
+            // Every upload ends in one reported outcome, queued or not: a
+            // refusal ends here (Lambda's retries find it told already).
+            if !consumer.tell_refusals(&failed.report).await {
+                warn!("a refusal was not told; Lambda's retry tells it");
+            }
+            Err(failed)
+        }
+    }
 }
 
 /// Handles one invocation. Records are handled one after another (an event

@@ -10,7 +10,7 @@
 
 use crate::config::QueueConfig;
 use crate::deploy::Deployer;
-use crate::outcome::{RecordOutcome, Status};
+use crate::outcome::{DeployReport, RecordOutcome, Status};
 use crate::retry::{retry_or_abandon, Retry};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
@@ -227,36 +227,38 @@ impl QueueConsumer {
         text: &str,
         id: &str,
     ) -> bool {
-        let (outcome, retryable) = match verdict {
-            Verdict::Abandoned { .. } => (Outcome::Abandoned, true),
-            _ => (Outcome::Refused, false),
+        let outcome = match verdict {
+            Verdict::Abandoned { .. } => Outcome::Abandoned,
+            _ => Outcome::Refused,
         };
-        let mut endings: Vec<Ending> = records
-            .iter()
-            .filter(|r| r.status == Status::Failed && r.retryable == Some(retryable))
-            .map(|r| Ending {
-                endpoint: r.endpoint.clone(),
-                config_name: r.endpoint_config.clone(),
-                outcome,
-                reason: Some(text.to_string()),
-                subject: r.object.clone(),
-                details: None,
-                only_if_recorded: false,
-            })
-            .collect();
-        if endings.is_empty() {
-            endings.push(Ending {
-                endpoint: None,
-                config_name: None,
-                outcome,
-                reason: Some(text.to_string()),
-                subject: None,
-                details: None,
-                only_if_recorded: false,
-            });
+        let endings = endings_of(records, outcome, |_| text.to_string());
+        self.tell(&endings, id).await
+    }
+
+    /// Ends the refused records of an event sent straight to the function
+    /// (not through the queue) as the queue does: ledger, metric, alert.
+    /// Lambda retries the failed invocation; the ledger's conditional write
+    /// keeps a retry from telling a refusal twice. Retryable failures are
+    /// left to those retries. `true` when everything was told.
+    pub async fn tell_refusals(&self, report: &DeployReport) -> bool {
+        if !report.failures().any(|r| r.retryable != Some(true)) {
+            return true;
         }
+        let endings = endings_of(&report.results, Outcome::Refused, |r| match r {
+            Some(r) => format!(
+                "The upload {} was not deployed: {}",
+                r.object.as_deref().unwrap_or("(not an S3 object)"),
+                r.message
+            ),
+            None => "The event was not deployed: no record could be read".into(),
+        });
+        self.tell(&endings, "direct invocation").await
+    }
+
+    /// Tells each ending once; `true` when every one was told (or had been).
+    async fn tell(&self, endings: &[Ending], id: &str) -> bool {
         let mut finished = true;
-        for ending in &endings {
+        for ending in endings {
             match self.outcomes.report_outcome(ending).await {
                 Ok(Told::Now { .. }) => {}
                 Ok(Told::Already) => {
@@ -270,6 +272,37 @@ impl QueueConsumer {
             }
         }
         finished
+    }
+}
+
+/// One ending per failed record that `outcome` ends (`abandoned`: the
+/// retryable ones; `refused`: the rest), each with its reason from `text`;
+/// an event that could not be read as far as a record is one ending with
+/// no endpoint (`text(None)`).
+fn endings_of(
+    records: &[RecordOutcome],
+    outcome: Outcome,
+    text: impl Fn(Option<&RecordOutcome>) -> String,
+) -> Vec<Ending> {
+    let retryable = outcome == Outcome::Abandoned;
+    let ending = |record: Option<&RecordOutcome>| Ending {
+        endpoint: record.and_then(|r| r.endpoint.clone()),
+        config_name: record.and_then(|r| r.endpoint_config.clone()),
+        outcome,
+        reason: Some(text(record)),
+        subject: record.and_then(|r| r.object.clone()),
+        details: None,
+        only_if_recorded: false,
+    };
+    let endings: Vec<Ending> = records
+        .iter()
+        .filter(|r| r.status == Status::Failed && r.retryable.unwrap_or(false) == retryable)
+        .map(|r| ending(Some(r)))
+        .collect();
+    if endings.is_empty() {
+        vec![ending(None)]
+    } else {
+        endings
     }
 }
 

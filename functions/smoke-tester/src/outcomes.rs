@@ -13,11 +13,11 @@ use crate::tester::SmokeTester;
 use crate::trigger::Trigger;
 use aws_sdk_sagemaker::types::EndpointStatus;
 use shared::aws::outcomes::Told;
+use shared::aws::sagemaker::EndpointInfo;
 use shared::aws::AwsError;
-use shared::deployment::PREVIOUS_CONFIG_TAG;
+use shared::deployment::capacity_tag_value;
 use shared::ledger::{LedgerEntry, Outcome};
 use shared::outcome::Ending;
-use std::collections::BTreeMap;
 
 /// `true` for a deployment that changed the endpoint (or was meant to):
 /// refused and abandoned uploads never got that far.
@@ -90,13 +90,51 @@ impl SmokeTester {
         Ok(Some(self.outcomes.report_outcome(&ending).await?))
     }
 
+    /// An IN_SERVICE event for a config tested before: when the newest
+    /// deployment is a concurrency change made in place on this config,
+    /// still in progress, and the endpoint now runs its concurrency, the
+    /// change is done: `deployed` (no new model or config, so the config's
+    /// own verdict stands and nothing is tested again). Needs the ledger.
+    pub(crate) async fn report_capacity_change(
+        &self,
+        endpoint: &EndpointInfo,
+        verdict: &str,
+    ) -> Result<Option<Told>, AwsError> {
+        let Some(ledger) = &self.outcomes.ledger else {
+            return Ok(None);
+        };
+        if endpoint.status != EndpointStatus::InService {
+            return Ok(None);
+        }
+        let history = ledger.deployment_history(&endpoint.name).await?;
+        let Some(newest) = history.iter().find(|e| started(e)) else {
+            return Ok(None);
+        };
+        let runs_target = newest.capacity_target.is_some()
+            && newest.capacity_target == endpoint.capacity.as_ref().map(capacity_tag_value);
+        if newest.outcome != Outcome::InProgress
+            || newest.replaces_config.as_deref() != Some(endpoint.config_name.as_str())
+            || !runs_target
+        {
+            return Ok(None);
+        }
+        let change = newest.capacity_change.as_deref().unwrap_or("concurrency");
+        let ending =
+            Ending::new(&endpoint.name, &newest.config_name, Outcome::Deployed).because(format!(
+                "{change}: applied; {} keeps its smoke-test verdict ({verdict})",
+                endpoint.config_name
+            ));
+        Ok(Some(self.outcomes.report_outcome(&ending).await?))
+    }
+
     /// The verdict ends the tested deployment: `deployed` (passed or not
     /// tested) or `smoke-test-failed` (with what became of the rollback).
-    /// The deployment it replaced, if still open, was `superseded`.
+    /// The deployment it replaced (`replaced`, from the tested config's own
+    /// record), if still open, was `superseded`.
     pub(crate) async fn report_verdict(
         &self,
         report: &mut SmokeTestReport,
-        endpoint_tags: &BTreeMap<String, String>,
+        replaced: Option<&str>,
         force: bool,
     ) -> Result<(), AwsError> {
         let (Some(endpoint), Some(config)) =
@@ -132,8 +170,8 @@ impl SmokeTester {
         };
         let told = reporter.report_outcome(&ending).await?;
         self.note(report, outcome, told);
-        if let Some(previous) = endpoint_tags.get(PREVIOUS_CONFIG_TAG) {
-            if previous != &config && !force {
+        if let Some(previous) = replaced {
+            if previous != config && !force {
                 let mut replaced = Ending::new(&endpoint, previous, Outcome::Superseded)
                     .because(format!("{config} replaced it before its test ended"));
                 replaced.only_if_recorded = true;

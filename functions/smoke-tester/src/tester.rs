@@ -12,10 +12,11 @@ use aws_sdk_sagemaker::types::EndpointStatus;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use shared::aws::dynamodb::Ledger;
-use shared::aws::outcomes::OutcomeReporter;
+use shared::aws::outcomes::{OutcomeReporter, Told};
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
 use shared::aws::AwsError;
+use shared::ledger::Outcome;
 use shared::smoke::{verdict_for, Verdict, TESTED_AT_TAG, TESTED_CONFIG_TAG, VERDICT_TAG};
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use std::collections::BTreeMap;
@@ -29,6 +30,19 @@ pub const COLD_MS_TAG: &str = "pipeline:smoke-test-cold-ms";
 pub const WARM_MS_TAG: &str = "pipeline:smoke-test-warm-p50-ms";
 /// Serverless invocations time out after 60 s; a call needs that much room.
 const CALL_BUDGET: Duration = Duration::from_secs(65);
+
+/// Why a state-change event starts no test, and the deployment it ended
+/// instead, if any.
+struct NoTest {
+    why: String,
+    ended: Option<(Outcome, Told)>,
+}
+
+impl NoTest {
+    fn because(why: String) -> Self {
+        NoTest { why, ended: None }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct SmokeTester {
@@ -62,17 +76,17 @@ impl SmokeTester {
         let rolled_back = self.report_sagemaker_rollback(&trigger).await?;
         let (config, endpoint_arn, tags) = match self.claim(&trigger, request_id).await? {
             Ok(claimed) => claimed,
-            Err(Ignored(why)) => {
+            Err(NoTest { why, ended }) => {
                 let mut report = SmokeTestReport::ignored(Some(endpoint), why);
-                if let Some(shared::aws::outcomes::Told::Now { alerted }) = rolled_back {
-                    report.deployment_outcome =
-                        Some(shared::ledger::Outcome::UpdateRolledBackBySagemaker);
+                let rolled_back = rolled_back.map(|t| (Outcome::UpdateRolledBackBySagemaker, t));
+                if let Some((outcome, Told::Now { alerted })) = ended.or(rolled_back) {
+                    report.deployment_outcome = Some(outcome);
                     report.notified = alerted;
                 }
                 return Ok(report);
             }
         };
-        let mut report = self.test(&endpoint, &config, deadline).await?;
+        let (mut report, replaced) = self.test(&endpoint, &config, deadline).await?;
         self.record(&endpoint_arn, &config, &report).await?;
         if report.outcome == crate::report::Outcome::Failed {
             report.rollback = Some(
@@ -82,7 +96,10 @@ impl SmokeTester {
         }
         // The verdict is tagged already, so a retry would find the test
         // done: a failure to tell the outcome is logged, not retried.
-        if let Err(e) = self.report_verdict(&mut report, &tags, trigger.force).await {
+        if let Err(e) = self
+            .report_verdict(&mut report, replaced.as_deref(), trigger.force)
+            .await
+        {
             warn!(endpoint, error = %e, "the deployment outcome could not be told");
         }
         if let Some(metrics) = report.metrics(&self.config.metrics_namespace) {
@@ -97,22 +114,22 @@ impl SmokeTester {
         &self,
         trigger: &Trigger,
         request_id: &str,
-    ) -> Result<Result<(String, String, BTreeMap<String, String>), Ignored>, AwsError> {
+    ) -> Result<Result<(String, String, BTreeMap<String, String>), NoTest>, AwsError> {
         let name = &trigger.endpoint;
         let Some(endpoint) = self.sagemaker.describe_endpoint(name).await? else {
-            return Ok(Err(Ignored(format!(
+            return Ok(Err(NoTest::because(format!(
                 "endpoint {name} does not exist (deleted?)"
             ))));
         };
         if endpoint.status != EndpointStatus::InService {
-            return Ok(Err(Ignored(format!(
+            return Ok(Err(NoTest::because(format!(
                 "endpoint {name} is {} now; the event is stale",
                 endpoint.status
             ))));
         }
         if let Some(event_config) = &trigger.event_config {
             if event_config != &endpoint.config_name {
-                return Ok(Err(Ignored(format!(
+                return Ok(Err(NoTest::because(format!(
                     "endpoint {name} now runs {}, not {event_config}; that config gets its own event",
                     endpoint.config_name
                 ))));
@@ -121,20 +138,25 @@ impl SmokeTester {
         let config = endpoint.config_name.clone();
         let tags = self.sagemaker.list_tags(&endpoint.arn).await?;
         if tags.get(MANAGED_BY_KEY).map(String::as_str) != Some(MANAGED_BY_VALUE) {
-            return Ok(Err(Ignored(format!(
+            return Ok(Err(NoTest::because(format!(
                 "endpoint {name} is not managed by this pipeline"
             ))));
         }
         if let Some(verdict) = verdict_for(&tags, &config) {
             if !trigger.force {
-                return Ok(Err(Ignored(format!(
-                    "{config} was already tested: {}",
-                    verdict.as_str()
-                ))));
+                // Back in service on a tested config: the end of a
+                // concurrency change made in place, if one is open.
+                let ended = self
+                    .report_capacity_change(&endpoint, verdict.as_str())
+                    .await?;
+                return Ok(Err(NoTest {
+                    why: format!("{config} was already tested: {}", verdict.as_str()),
+                    ended: ended.map(|told| (Outcome::Deployed, told)),
+                }));
             }
         }
         if self.claimed_by_other(&tags, &config, request_id) {
-            return Ok(Err(Ignored(format!(
+            return Ok(Err(NoTest::because(format!(
                 "another invocation is testing {config}"
             ))));
         }
@@ -150,7 +172,7 @@ impl SmokeTester {
         tokio::time::sleep(self.config.claim_settle).await;
         let after = self.sagemaker.list_tags(&endpoint.arn).await?;
         if after.get(CLAIM_TAG).map(String::as_str) != Some(request_id) {
-            return Ok(Err(Ignored(format!(
+            return Ok(Err(NoTest::because(format!(
                 "another invocation claimed the test of {config}"
             ))));
         }
@@ -174,24 +196,44 @@ impl SmokeTester {
             && fresh
     }
 
-    /// Finds the request and calls the endpoint: one cold call, then warm ones.
+    /// Finds the request and calls the endpoint: one cold call, then warm
+    /// ones. Also returns the config the tested one replaced, from the
+    /// tested config's own record (written with it, so present even when a
+    /// deploy died before tagging the endpoint).
     async fn test(
         &self,
         endpoint: &str,
         config: &str,
         deadline: Option<SystemTime>,
-    ) -> Result<SmokeTestReport, AwsError> {
+    ) -> Result<(SmokeTestReport, Option<String>), AwsError> {
         let Some(config_info) = self.sagemaker.describe_endpoint_config(config).await? else {
-            return Ok(SmokeTestReport::tested(
+            let report = SmokeTestReport::tested(
                 endpoint,
                 config,
                 Verdict::NotTested,
                 vec![format!("endpoint config {config} does not exist")],
                 &[],
-            ));
+            );
+            return Ok((report, None));
         };
         let config_tags = self.sagemaker.list_tags(&config_info.arn).await?;
-        let (request, payload) = match find_request(&self.store, &config_tags).await? {
+        let replaced = shared::deployment::DeploymentRecord::from_tags(config, &config_tags)
+            .and_then(|record| record.replaces_config);
+        let report = self
+            .call_and_judge(endpoint, config, &config_tags, deadline)
+            .await?;
+        Ok((report, replaced))
+    }
+
+    /// The calls of one test and their verdict.
+    async fn call_and_judge(
+        &self,
+        endpoint: &str,
+        config: &str,
+        config_tags: &BTreeMap<String, String>,
+        deadline: Option<SystemTime>,
+    ) -> Result<SmokeTestReport, AwsError> {
+        let (request, payload) = match find_request(&self.store, config_tags).await? {
             Lookup::Found {
                 request,
                 payload,

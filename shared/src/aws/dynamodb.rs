@@ -128,6 +128,7 @@ impl Ledger {
         put("trigger", Some(entry.trigger.clone()));
         put("replaces_config", entry.replaces_config.clone());
         put("capacity_change", entry.capacity_change.clone());
+        put("capacity_target", entry.capacity_target.clone());
         put("started_at", Some(entry.started_at.to_rfc3339()));
         put("outcome", Some(entry.outcome.as_str().to_string()));
         put("finished_at", entry.finished_at.map(|t| t.to_rfc3339()));
@@ -259,6 +260,7 @@ fn entry_from(endpoint: &str, item: &Item) -> Option<LedgerEntry> {
         trigger: text(item, "trigger").unwrap_or_default(),
         replaces_config: text(item, "replaces_config"),
         capacity_change: text(item, "capacity_change"),
+        capacity_target: text(item, "capacity_target"),
         started_at: time(item, "started_at")?,
         outcome: text(item, "outcome").and_then(|o| Outcome::parse(&o))?,
         finished_at: time(item, "finished_at"),

@@ -1,0 +1,79 @@
+//! Crash injection (tests/emulator/crash_points.py): the emulator serves
+//! the first N AWS calls of one caller and holds the next one unanswered;
+//! the test then drops the code under test right there, as if its process
+//! died before that call reached AWS. Everything done before stays done,
+//! nothing after happened: the state a real crash leaves.
+
+use crate::{emulator_delete, emulator_get, emulator_post};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::pin;
+
+/// A crash armed for one caller (an access key id, see
+/// [`crate::Stack::access_key_id`]); cleared when dropped.
+pub struct CrashPoint {
+    caller: String,
+}
+
+/// How a run under a [`CrashPoint`] ended.
+#[derive(Debug)]
+pub enum Run<T> {
+    /// The code finished without reaching the crash, after `calls` calls.
+    Finished { out: T, calls: usize },
+    /// It died before this call (`service:Operation`) reached AWS.
+    Crashed { before: String },
+}
+
+impl CrashPoint {
+    /// Serves `after` calls of `caller`, then crashes it.
+    pub fn after(caller: &str, after: usize) -> Self {
+        emulator_post(
+            "/_emulator/crash",
+            &json!({ "caller": caller, "after": after }),
+        );
+        CrashPoint {
+            caller: caller.to_string(),
+        }
+    }
+
+    /// Runs `work` until it finishes or its caller crashes; a crashed
+    /// future is dropped where it stood (its held call never answered).
+    pub async fn run<T>(&self, work: impl Future<Output = T>) -> Run<T> {
+        let caller = self.caller.clone();
+        // Blocking long polls on their own thread, so they never stall `work`.
+        let mut tripped = pin!(tokio::task::spawn_blocking(move || loop {
+            let view = emulator_get(&format!("/_emulator/crash/{caller}?wait=30"));
+            if view["tripped"] == true || view["armed"] != true {
+                return view;
+            }
+        }));
+        let mut work = pin!(work);
+        tokio::select! {
+            out = &mut work => Run::Finished { out, calls: self.clear() },
+            view = &mut tripped => {
+                let view: Value = view.expect("crash watcher");
+                match view["held"][0].as_str() {
+                    Some(before) => Run::Crashed { before: before.to_string() },
+                    // Cleared under us: nothing crashed.
+                    None => {
+                        let out = work.await;
+                        Run::Finished { out, calls: self.clear() }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Clears the point (a held call is answered, to no one); returns
+    /// how many calls it served.
+    fn clear(&self) -> usize {
+        let view = emulator_delete(&format!("/_emulator/crash/{}", self.caller));
+        view["served"].as_u64().unwrap_or_default() as usize
+    }
+}
+
+impl Drop for CrashPoint {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
