@@ -6,6 +6,7 @@
 mod capacity;
 mod crash;
 mod current;
+mod direct;
 mod lifecycle;
 mod packing;
 mod preflight;
