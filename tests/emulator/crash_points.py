@@ -22,7 +22,6 @@ AWS never saw them. Control-API and /moto-api/ requests are not counted towards 
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import threading
@@ -128,12 +127,7 @@ class CrashMiddleware:
             return self.app(environ, start_response)
         if caller.group("akid") not in POINTS.by_caller:
             return self.app(environ, start_response)
-        body = None
-        if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length) if length else b""
-            environ["wsgi.input"] = io.BytesIO(body)
-        service, operation = request_counter.classify(environ, body)
+        service, operation = request_counter.operation_of(environ)
         if POINTS.admit(caller.group("akid"), f"{service}:{operation}"):
             return self.app(environ, start_response)
         return _reply(start_response, 503, {"__type": "ServiceUnavailable",

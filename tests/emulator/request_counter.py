@@ -139,6 +139,16 @@ def classify(environ: dict[str, Any], body: bytes | None) -> tuple[str, str]:
     return service, f"{method} {path}"
 
 
+def operation_of(environ: dict[str, Any]) -> tuple[str, str]:
+    """(service, operation) of a request about to be served; a form body read for it is put back."""
+    body = None
+    if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+    return classify(environ, body)
+
+
 class RequestCounterMiddleware:
     """Outermost WSGI layer: counts each AWS request, serves /_emulator/requests."""
 
@@ -151,12 +161,7 @@ class RequestCounterMiddleware:
             return self._control(environ, start_response)
         if path.startswith("/_emulator/") or path.startswith("/moto-api/"):
             return self.app(environ, start_response)
-        body = None
-        if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length) if length else b""
-            environ["wsgi.input"] = io.BytesIO(body)
-        service, operation = classify(environ, body)
+        service, operation = operation_of(environ)
         started = time.perf_counter()
         try:
             answer = self.app(environ, start_response)
