@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "benches/sweep-fake/observe-baseline.json"
 TARGET_PER_NON_CANDIDATE = 0.5
 TARGET_SIZE = 5000
+# Issue 12's acceptance: calls and RSS at 1k/5k at most this much over the baseline's.
+PRICING_TOLERANCE = 0.10
 
 
 def _total(result: dict) -> int:
@@ -94,6 +96,33 @@ def observe_section(now: list[dict], baseline: dict | None) -> tuple[list[str], 
         add(f"Target \"at most {TARGET_PER_NON_CANDIDATE} calls per non-candidate endpoint at {TARGET_SIZE:,}, "
             f"same decisions\": **{'met' if met else 'not met'}** ({pnc:.2f}).")
         add("")
+    pricing_lines, pricing_misses = _pricing(now, before, baseline)
+    lines.extend(pricing_lines)
+    return lines, misses + pricing_misses
+
+
+def _pricing(now: list[dict], before: dict, baseline: dict | None) -> tuple[list[str], list[str]]:
+    """Issue 12's acceptance: with pricing included (the fake answers GetProducts with Price List pages),
+    calls and peak RSS at each size stay within 10% of the baseline's (same profile)."""
+    lines, misses, parts = [], [], []
+    for r in now:
+        old = before.get(r["endpoints"])
+        if not old or old.get("profile") != r.get("profile"):
+            continue
+        calls, rss = _total(r) / _total(old) - 1, r["rss_mb"] / old["rss_mb"] - 1
+        priced = r.get("rows_priced_by_price_list") or 0
+        parts.append(f"{r['endpoints']:,}: {r['calls'].get('GetProducts', 0)} GetProducts, {priced} rows priced by "
+                     f"the price list, calls {calls:+.0%}, peak RSS {rss:+.0%} ({old['rss_mb']:.1f} -> "
+                     f"{r['rss_mb']:.1f} MB)")
+        if calls > PRICING_TOLERANCE or rss > PRICING_TOLERANCE or not priced:
+            misses.append(f"pricing {r['endpoints']}: calls {calls:+.0%}, RSS {rss:+.0%}, {priced} rows priced "
+                          f"by the price list")
+    if parts:
+        lines.append(f"Pricing included (issue 12): the fake answers GetProducts with Price List pages "
+                     f"(benches/sweep-fake/src/prices.rs), against {baseline['commit']} in the same profile: "
+                     + "; ".join(parts) + f". Target \"calls and peak RSS within {PRICING_TOLERANCE:.0%} of "
+                     f"{baseline['commit']}'s, pricing included\": **{'not met' if misses else 'met'}**.")
+        lines.append("")
     return lines, misses
 
 
