@@ -157,6 +157,7 @@ pub const IAM_PREFIX: &[(&str, &str)] = &[
     ("aws_sdk_dynamodb", "dynamodb"),
     ("aws_sdk_pricing", "pricing"),
     ("aws_sdk_resourcegroupstagging", "tag"),
+    ("aws_sdk_servicequotas", "servicequotas"),
 ];
 
 /// Operation names (snake case) of every `aws-sdk-*` crate in Cargo.lock,
@@ -254,6 +255,10 @@ pub fn actions_in(path: &Path, file_code: &str, code: &str) -> BTreeSet<String> 
             ("s3", "list_objects_v2") => "ListBucket".to_string(),
             ("s3", "create_multipart_upload" | "upload_part" | "complete_multipart_upload") => {
                 "PutObject".to_string()
+            }
+            // IAM spells it with "AWS" in capitals (the SDK's method does not).
+            ("servicequotas", "get_aws_default_service_quota") => {
+                "GetAWSDefaultServiceQuota".to_string()
             }
             _ => pascal(op),
         };

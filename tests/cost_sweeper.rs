@@ -13,6 +13,8 @@ mod fleet;
 mod prices;
 #[path = "cost_sweeper/recheck.rs"]
 mod recheck;
+#[path = "cost_sweeper/quota.rs"]
+mod quota;
 #[path = "cost_sweeper/world.rs"]
 mod world;
 

@@ -230,6 +230,10 @@ const NO_RESOURCE_LEVEL: &[&str] = &[
     "cloudwatch:GetMetricData",
     "pricing:GetProducts",
     "tag:GetResources",
+    // The serverless quota reads (deployer pre-flight, sweeper recreate):
+    // granted on "*", as the quota ARN scoping is not relied on.
+    "servicequotas:GetServiceQuota",
+    "servicequotas:GetAWSDefaultServiceQuota",
 ];
 
 /// Tag-scoping exceptions, and why. Each must still limit the keys it may

@@ -15,6 +15,7 @@ pub mod outcome;
 pub mod packing;
 pub mod preflight;
 pub mod price_list;
+pub mod quota;
 pub mod s3_event;
 pub mod settings;
 pub mod smoke;

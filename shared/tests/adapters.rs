@@ -15,5 +15,7 @@ mod sagemaker;
 mod sagemaker_create;
 #[path = "adapters/sagemaker_detail.rs"]
 mod sagemaker_detail;
+#[path = "adapters/service_quotas.rs"]
+mod service_quotas;
 #[path = "adapters/support.rs"]
 mod support;

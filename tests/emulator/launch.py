@@ -35,6 +35,7 @@ import s3_notification_patches  # noqa: E402
 import request_counter  # noqa: E402
 import sagemaker_patches  # noqa: E402
 import search_patches  # noqa: E402
+import service_quotas  # noqa: E402
 
 
 def build_app() -> Any:
@@ -46,10 +47,13 @@ def build_app() -> Any:
     search_patches.apply()
     runtime_patches.apply()
     s3_notification_patches.apply()
+    # SageMaker's serverless quotas: Service Quotas answers them, SageMaker keeps to them.
+    service_quotas.apply()
     moto_app = DomainDispatcherApplication(create_backend_app)
     app = control.ControlMiddleware(runtime_patches.InvocationBodyMiddleware(moto_app))
     # The Price List Query API (moto has none), from recorded GetProducts answers.
     app = price_list_api.PriceListMiddleware(app)
+    app = service_quotas.ServiceQuotasMiddleware(app)
     # Every AWS call as IAM authorization requests, by caller (GET /_emulator/calls).
     app = call_recorder.CallRecorderMiddleware(app)
     # CloudWatch over Smithy RPC v2 CBOR, as the Rust SDK sends it.

@@ -21,6 +21,7 @@ use serde_json::Value;
 use shared::aws::pricing::{PriceList, PRICE_LIST_REGION};
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
+use shared::aws::service_quotas::ServiceQuotas;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use tracing::{error, info, warn};
@@ -85,6 +86,11 @@ impl Sweeper {
                 sagemaker,
                 notifier: shared::aws::sns::Notifier::new(sns, config.notify_topic_arn.clone()),
                 metrics,
+                quotas: ServiceQuotas::new(aws_sdk_servicequotas::Client::from_conf(
+                    aws_sdk_servicequotas::config::Builder::from(sdk_config)
+                        .interceptor(api_calls.clone())
+                        .build(),
+                )),
             },
             price_list: PriceList::from_client(pricing),
             reports: ArtifactStore::new(s3),

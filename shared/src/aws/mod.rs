@@ -7,6 +7,7 @@ pub mod pricing;
 pub mod s3;
 pub mod s3_stream;
 pub mod sagemaker;
+pub mod service_quotas;
 pub mod sns;
 pub mod sqs;
 

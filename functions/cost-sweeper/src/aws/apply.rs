@@ -11,6 +11,7 @@ use crate::domain::state::MigrationState;
 use crate::domain::steps::{Action, CanaryRef, CanarySpec, OriginalRef};
 use chrono::{DateTime, Utc};
 use shared::aws::sagemaker::{Created, SageMaker, ServerlessSpec};
+use shared::aws::service_quotas::ServiceQuotas;
 use shared::aws::sns::Notifier;
 use shared::aws::AwsError;
 use shared::deployment::ENDPOINT_TAG;
@@ -23,6 +24,9 @@ pub struct Applier {
     pub notifier: Notifier,
     /// Re-reads an original's traffic right before it is deleted.
     pub metrics: MetricsReader,
+    /// The Region's serverless quotas, checked before an original is
+    /// deleted for its serverless replacement.
+    pub quotas: ServiceQuotas,
 }
 
 /// What applying a step did.

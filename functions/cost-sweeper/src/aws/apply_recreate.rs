@@ -109,8 +109,8 @@ impl Applier {
                 return Ok(Applied::Skipped(held));
             }
         }
-        match self.sagemaker.describe_endpoint(&canary.name).await? {
-            Some(c) if c.status == EndpointStatus::InService => {}
+        let canary_now = match self.sagemaker.describe_endpoint(&canary.name).await? {
+            Some(c) if c.status == EndpointStatus::InService => c,
             other => {
                 let status = other
                     .map(|c| c.status.to_string())
@@ -119,6 +119,11 @@ impl Applier {
                     "canary {} is {status}",
                     canary.name
                 )));
+            }
+        };
+        if current.is_some() {
+            if let Some(held) = self.held_by_quota(&original.name, &canary_now).await? {
+                return Ok(Applied::Skipped(held));
             }
         }
         let canary_tags = state_tags(

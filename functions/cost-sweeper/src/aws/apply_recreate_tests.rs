@@ -2,9 +2,13 @@
 //! replacement cannot be created after the original was deleted.
 
 use super::*;
-use crate::aws::apply::tests::{applier, described, now, quiet_metrics};
+use crate::aws::apply::tests::{
+    applier, described, now, quiet_metrics, quotas, serverless_described,
+};
 use aws_sdk_sagemaker::operation::create_endpoint::{CreateEndpointError, CreateEndpointOutput};
 use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointError;
+use aws_sdk_sagemaker::operation::list_endpoints::ListEndpointsOutput;
+use aws_sdk_sagemaker::types::EndpointSummary;
 use aws_sdk_sagemaker::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
@@ -26,7 +30,9 @@ async fn a_failed_replacement_create_restores_the_original_at_once() {
         .build();
     let canary_described = mock!(Client::describe_endpoint)
         .match_requests(|r| r.endpoint_name() == Some("orders-serverless"))
-        .then_output(|| described("orders-serverless", "orders-serverless-cfg"));
+        .then_output(|| serverless_described("orders-serverless", "orders-serverless-cfg", 5));
+    let region =
+        mock!(Client::list_endpoints).then_output(|| endpoints(&["orders", "orders-serverless"]));
     let listed = mock!(Client::list_tags).then_output(|| {
         aws_sdk_sagemaker::operation::list_tags::ListTagsOutput::builder()
             .tags(
@@ -71,6 +77,7 @@ async fn a_failed_replacement_create_restores_the_original_at_once() {
         &[
             &original_described,
             &canary_described,
+            &region,
             &listed,
             &tagged,
             &deleted,
@@ -78,6 +85,29 @@ async fn a_failed_replacement_create_restores_the_original_at_once() {
             &restored
         ]
     );
+    let (original, canary) = orders();
+    let applier = Applier {
+        metrics: quiet_metrics(),
+        ..applier(client)
+    };
+    let applied = applier
+        .replace_original(&original, &canary, &no_traffic(), now())
+        .await;
+    assert_eq!(replacement_refused.num_calls(), 1);
+    assert_eq!(restored.num_calls(), 1, "the original is recreated at once");
+    match applied {
+        Ok(Applied::Done(message)) => {
+            assert!(
+                message.contains("recreated orders from its persistent config orders-config"),
+                "{message}"
+            );
+            assert!(message.contains("ResourceLimitExceeded"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn orders() -> (OriginalRef, CanaryRef) {
     let original = OriginalRef {
         name: "orders".into(),
         arn: "arn:aws:sagemaker:us-east-1:123456789012:endpoint/orders".into(),
@@ -91,28 +121,101 @@ async fn a_failed_replacement_create_restores_the_original_at_once() {
         config_in_use_elsewhere: false,
         user_tags: BTreeMap::new(),
     };
-    // No call since the canary started: nothing holds the replacement.
-    let traffic = TrafficCheck {
+    (original, canary)
+}
+
+/// No call since the canary started: traffic holds nothing.
+fn no_traffic() -> TrafficCheck {
+    TrafficCheck {
         variants: vec!["AllTraffic".into()],
         since: now() - chrono::Duration::hours(2),
         allowed_per_day: 0,
-    };
+    }
+}
+
+fn endpoints(names: &[&str]) -> ListEndpointsOutput {
+    let mut out = ListEndpointsOutput::builder();
+    for name in names {
+        out = out.endpoints(
+            EndpointSummary::builder()
+                .endpoint_name(*name)
+                .endpoint_arn(format!(
+                    "arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}"
+                ))
+                .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                .last_modified_time(aws_smithy_types::DateTime::from_secs(0))
+                .endpoint_status(EndpointStatus::InService)
+                .build(),
+        );
+    }
+    out.build()
+}
+
+/// Issue 12 item 3: the recreate strategy checks the serverless quotas
+/// before it deletes the original. The canary already holds 10 of the 10
+/// the account may allocate; its replacement (another 10, next to it)
+/// does not fit: held with the quota named, nothing deleted or recorded.
+#[tokio::test]
+async fn a_replacement_the_serverless_quota_cannot_hold_leaves_the_original_in_place() {
+    let original_described = mock!(Client::describe_endpoint)
+        .match_requests(|r| r.endpoint_name() == Some("orders"))
+        .then_output(|| described("orders", "orders-config"));
+    let canary_described = mock!(Client::describe_endpoint)
+        .match_requests(|r| r.endpoint_name() == Some("orders-serverless"))
+        .then_output(|| serverless_described("orders-serverless", "orders-serverless-cfg", 10));
+    let region = mock!(Client::list_endpoints)
+        .then_output(|| endpoints(&["orders", "orders-serverless", "billing"]));
+    let billing = mock!(Client::describe_endpoint)
+        .match_requests(|r| r.endpoint_name() == Some("billing"))
+        .then_output(|| described("billing", "billing-config"));
+    let listed = mock!(Client::list_tags)
+        .then_output(|| aws_sdk_sagemaker::operation::list_tags::ListTagsOutput::builder().build());
+    let tagged = mock!(Client::add_tags)
+        .then_output(|| aws_sdk_sagemaker::operation::add_tags::AddTagsOutput::builder().build());
+    let deleted = mock!(Client::delete_endpoint).then_output(|| {
+        aws_sdk_sagemaker::operation::delete_endpoint::DeleteEndpointOutput::builder().build()
+    });
+    let created = mock!(Client::create_endpoint).then_output(|| {
+        CreateEndpointOutput::builder()
+            .endpoint_arn("arn:orders")
+            .build()
+    });
+    let client = mock_client!(
+        aws_sdk_sagemaker,
+        RuleMode::MatchAny,
+        &[
+            &original_described,
+            &canary_described,
+            &billing,
+            &region,
+            &listed,
+            &tagged,
+            &deleted,
+            &created
+        ]
+    );
     let applier = Applier {
         metrics: quiet_metrics(),
+        quotas: quotas(5.0, 10.0),
         ..applier(client)
     };
+    let (original, canary) = orders();
     let applied = applier
-        .replace_original(&original, &canary, &traffic, now())
+        .replace_original(&original, &canary, &no_traffic(), now())
         .await;
-    assert_eq!(replacement_refused.num_calls(), 1);
-    assert_eq!(restored.num_calls(), 1, "the original is recreated at once");
+    assert_eq!(deleted.num_calls(), 0, "the original is not deleted");
+    assert_eq!(created.num_calls(), 0, "nothing is created");
+    assert_eq!(tagged.num_calls(), 0, "nothing is recorded");
     match applied {
-        Ok(Applied::Done(message)) => {
-            assert!(
-                message.contains("recreated orders from its persistent config orders-config"),
-                "{message}"
-            );
-            assert!(message.contains("ResourceLimitExceeded"), "{message}");
+        Ok(Applied::Skipped(why)) => {
+            for part in [
+                "orders is not deleted",
+                "L-96300102",
+                "hold 10",
+                "the account's value",
+            ] {
+                assert!(why.contains(part), "{part:?} missing from: {why}");
+            }
         }
         other => panic!("{other:?}"),
     }

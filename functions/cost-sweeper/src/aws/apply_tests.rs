@@ -13,6 +13,8 @@ use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput;
 use aws_sdk_sagemaker::operation::list_tags::ListTagsOutput;
 use aws_sdk_sagemaker::types::Tag;
 use aws_sdk_sagemaker::Client;
+use aws_sdk_servicequotas::operation::get_service_quota::GetServiceQuotaOutput;
+use aws_sdk_servicequotas::types::ServiceQuota;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
@@ -29,6 +31,7 @@ pub(crate) fn applier(sagemaker: Client) -> Applier {
         sagemaker: SageMaker::new(sagemaker),
         notifier: Notifier::new(sns, None),
         metrics: no_metrics(),
+        quotas: quotas(1000.0, 100_000.0),
     }
 }
 
@@ -48,6 +51,56 @@ pub(crate) fn quiet_metrics() -> MetricsReader {
         RuleMode::MatchAny,
         &[&none]
     ))
+}
+
+
+/// Service Quotas answering the account's values of the two serverless
+/// quotas: `endpoints` (L-99AD19BF) and `concurrency` (L-96300102).
+pub(crate) fn quotas(endpoints: f64, concurrency: f64) -> ServiceQuotas {
+    let value = |code: &'static str, value: f64| {
+        mock!(aws_sdk_servicequotas::Client::get_service_quota)
+            .match_requests(move |r| r.quota_code() == Some(code))
+            .then_output(move || {
+                GetServiceQuotaOutput::builder()
+                    .quota(
+                        ServiceQuota::builder()
+                            .quota_code(code)
+                            .value(value)
+                            .build(),
+                    )
+                    .build()
+            })
+    };
+    let rules = [
+        value("L-99AD19BF", endpoints),
+        value("L-96300102", concurrency),
+    ];
+    ServiceQuotas::new(mock_client!(
+        aws_sdk_servicequotas,
+        RuleMode::MatchAny,
+        &[&rules[0], &rules[1]]
+    ))
+}
+
+/// An InService serverless endpoint at `max_concurrency`, as
+/// DescribeEndpoint shows it.
+pub(crate) fn serverless_described(
+    name: &str,
+    config: &str,
+    max_concurrency: i32,
+) -> DescribeEndpointOutput {
+    let variant = aws_sdk_sagemaker::types::ProductionVariantSummary::builder()
+        .variant_name("AllTraffic")
+        .current_serverless_config(
+            aws_sdk_sagemaker::types::ProductionVariantServerlessConfig::builder()
+                .memory_size_in_mb(2048)
+                .max_concurrency(max_concurrency)
+                .build(),
+        )
+        .build();
+    let mut out = described(name, config);
+    out.production_variants = Some(vec![variant]);
+    out
 }
 
 fn start() -> Action {
@@ -156,6 +209,7 @@ pub(crate) fn notifying(sns: aws_sdk_sns::Client, sagemaker: Client) -> Applier 
         sagemaker: SageMaker::new(sagemaker),
         notifier: Notifier::new(sns, Some("arn:aws:sns:us-east-1:123456789012:t".into())),
         metrics: no_metrics(),
+        quotas: quotas(1000.0, 100_000.0),
     }
 }
 

@@ -9,4 +9,5 @@ pub(crate) mod bulk_tags;
 mod hold;
 pub(crate) mod metrics;
 pub(crate) mod observe;
+mod quota_hold;
 mod tagging;

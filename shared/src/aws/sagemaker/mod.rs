@@ -7,6 +7,7 @@ mod create;
 mod describe;
 mod list;
 mod search;
+mod usage;
 
 use super::{AwsError, AwsErrorKind};
 use aws_sdk_sagemaker::types::EndpointStatus;
