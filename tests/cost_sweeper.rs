@@ -11,10 +11,10 @@ mod access;
 mod fleet;
 #[path = "cost_sweeper/prices.rs"]
 mod prices;
-#[path = "cost_sweeper/recheck.rs"]
-mod recheck;
 #[path = "cost_sweeper/quota.rs"]
 mod quota;
+#[path = "cost_sweeper/recheck.rs"]
+mod recheck;
 #[path = "cost_sweeper/world.rs"]
 mod world;
 

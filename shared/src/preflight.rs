@@ -36,6 +36,9 @@ pub enum PreflightRefusal {
         key: String,
         size: u64,
     },
+    /// The account's serverless quotas leave no room (issue 13 item 5).
+    #[error("serverless quota: {0}")]
+    ServerlessQuota(#[from] crate::quota::QuotaShortfall),
     #[error("image {image} is a GPU image; serverless endpoints run on CPU only (no GPUs): use the CPU image of the framework, or an instance-based endpoint")]
     GpuImage { image: String },
 }

@@ -11,6 +11,7 @@ mod lifecycle;
 mod packing;
 mod preflight;
 mod queue;
+mod quota;
 mod race;
 mod recovery;
 mod refusals;
@@ -66,6 +67,7 @@ impl World {
             store: ArtifactStore::new(aws_sdk_s3::Client::new(&sdk)),
             config,
             ledger: Some(crate::ledger::ledger_table_as(&sdk, &stack.ledger_table()).await),
+            quotas: shared::aws::service_quotas::ServiceQuotas::from_config(&sdk),
         };
         World {
             clients,

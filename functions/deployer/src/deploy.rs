@@ -7,6 +7,7 @@ use crate::plan::Observed;
 use shared::aws::dynamodb::Ledger;
 use shared::aws::s3::{ArtifactStore, ObjectInfo, MAX_SETTINGS_BYTES};
 use shared::aws::sagemaker::{SageMaker, ServerlessCapacity};
+use shared::aws::service_quotas::ServiceQuotas;
 use shared::deployment::{ArtifactRef, DeploymentRecord};
 use shared::naming::{revision_hash, revision_name};
 use shared::s3_event::{parse_record, ObjectCreated, ObjectRole, ARTIFACT_FILE, SIDECAR_FILE};
@@ -23,6 +24,8 @@ pub struct Deployer {
     /// The deployment ledger; `None` (no `LEDGER_TABLE`) runs without a
     /// lease and records history only in tags.
     pub ledger: Option<Ledger>,
+    /// The account's serverless quotas, checked before anything is created.
+    pub quotas: ServiceQuotas,
 }
 
 /// A deploy that went through, or was correctly not needed.

@@ -117,6 +117,12 @@ impl Deployer {
                 self.ensure_packed(job).await?;
             }
         }
+        if let Decision::UpdateCapacity { from, to, .. } = &decision {
+            // More concurrency in place must fit the account's quota too.
+            if from.is_none_or(|f| to.max_concurrency > f.max_concurrency) {
+                self.quota_preflight(settings).await?;
+            }
+        }
         // The entry is written before acting; how it ends is told later,
         // once: refused or abandoned by the queue consumer, the rest by the
         // smoke tester from the endpoint's state-change events.

@@ -6,6 +6,7 @@ use shared::aws::dynamodb::Ledger;
 use shared::aws::outcomes::OutcomeReporter;
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
+use shared::aws::service_quotas::ServiceQuotas;
 use shared::aws::sns::Notifier;
 use shared::aws::sqs::DeployQueue;
 
@@ -23,6 +24,7 @@ async fn main() -> Result<(), Error> {
             store: ArtifactStore::new(aws_sdk_s3::Client::new(&sdk_config)),
             config,
             ledger: ledger.clone(),
+            quotas: ServiceQuotas::from_config(&sdk_config),
         },
         queue: queue_config
             .queue_url

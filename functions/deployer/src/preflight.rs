@@ -2,19 +2,24 @@
 //! rules are `shared::preflight`; this reads what they need (the gzip
 //! magic and ISIZE trailer of the artifact, the smoke-test body's size).
 //! Serverless-excluded deploy.json fields are refused while the settings
-//! are read (`SettingsError::ServerlessExcluded`).
+//! are read (`SettingsError::ServerlessExcluded`). Last, the account's
+//! serverless quotas (`shared::quota`): a new endpoint, or more
+//! concurrency, that would not fit is refused before anything is made,
+//! rather than failing at CreateEndpoint after the model and config exist.
 
 use crate::deploy::Deployer;
 use crate::outcome::DeployError;
+use shared::aws::service_quotas::Room;
 use shared::deployment::ArtifactRef;
 use shared::preflight::{
-    check_artifact, check_image, check_smoke_body, gzip_isize_lower_bound, GZIP_MAGIC,
+    check_artifact, check_image, check_smoke_body, gzip_isize_lower_bound, PreflightRefusal,
+    GZIP_MAGIC,
 };
 use shared::settings::{DeploySettings, SmokeTestBody};
 
 impl Deployer {
-    /// Refuses (not retryable) what can never run serverless. Account
-    /// quotas are not checked here (see docs/deployer.md).
+    /// Refuses (not retryable) what can never run serverless, or cannot
+    /// in this account's serverless quotas.
     pub(crate) async fn preflight(
         &self,
         artifact: &ArtifactRef,
@@ -46,7 +51,28 @@ impl Deployer {
             let uncompressed = gzip_isize_lower_bound(&ends.head, &ends.tail);
             check_artifact(ends.size, uncompressed, settings.memory_size_mb)?;
         }
-        Ok(())
+        self.quota_preflight(settings).await
+    }
+
+    /// The endpoint at `settings.max_concurrency` against the Region's
+    /// serverless quotas (when they cannot be read: the documented
+    /// defaults, which the refusal then names as such).
+    pub(crate) async fn quota_preflight(
+        &self,
+        settings: &DeploySettings,
+    ) -> Result<(), DeployError> {
+        let room = self
+            .quotas
+            .room_for(
+                &self.sagemaker,
+                &settings.endpoint_name,
+                settings.max_concurrency,
+            )
+            .await?;
+        match room {
+            Room::Enough => Ok(()),
+            Room::Short(short) => Err(PreflightRefusal::from(short).into()),
+        }
     }
 }
 

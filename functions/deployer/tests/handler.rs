@@ -13,11 +13,14 @@ use aws_sdk_sagemaker::operation::describe_endpoint::{
     DescribeEndpointError, DescribeEndpointOutput,
 };
 use aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput;
+use aws_sdk_sagemaker::operation::list_endpoints::ListEndpointsOutput;
 use aws_sdk_sagemaker::operation::list_tags::ListTagsOutput;
 use aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput;
 use aws_sdk_sagemaker::types::{
     EndpointStatus, ProductionVariant, ProductionVariantServerlessConfig, Tag,
 };
+use aws_sdk_servicequotas::operation::get_service_quota::GetServiceQuotaOutput;
+use aws_sdk_servicequotas::types::ServiceQuota;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use chrono::{DateTime, Utc};
 use deployer::config::DeployerConfig;
@@ -27,6 +30,7 @@ use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
+use shared::aws::service_quotas::ServiceQuotas;
 use shared::deployment::{ArtifactRef, DeploymentRecord};
 use shared::settings::SettingsLayer;
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
@@ -38,11 +42,27 @@ const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1";
 const ENDPOINT_ARN: &str = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/fraud";
 
 fn deployer(sagemaker: &[&Rule], s3: &[&Rule]) -> Deployer {
+    // The quota pre-flight before a create or update: an account with room
+    // (quotas well above an empty Region's use).
+    let region = mock!(aws_sdk_sagemaker::Client::list_endpoints)
+        .then_output(|| ListEndpointsOutput::builder().build());
+    let quota = mock!(aws_sdk_servicequotas::Client::get_service_quota).then_output(|| {
+        GetServiceQuotaOutput::builder()
+            .quota(ServiceQuota::builder().value(1000.0).build())
+            .build()
+    });
+    let mut sagemaker = sagemaker.to_vec();
+    sagemaker.push(&region);
     Deployer {
         sagemaker: SageMaker::new(mock_client!(
             aws_sdk_sagemaker,
             RuleMode::MatchAny,
-            sagemaker
+            &sagemaker
+        )),
+        quotas: ServiceQuotas::new(mock_client!(
+            aws_sdk_servicequotas,
+            RuleMode::MatchAny,
+            &[&quota]
         )),
         store: ArtifactStore::new(mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3)),
         config: DeployerConfig {

@@ -53,7 +53,6 @@ pub(crate) fn quiet_metrics() -> MetricsReader {
     ))
 }
 
-
 /// Service Quotas answering the account's values of the two serverless
 /// quotas: `endpoints` (L-99AD19BF) and `concurrency` (L-96300102).
 pub(crate) fn quotas(endpoints: f64, concurrency: f64) -> ServiceQuotas {
