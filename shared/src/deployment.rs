@@ -46,6 +46,14 @@ impl ArtifactRef {
         format!("s3://{}/{}", self.bucket, self.key)
     }
 
+    /// For a Model Registry deployment, the model package it deployed: its
+    /// `version` is then the package's ARN (a package version pins the
+    /// model as an S3 version id pins an upload; bucket and key are the
+    /// package's ModelDataUrl).
+    pub fn model_package(&self) -> Option<&str> {
+        crate::model_package::is_package_arn(&self.version).then_some(self.version.as_str())
+    }
+
     /// Short hash of bucket and key: compares "same object key" through a tag
     /// even when the key itself had to be encoded.
     pub fn key_hash(&self) -> String {

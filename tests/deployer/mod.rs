@@ -15,6 +15,7 @@ mod quota;
 mod race;
 mod recovery;
 mod refusals;
+mod registry;
 mod timing;
 
 use aws_sdk_sagemaker::Client as SageMakerClient;
@@ -60,6 +61,7 @@ impl World {
             defaults: SettingsLayer::default(),
             keep_superseded: 2,
             packed_prefix: "packed/".into(),
+            watched_groups: shared::model_package::WatchedGroups::default(),
         };
         let sdk = stack.function_config("deployer").await;
         let deployer = Deployer {

@@ -123,6 +123,11 @@ def sagemaker_requests(
         return [{"action": action, "resource": arn, "context": context}]
     if operation == "UpdateEndpointWeightsAndCapacities":
         return [on("endpoint", params.get("EndpointName", ""))]
+    if operation == "DescribeModelPackage":
+        # Named by ARN (a versioned package) or by name; ARNs are lower case.
+        name = params.get("ModelPackageName", "")
+        arn = name if name.startswith("arn:") else sagemaker_arn(region, "model-package", name.lower())
+        return [{"action": action, "resource": arn, "context": _resource_context(tags_of(arn))}]
     kind = _SAGEMAKER_KINDS.get(noun)
     if kind is None:
         return [{"action": action, "resource": "*", "context": {}}]

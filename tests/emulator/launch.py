@@ -9,8 +9,8 @@ UpdateEndpoint, create-on-existing-name errors, name and ServerlessConfig
 validation, the Creating/Updating -> InService lifecycle driven by a settle
 policy, AddTags overwriting keys, newest-first listing, AWS-style not-found
 messages, per-endpoint SageMaker Runtime InvokeEndpoint results and errors
-(runtime_patches.py), crash injection per caller (crash_points.py), and a
-control API under /_emulator/ (see control.py).
+(runtime_patches.py), crash injection per caller (crash_points.py), Model Registry packages
+(model_registry.py), and a control API under /_emulator/ (see control.py).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import capacity_patches  # noqa: E402
 import cbor_protocol  # noqa: E402
 import control  # noqa: E402
 import crash_points  # noqa: E402
+import model_registry  # noqa: E402
 import price_list_api  # noqa: E402
 import runtime_patches  # noqa: E402
 import s3_notification_patches  # noqa: E402
@@ -45,6 +46,8 @@ def build_app() -> Any:
     sagemaker_patches.apply()
     capacity_patches.apply()
     search_patches.apply()
+    # After sagemaker_patches: wraps its CreateModel.
+    model_registry.apply()
     runtime_patches.apply()
     s3_notification_patches.apply()
     # SageMaker's serverless quotas: Service Quotas answers them, SageMaker keeps to them.

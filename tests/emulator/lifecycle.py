@@ -335,15 +335,18 @@ def state_change_event(ep: Any) -> dict[str, Any]:
 
 
 def emit(ep: Any) -> None:
-    global _next_seq
-    event = state_change_event(ep)
     clock = clock_of(ep)
-    copies = 1 + (clock.duplicate_events if clock else 0)
     account, region, name = _key(ep)
+    append_event(account, region, name, state_change_event(ep), 1 + (clock.duplicate_events if clock else 0))
+
+
+def append_event(account: str, region: str, key: str, event: dict[str, Any], copies: int = 1) -> None:
+    """Adds `event` to the feed under `key` (an endpoint name, or another source's key)."""
+    global _next_seq
     with _LOCK:
         feed = _feed(account, region)
         for _ in range(copies):
-            feed.append({"seq": _next_seq, "endpoint": name, "event": event})
+            feed.append({"seq": _next_seq, "endpoint": key, "event": event})
             _next_seq += 1
         del feed[:-FEED_LIMIT]
 

@@ -25,8 +25,8 @@ use smoke_tester::report::{Outcome, SmokeTestReport};
 use smoke_tester::tester::SmokeTester;
 use std::time::Duration;
 
-struct Bench {
-    world: World,
+pub(crate) struct Bench {
+    pub(crate) world: World,
     tester: SmokeTester,
 }
 
@@ -35,7 +35,7 @@ impl Bench {
         Self::with_world(World::new().await).await
     }
 
-    async fn with_world(world: World) -> Self {
+    pub(crate) async fn with_world(world: World) -> Self {
         let tester = tester_for(&world).await;
         Bench { world, tester }
     }
@@ -137,7 +137,7 @@ impl Bench {
         event
     }
 
-    async fn run(&self, payload: Value) -> SmokeTestReport {
+    pub(crate) async fn run(&self, payload: Value) -> SmokeTestReport {
         let mut context = Context::default();
         context.request_id = unique("request");
         smoke_tester::handle(LambdaEvent::new(payload, context), &self.tester)

@@ -207,21 +207,37 @@ impl Deployer {
             shared::deployment::ENDPOINT_TAG.into(),
             desired.endpoint_name.clone(),
         );
-        let model = self
-            .sagemaker
-            .create_model(
-                &desired.model_name,
-                &settings.container.image_uri,
-                &settings
-                    .container
-                    .model_data_url
-                    .clone()
-                    .unwrap_or_else(|| desired.artifact.s3_url()),
-                &settings.environment,
-                &self.config.execution_role_arn,
-                &model_tags,
-            )
-            .await?;
+        let model = match desired.artifact.model_package() {
+            // A registry deployment: SageMaker takes image and model data
+            // from the package (what was approved is what runs).
+            Some(package) => {
+                self.sagemaker
+                    .create_model_from_package(
+                        &desired.model_name,
+                        package,
+                        &settings.environment,
+                        &self.config.execution_role_arn,
+                        &model_tags,
+                    )
+                    .await?
+            }
+            None => {
+                self.sagemaker
+                    .create_model(
+                        &desired.model_name,
+                        &settings.container.image_uri,
+                        &settings
+                            .container
+                            .model_data_url
+                            .clone()
+                            .unwrap_or_else(|| desired.artifact.s3_url()),
+                        &settings.environment,
+                        &self.config.execution_role_arn,
+                        &model_tags,
+                    )
+                    .await?
+            }
+        };
         let mut config_tags = settings.tags.clone();
         config_tags.extend(desired.to_tags()?);
         let spec = ServerlessSpec {

@@ -2,6 +2,7 @@
 
 use crate::retry::DEFAULT_MAX_DEPLOY_WAIT;
 use shared::env::{self, EnvError};
+use shared::model_package::WatchedGroups;
 use shared::settings::SettingsLayer;
 use std::time::Duration;
 
@@ -24,13 +25,16 @@ pub struct DeployerConfig {
     /// the models bucket outside `models_prefix`, so its uploads never
     /// trigger a deploy and never land on a user's key). Ends with `/`.
     pub packed_prefix: String,
+    /// Model Registry groups whose approvals deploy (empty: off).
+    pub watched_groups: WatchedGroups,
 }
 
 /// `PACKED_CODE_PREFIX` when unset.
 pub const DEFAULT_PACKED_PREFIX: &str = "packed/";
 
 impl DeployerConfig {
-    /// Reads `EXECUTION_ROLE_ARN`, `MODELS_PREFIX`, `KEEP_SUPERSEDED` and the
+    /// Reads `EXECUTION_ROLE_ARN`, `MODELS_PREFIX`, `KEEP_SUPERSEDED`,
+    /// `WATCHED_MODEL_PACKAGE_GROUPS` (comma-separated) and the
     /// `DEFAULT_*` settings. Bad values stop the function at start-up, where
     /// the error is visible in the init logs, rather than on every event.
     pub fn from_env(region: Option<String>) -> Result<Self, EnvError> {
@@ -76,6 +80,9 @@ impl DeployerConfig {
             keep_superseded: env::parsed("KEEP_SUPERSEDED", "a whole number (0 or more)")?
                 .unwrap_or(DEFAULT_KEEP_SUPERSEDED),
             packed_prefix,
+            watched_groups: WatchedGroups::from_env_value(
+                &env::optional("WATCHED_MODEL_PACKAGE_GROUPS").unwrap_or_default(),
+            ),
         })
     }
 
@@ -153,6 +160,7 @@ mod tests {
             defaults: SettingsLayer::default(),
             keep_superseded: 2,
             packed_prefix: DEFAULT_PACKED_PREFIX.into(),
+            watched_groups: WatchedGroups::default(),
         }
     }
 

@@ -13,7 +13,7 @@ use shared::naming::{revision_hash, revision_name};
 use shared::s3_event::{parse_record, ObjectCreated, ObjectRole, ARTIFACT_FILE, SIDECAR_FILE};
 use shared::settings::{resolve, DeploySettings, SettingsLayer};
 use shared::smoke::source_uri;
-use tracing::{info, warn};
+use tracing::info;
 
 /// Everything a deploy needs, built once per Lambda instance.
 #[derive(Clone, Debug)]
@@ -39,7 +39,7 @@ pub struct Done {
 }
 
 impl Done {
-    fn skipped(message: impl Into<String>) -> Self {
+    pub(crate) fn skipped(message: impl Into<String>) -> Self {
         Done {
             status: Status::Skipped,
             endpoint: None,
@@ -89,37 +89,7 @@ impl Deployer {
             Ok(object) => self.deploy(&object).await,
             Err(e) => Err(DeployError::from(e)),
         };
-        match result {
-            Ok(done) => {
-                info!(record = index, status = ?done.status, endpoint = ?done.endpoint, model = ?done.model,
-                      endpoint_config = ?done.config, "{}", done.message);
-                RecordOutcome {
-                    record: index,
-                    status: done.status,
-                    object,
-                    endpoint: done.endpoint,
-                    model: done.model,
-                    endpoint_config: done.config,
-                    message: done.message,
-                    retryable: None,
-                }
-            }
-            Err(error) => {
-                let retryable = error.is_retryable();
-                warn!(record = index, retryable, error = %error, "deploy failed");
-                let deployment = error.deployment();
-                RecordOutcome {
-                    record: index,
-                    status: Status::Failed,
-                    object,
-                    endpoint: deployment.map(|(e, _)| e.to_string()),
-                    model: None,
-                    endpoint_config: deployment.map(|(_, c)| c.to_string()),
-                    message: error.to_string(),
-                    retryable: Some(retryable),
-                }
-            }
-        }
+        RecordOutcome::of(index, object, result)
     }
 
     /// Deploys what one `ObjectCreated` record points at.
@@ -174,7 +144,8 @@ impl Deployer {
             desired.smoke_test_source = sidecar.source_uri;
         }
         let (endpoint, config) = (desired.endpoint_name.clone(), desired.config_name.clone());
-        self.deploy_leased(desired, &settings, object, pack_job.as_ref())
+        let trigger = format!("s3://{}/{}", object.bucket, object.key);
+        self.deploy_leased(desired, &settings, &trigger, pack_job.as_ref())
             .await
             .map_err(|e| e.of_deployment(&endpoint, &config))
     }
@@ -282,7 +253,7 @@ impl Deployer {
     /// Names are hashes of everything that shapes the resource, so the same
     /// artifact and settings always give the same names (idempotence), and
     /// any change gives new ones (no resource is ever modified in place).
-    fn desired_record(
+    pub(crate) fn desired_record(
         &self,
         settings: &DeploySettings,
         artifact: &ArtifactRef,

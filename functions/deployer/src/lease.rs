@@ -32,7 +32,7 @@ impl Deployer {
         &self,
         desired: DeploymentRecord,
         settings: &DeploySettings,
-        object: &ObjectCreated,
+        trigger: &str,
         pack: Option<&PackJob>,
     ) -> Result<Done, DeployError> {
         let observed = self
@@ -41,7 +41,7 @@ impl Deployer {
         let decision = decide(&desired, &observed);
         let ledger = match &self.ledger {
             Some(ledger) if decision.changes_anything() => ledger,
-            _ => return self.act(decision, desired, settings, object, pack).await,
+            _ => return self.act(decision, desired, settings, trigger, pack).await,
         };
         // One deployment of an endpoint at a time: observe, decide and act
         // under its lease, so a concurrent twin re-plans after this one.
@@ -71,10 +71,10 @@ impl Deployer {
             let decision = decide(&desired, &observed);
             if !decision.changes_anything() {
                 // The holder made this deployment (or a newer one): done.
-                return self.act(decision, desired, settings, object, pack).await;
+                return self.act(decision, desired, settings, trigger, pack).await;
             }
         }
-        let result = self.plan_and_act(desired, settings, object, pack).await;
+        let result = self.plan_and_act(desired, settings, trigger, pack).await;
         if let Err(e) = ledger.release_lease(&endpoint, &holder).await {
             warn!(endpoint = %endpoint, error = %e, "lease not released; it lapses by itself");
         }
@@ -86,14 +86,14 @@ impl Deployer {
         &self,
         desired: DeploymentRecord,
         settings: &DeploySettings,
-        object: &ObjectCreated,
+        trigger: &str,
         pack: Option<&PackJob>,
     ) -> Result<Done, DeployError> {
         let observed = self
             .observe(&settings.endpoint_name, Some(&desired.config_name))
             .await?;
         let decision = decide(&desired, &observed);
-        self.act(decision, desired, settings, object, pack).await
+        self.act(decision, desired, settings, trigger, pack).await
     }
 
     async fn act(
@@ -101,7 +101,7 @@ impl Deployer {
         decision: Decision,
         desired: DeploymentRecord,
         settings: &DeploySettings,
-        object: &ObjectCreated,
+        trigger: &str,
         pack: Option<&PackJob>,
     ) -> Result<Done, DeployError> {
         info!(endpoint = %settings.endpoint_name, decision = ?decision, "planned");
@@ -126,7 +126,7 @@ impl Deployer {
         // The entry is written before acting; how it ends is told later,
         // once: refused or abandoned by the queue consumer, the rest by the
         // smoke tester from the endpoint's state-change events.
-        self.record_start(&decision, &desired, object).await?;
+        self.record_start(&decision, &desired, trigger).await?;
         let result = self.apply(decision, desired, settings).await;
         let done = result?;
         if matches!(done.status, Status::Created | Status::Updated) {
@@ -146,7 +146,7 @@ impl Deployer {
         &self,
         decision: &Decision,
         desired: &DeploymentRecord,
-        object: &ObjectCreated,
+        trigger: &str,
     ) -> Result<Option<LedgerEntry>, DeployError> {
         let Some(ledger) = &self.ledger else {
             return Ok(None);
@@ -173,7 +173,7 @@ impl Deployer {
             artifact_key: desired.artifact.key.clone(),
             artifact_version: desired.artifact.version.clone(),
             settings_version: desired.settings_version.clone(),
-            trigger: format!("s3://{}/{}", object.bucket, object.key),
+            trigger: trigger.to_string(),
             replaces_config,
             capacity_change,
             capacity_target,

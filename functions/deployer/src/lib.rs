@@ -1,5 +1,6 @@
 //! The deployer: S3 `ObjectCreated` events for `model.tar.gz` (and its
-//! sidecar `deploy.json`) become SageMaker Serverless Inference endpoints.
+//! sidecar `deploy.json`), and Model Registry approvals, become SageMaker
+//! Serverless Inference endpoints.
 
 pub mod apply;
 pub mod capacity;
@@ -13,6 +14,7 @@ pub mod packing;
 pub mod plan;
 pub mod preflight;
 pub mod queue;
+pub mod registry;
 pub mod retry;
 
 use deploy::Deployer;
@@ -24,7 +26,8 @@ use tracing::{error, info, warn};
 
 /// The function's entry point: a batch from the deploy queue (SQS) is
 /// answered with the messages to deliver again; an S3 notification sent
-/// straight to the function (a local invoke, `events/`) is handled as such.
+/// straight to the function (a local invoke, `events/`) is handled as such,
+/// and so is a Model Registry state change.
 pub async fn dispatch(
     event: LambdaEvent<Value>,
     consumer: &QueueConsumer,
@@ -37,6 +40,13 @@ pub async fn dispatch(
         // the compiler's layout query depth in the binary's main.
         let response = Box::pin(consumer.handle_batch(batch, chrono::Utc::now())).await;
         return Ok(serde_json::to_value(response).unwrap_or(Value::Null));
+    }
+    if shared::model_package::is_package_state_change(&event.payload) {
+        let outcome = Box::pin(consumer.deployer.handle_package_event(&event.payload)).await;
+        let report = finish(DeployReport {
+            results: vec![outcome],
+        })?;
+        return Ok(serde_json::to_value(report).unwrap_or(Value::Null));
     }
     match Box::pin(handle(event, &consumer.deployer)).await {
         Ok(report) => Ok(serde_json::to_value(report).unwrap_or(Value::Null)),
@@ -70,6 +80,11 @@ pub async fn handle(
         }
         Err(e) => DeployReport::unreadable_event(e.to_string()),
     };
+    finish(report)
+}
+
+/// Logs the report; any failed record makes the invocation fail.
+fn finish(report: DeployReport) -> Result<DeployReport, DeployFailed> {
     let summary = serde_json::to_value(&report).unwrap_or(Value::Null);
     if report.failures().next().is_some() {
         error!(report = %summary, "deploy finished with failures");

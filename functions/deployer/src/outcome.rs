@@ -2,16 +2,19 @@
 //! sees when any record failed (so its retries and on-failure destination
 //! still work).
 
+use crate::deploy::Done;
 use crate::plan::Refusal;
 use aws_sdk_sagemaker::types::EndpointStatus;
 use serde::Serialize;
 use shared::aws::AwsError;
 use shared::deployment::KeyTooLong;
+use shared::model_package::PackageEventError;
 use shared::preflight::PreflightRefusal;
 use shared::s3_event::EventError;
 use shared::settings::SettingsError;
 use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use std::fmt;
+use tracing::{info, warn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,6 +44,43 @@ pub struct RecordOutcome {
     /// For failures: whether a retry can succeed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retryable: Option<bool>,
+}
+
+impl RecordOutcome {
+    /// The outcome of record `record` (about `object`, when known).
+    pub fn of(record: usize, object: Option<String>, result: Result<Done, DeployError>) -> Self {
+        match result {
+            Ok(done) => {
+                info!(record, status = ?done.status, endpoint = ?done.endpoint, model = ?done.model,
+                      endpoint_config = ?done.config, "{}", done.message);
+                RecordOutcome {
+                    record,
+                    status: done.status,
+                    object,
+                    endpoint: done.endpoint,
+                    model: done.model,
+                    endpoint_config: done.config,
+                    message: done.message,
+                    retryable: None,
+                }
+            }
+            Err(error) => {
+                let retryable = error.is_retryable();
+                warn!(record, retryable, error = %error, "deploy failed");
+                let deployment = error.deployment();
+                RecordOutcome {
+                    record,
+                    status: Status::Failed,
+                    object,
+                    endpoint: deployment.map(|(e, _)| e.to_string()),
+                    model: None,
+                    endpoint_config: deployment.map(|(_, c)| c.to_string()),
+                    message: error.to_string(),
+                    retryable: Some(retryable),
+                }
+            }
+        }
+    }
 }
 
 /// The whole invocation's result.
@@ -87,6 +127,16 @@ pub enum DeployError {
     Preflight(#[from] PreflightRefusal),
     #[error("inference code: {0}")]
     Packing(#[from] crate::packing::PackError),
+    #[error(transparent)]
+    PackageEvent(#[from] PackageEventError),
+    /// A Model Registry package that cannot be deployed as it is.
+    #[error("model package {package} cannot be deployed: {why}")]
+    Package { package: String, why: String },
+    #[error("model package {package}: its CustomerMetadataProperties are not valid deployment settings (deploy.json's fields and rules, values as text): {source}")]
+    PackageSettings {
+        package: String,
+        source: SettingsError,
+    },
     #[error("endpoint {endpoint}: {}", describe_refusal(.refusal))]
     Refused { endpoint: String, refusal: Refusal },
     #[error("endpoint {endpoint}: another deployment of it is in progress (its lease is held); retrying")]
@@ -171,7 +221,10 @@ impl DeployError {
             DeployError::Event(_)
             | DeployError::Settings(_)
             | DeployError::KeyTooLong(_)
-            | DeployError::Preflight(_) => false,
+            | DeployError::Preflight(_)
+            | DeployError::PackageEvent(_)
+            | DeployError::Package { .. }
+            | DeployError::PackageSettings { .. } => false,
         }
     }
 }

@@ -116,6 +116,12 @@ impl QueueConsumer {
         if body["Event"] == "s3:TestEvent" {
             return (Verdict::Ignored, Vec::new());
         }
+        // A Model Registry state change (the rule's target is this queue).
+        if shared::model_package::is_package_state_change(&body) {
+            let outcome = self.deployer.handle_package_event(&body).await;
+            let changed = crate::registry::event_time(&body);
+            return self.verdict(vec![outcome], changed, message, now);
+        }
         let raw_records = match shared::s3_event::records(&body) {
             Ok(records) => records,
             Err(e) => {
@@ -127,6 +133,19 @@ impl QueueConsumer {
         for (index, raw) in raw_records.iter().enumerate() {
             outcomes.push(self.deployer.handle_record(index, raw).await);
         }
+        let uploaded = upload_time(raw_records, message).unwrap_or(now);
+        self.verdict(outcomes, uploaded, message, now)
+    }
+
+    /// What becomes of a message whose records ended so; `since` is when
+    /// the change it carries happened (the wait is counted from it).
+    fn verdict(
+        &self,
+        outcomes: Vec<RecordOutcome>,
+        since: DateTime<Utc>,
+        message: &SqsMessage,
+        now: DateTime<Utc>,
+    ) -> (Verdict, Vec<RecordOutcome>) {
         let failures = |retryable: bool| -> Vec<String> {
             outcomes
                 .iter()
@@ -137,13 +156,12 @@ impl QueueConsumer {
         let (retryable, refused) = (failures(true), failures(false));
         let verdict = if !retryable.is_empty() {
             let reason = retryable.join("; ");
-            let uploaded = upload_time(raw_records, message).unwrap_or(now);
             let receive_count = message
                 .attributes
                 .get("ApproximateReceiveCount")
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1);
-            match retry_or_abandon(uploaded, now, receive_count, self.config.max_deploy_wait) {
+            match retry_or_abandon(since, now, receive_count, self.config.max_deploy_wait) {
                 Retry::After(after) => Verdict::Retry { after, reason },
                 Retry::Abandon { waited } => Verdict::Abandoned { reason, waited },
             }

@@ -72,6 +72,7 @@ fn deployer(sagemaker: &[&Rule], s3: &[&Rule]) -> Deployer {
             defaults: SettingsLayer::default(),
             keep_superseded: 2,
             packed_prefix: "packed/".into(),
+            watched_groups: shared::model_package::WatchedGroups::default(),
         },
         ledger: None,
     }

@@ -1,11 +1,14 @@
 //! Finding the request recorded with a deployment: the endpoint config's
 //! `pipeline:smoke-test-source` tag names a JSON document (the deploy.json
-//! version that was deployed) whose `smoke_test` object says what to send.
+//! version that was deployed) whose `smoke_test` object says what to send,
+//! or the model package of a Model Registry deployment.
 
 use crate::invoke::Payload;
 use serde_json::Value;
 use shared::aws::s3::{ArtifactStore, MAX_SETTINGS_BYTES};
+use shared::aws::sagemaker::SageMaker;
 use shared::aws::AwsError;
+use shared::model_package::is_package_arn;
 use shared::settings::{SmokeTestBody, SmokeTestRequest};
 use shared::smoke::{parse_source_uri, SOURCE_TAG};
 use shared::tags::decode_value;
@@ -32,6 +35,7 @@ fn not_recorded(why: impl Into<String>) -> Lookup {
 /// Reads the request named by a config's tags.
 pub async fn find_request(
     store: &ArtifactStore,
+    sagemaker: &SageMaker,
     config_tags: &BTreeMap<String, String>,
 ) -> Result<Lookup, AwsError> {
     let Some(source) = config_tags.get(SOURCE_TAG).and_then(|v| decode_value(v)) else {
@@ -39,6 +43,9 @@ pub async fn find_request(
             "the deployment recorded no smoke_test request (add one to deploy.json)",
         ));
     };
+    if is_package_arn(&source) {
+        return package_request(sagemaker, source).await;
+    }
     let Some((bucket, key, version)) = parse_source_uri(&source) else {
         return Ok(not_recorded(format!(
             "{SOURCE_TAG} = {source:?} is not an s3:// URI"
@@ -77,6 +84,40 @@ pub async fn find_request(
         content_type: request.content_type.clone(),
         accept: request.accept.clone(),
         body,
+    };
+    Ok(Lookup::Found {
+        request: Box::new(request),
+        payload,
+        source,
+    })
+}
+
+/// A Model Registry deployment's request: the package's `smoke_test`
+/// property (JSON text), with an inline body (a package has no bucket of
+/// its own to name a body key in).
+async fn package_request(sagemaker: &SageMaker, source: String) -> Result<Lookup, AwsError> {
+    let Some(package) = sagemaker.describe_model_package(&source).await? else {
+        return Ok(not_recorded(format!("{source} no longer exists")));
+    };
+    let Some(text) = package.properties.get("smoke_test") else {
+        return Ok(not_recorded(format!("{source} has no smoke_test property")));
+    };
+    let request = match serde_json::from_str::<Value>(text)
+        .map_err(|e| format!("not JSON: {e}"))
+        .and_then(|v| SmokeTestRequest::from_json(&v).map_err(|e| e.to_string()))
+    {
+        Ok(request) => request,
+        Err(why) => return Ok(not_recorded(format!("{source}: smoke_test {why}"))),
+    };
+    let SmokeTestBody::Inline(text) = &request.body else {
+        return Ok(not_recorded(format!(
+            "{source}: a model package's smoke_test body must be inline text"
+        )));
+    };
+    let payload = Payload {
+        content_type: request.content_type.clone(),
+        accept: request.accept.clone(),
+        body: text.as_bytes().to_vec(),
     };
     Ok(Lookup::Found {
         request: Box::new(request),

@@ -7,6 +7,7 @@
 
 use crate::rollback::{decide_rollback, RollbackDecision, ROLLED_BACK_TO_TAG};
 use crate::tester::SmokeTester;
+use aws_sdk_sagemaker::types::ModelApprovalStatus;
 use shared::aws::{AwsError, AwsErrorKind};
 use shared::deployment::DeploymentRecord;
 use shared::smoke::ROLLED_BACK_FROM_TAG;
@@ -137,6 +138,9 @@ impl SmokeTester {
             ));
         };
         let artifact = &record.artifact;
+        if let Some(package) = artifact.model_package() {
+            return self.package_withdrawn(package).await;
+        }
         let url = artifact.s3_url();
         Ok(
             match self.store.head(&artifact.bucket, &artifact.key, None).await? {
@@ -148,6 +152,26 @@ impl SmokeTester {
                     artifact.version,
                     head.version().unwrap_or("?")
                 )),
+                Some(_) => None,
+            },
+        )
+    }
+}
+
+impl SmokeTester {
+    /// For a Model Registry deployment, `Some(why)` when its package may no
+    /// longer serve: deleted, or no longer approved (rolling back onto a
+    /// rejected version would undo the registry's decision).
+    async fn package_withdrawn(&self, package: &str) -> Result<Option<String>, AwsError> {
+        Ok(
+            match self.sagemaker.describe_model_package(package).await? {
+                None => Some(format!(
+                    "was deployed from model package {package}, which has been deleted since"
+                )),
+                Some(p) if p.approval != Some(ModelApprovalStatus::Approved) => Some(format!(
+                "was deployed from model package {package}, which is {} now, no longer Approved",
+                p.approval.as_ref().map(|s| s.as_str()).unwrap_or("unknown")
+            )),
                 Some(_) => None,
             },
         )

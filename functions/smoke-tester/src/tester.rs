@@ -233,7 +233,7 @@ impl SmokeTester {
         config_tags: &BTreeMap<String, String>,
         deadline: Option<SystemTime>,
     ) -> Result<SmokeTestReport, AwsError> {
-        let (request, payload) = match find_request(&self.store, config_tags).await? {
+        let (request, payload) = match find_request(&self.store, &self.sagemaker, config_tags).await? {
             Lookup::Found {
                 request,
                 payload,

@@ -4,6 +4,8 @@
 //! Pure: the event is parsed and a decision made from it, the watched
 //! groups and the package the endpoint serves now; the deployer acts on it.
 
+use crate::naming::InvalidName;
+use crate::settings::{SettingsError, SettingsLayer};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -92,6 +94,78 @@ impl WatchedGroups {
     }
 }
 
+/// True for a model package ARN (`arn:<partition>:sagemaker:<region>:<account>:model-package/...`).
+pub fn is_package_arn(text: &str) -> bool {
+    text.starts_with("arn:") && text.contains(":model-package/")
+}
+
+/// Why a change is none of the deployer's business (`None`: it is): the
+/// feature is off, the group is not watched, or the status is neither an
+/// approval nor a rejection. Decided from the event alone, before any call.
+pub fn screen(change: &PackageStateChange, watched: &WatchedGroups) -> Option<String> {
+    if watched.is_off() {
+        return Some("no model package groups are watched (the feature is off)".into());
+    }
+    if !watched.contains(&change.group) {
+        return Some(format!(
+            "model package group {:?} is not watched",
+            change.group
+        ));
+    }
+    match &change.status {
+        ApprovalStatus::Approved | ApprovalStatus::Rejected => None,
+        status => Some(format!(
+            "{} is {status:?}: only approvals deploy",
+            change.package_arn
+        )),
+    }
+}
+
+/// Deployment settings from a package's `CustomerMetadataProperties`:
+/// deploy.json's fields and rules, except those that name the container or
+/// the inference code, which the package itself holds (CreateModel takes
+/// its ModelPackageName and SageMaker runs the package's containers); they
+/// are refused rather than silently ignored.
+pub fn settings_layer(
+    properties: &BTreeMap<String, String>,
+) -> Result<SettingsLayer, SettingsError> {
+    let layer = SettingsLayer::from_customer_metadata(properties)?;
+    let held_by_package = [
+        "image_uri",
+        "framework",
+        "framework_version",
+        "py_version",
+        "entry_point",
+        "source_dir",
+        "dependencies",
+    ];
+    if let Some(field) = held_by_package
+        .iter()
+        .find(|f| properties.contains_key(**f))
+    {
+        return Err(SettingsError::Invalid {
+            field: (*field).to_string(),
+            value: properties.get(*field).cloned().unwrap_or_default(),
+            allowed: "nothing in CustomerMetadataProperties: a model package names its container and code in its InferenceSpecification, which SageMaker runs; remove the property".into(),
+        });
+    }
+    Ok(layer)
+}
+
+/// The endpoint a package deploys to: `endpoint_name` from its properties,
+/// else its group's name (made a valid endpoint name the same way).
+pub fn endpoint_name(
+    properties: &BTreeMap<String, String>,
+    group: &str,
+) -> Result<String, InvalidName> {
+    let raw = properties
+        .get("endpoint_name")
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .unwrap_or(group);
+    crate::naming::endpoint_name_from(raw)
+}
+
 pub fn is_package_state_change(payload: &Value) -> bool {
     payload.get("detail-type").and_then(Value::as_str) == Some(DETAIL_TYPE)
 }
@@ -143,14 +217,8 @@ pub fn decide(
     live_package: Option<&str>,
 ) -> PackageDecision {
     let ignore = |reason: String| PackageDecision::Ignore { reason };
-    if watched.is_off() {
-        return ignore("no model package groups are watched (the feature is off)".into());
-    }
-    if !watched.contains(&change.group) {
-        return ignore(format!(
-            "model package group {:?} is not watched",
-            change.group
-        ));
+    if let Some(reason) = screen(change, watched) {
+        return ignore(reason);
     }
     let is_live = live_package == Some(change.package_arn.as_str());
     match (&change.status, is_live) {

@@ -34,11 +34,8 @@ fn the_sample_event_is_recognised_and_parsed() {
     assert_eq!(change.version, Some(3));
     assert_eq!(change.status, ApprovalStatus::Approved);
     assert_eq!(
-        change
-            .properties
-            .get("framework_version")
-            .map(String::as_str),
-        Some("1.2-1")
+        change.properties.get("memory_size_mb").map(String::as_str),
+        Some("2048")
     );
 }
 
@@ -147,8 +144,9 @@ fn pending_approval_deploys_nothing() {
 
 #[test]
 fn customer_metadata_uses_deploy_json_names_and_rules() {
-    let change = parse(&sample()).unwrap();
-    let layer = SettingsLayer::from_customer_metadata(&change.properties).unwrap();
+    let mut properties = parse(&sample()).unwrap().properties;
+    properties.insert("framework".into(), "sklearn".into());
+    let layer = SettingsLayer::from_customer_metadata(&properties).unwrap();
     assert_eq!(layer.framework.as_deref(), Some("sklearn"));
     assert_eq!(layer.memory_size_mb, Some(2048));
     assert_eq!(layer.max_concurrency, Some(5));
@@ -183,4 +181,69 @@ fn customer_metadata_typos_and_excluded_features_are_refused_like_deploy_json() 
     let mut bad = BTreeMap::new();
     bad.insert("memory_size_mb".to_string(), "lots".to_string());
     assert!(SettingsLayer::from_customer_metadata(&bad).is_err());
+}
+
+#[test]
+fn only_approvals_and_rejections_of_watched_groups_pass_the_screen() {
+    assert_eq!(
+        screen(&with_status(ARN_V3, 3, "Approved"), &watched()),
+        None
+    );
+    assert_eq!(
+        screen(&with_status(ARN_V3, 3, "Rejected"), &watched()),
+        None
+    );
+    let pending = screen(&with_status(ARN_V3, 3, "PendingManualApproval"), &watched());
+    assert!(pending.unwrap().contains("only approvals deploy"));
+    let others = WatchedGroups::from_env_value("fraud-models");
+    let not_watched = screen(&with_status(ARN_V3, 3, "Approved"), &others);
+    assert!(not_watched
+        .unwrap()
+        .contains("\"iris-models\" is not watched"));
+    assert!(screen(
+        &with_status(ARN_V3, 3, "Approved"),
+        &WatchedGroups::default()
+    )
+    .unwrap()
+    .contains("feature is off"));
+}
+
+#[test]
+fn package_settings_refuse_what_the_package_itself_holds() {
+    for field in ["image_uri", "framework", "framework_version", "entry_point"] {
+        let properties = BTreeMap::from([(field.to_string(), "x".to_string())]);
+        match settings_layer(&properties) {
+            Err(SettingsError::Invalid { field: named, .. }) => assert_eq!(named, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    let properties = parse(&sample()).unwrap().properties;
+    assert_eq!(
+        settings_layer(&properties).unwrap().memory_size_mb,
+        Some(2048)
+    );
+    // Unknown names are still refused, as in deploy.json.
+    let typo = BTreeMap::from([("max_concurency".to_string(), "5".to_string())]);
+    assert!(matches!(
+        settings_layer(&typo),
+        Err(SettingsError::UnknownField { field, .. }) if field == "max_concurency"
+    ));
+}
+
+#[test]
+fn the_endpoint_is_named_by_the_properties_or_the_group() {
+    let none = BTreeMap::new();
+    assert_eq!(endpoint_name(&none, "iris-models").unwrap(), "iris-models");
+    let named = BTreeMap::from([("endpoint_name".to_string(), "iris".to_string())]);
+    assert_eq!(endpoint_name(&named, "iris-models").unwrap(), "iris");
+    assert_eq!(endpoint_name(&none, "Iris_Models").unwrap(), "Iris-Models");
+}
+
+#[test]
+fn package_arns_are_told_from_s3_versions() {
+    assert!(is_package_arn(ARN_V3));
+    assert!(!is_package_arn("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"));
+    assert!(!is_package_arn(
+        "arn:aws:sagemaker:us-east-1:123456789012:model/x"
+    ));
 }

@@ -1,13 +1,16 @@
 //! The SageMaker calls the pipeline makes, each with its error classified:
 //! reads (`describe`, and many endpoints at once with `search`), lists and
-//! tags (`list`), changes (`create`).
+//! tags (`list`), changes (`create`), the Model Registry (`model_package`).
 
 mod capacity;
 mod create;
 mod describe;
 mod list;
+mod model_package;
 mod search;
 mod usage;
+
+pub use model_package::{ModelPackageInfo, PackageContainer};
 
 use super::{AwsError, AwsErrorKind};
 use aws_sdk_sagemaker::types::EndpointStatus;
