@@ -132,10 +132,10 @@ pub enum DeployError {
     /// A Model Registry package that cannot be deployed as it is.
     #[error("model package {package} cannot be deployed: {why}")]
     Package { package: String, why: String },
-    #[error("model package {package}: its CustomerMetadataProperties are not valid deployment settings (deploy.json's fields and rules, values as text): {source}")]
+    #[error("model package {package}: its CustomerMetadataProperties are not valid deployment settings (deploy.json's fields and rules, values as text): {error}")]
     PackageSettings {
         package: String,
-        source: SettingsError,
+        error: Box<SettingsError>,
     },
     #[error("endpoint {endpoint}: {}", describe_refusal(.refusal))]
     Refused { endpoint: String, refusal: Refusal },

@@ -140,7 +140,7 @@ impl Deployer {
         let metadata = model_package::settings_layer(&package.properties).map_err(|source| {
             DeployError::PackageSettings {
                 package: package.arn.clone(),
-                source,
+                error: Box::new(source),
             }
         })?;
         let image = SettingsLayer {
@@ -154,7 +154,7 @@ impl Deployer {
         )
         .map_err(|source| DeployError::PackageSettings {
             package: package.arn.clone(),
-            source,
+            error: Box::new(source),
         })?;
         let artifact = ArtifactRef {
             bucket: bucket.to_string(),

@@ -6,9 +6,8 @@ use integration_tests::{invocations, queue_invoke_results};
 #[tokio::test]
 async fn an_approved_package_is_deployed_smoke_tested_and_recorded() {
     let mut registry = Registry::new().await;
-    let endpoint = unique("registry-approve");
-    let clock = VirtualClock::new(&endpoint);
-    let mut endpoint_feed = EventFeed::new(&endpoint);
+    let mut target = Target::new("registry-approve");
+    let endpoint = target.name.clone();
     let package = registry
         .register(&[
             ("endpoint_name", endpoint.as_str()),
@@ -26,10 +25,7 @@ async fn an_approved_package_is_deployed_smoke_tested_and_recorded() {
     );
     assert!(registry.world().names("model", &endpoint).await.is_empty());
 
-    registry
-        .set_status(&package, ModelApprovalStatus::Approved)
-        .await;
-    let outcome = registry.deploy().await;
+    let outcome = registry.approve(&package).await;
     assert_eq!(outcome.status, Status::Created, "{outcome:#?}");
     let model = outcome.model.clone().unwrap();
     let config = outcome.endpoint_config.clone().unwrap();
@@ -53,13 +49,7 @@ async fn an_approved_package_is_deployed_smoke_tested_and_recorded() {
         (serverless.memory_size_in_mb(), serverless.max_concurrency()),
         (Some(2048), Some(3))
     );
-    let entry = registry
-        .world()
-        .ledger_history(&endpoint)
-        .await
-        .into_iter()
-        .find(|e| e.config_name == config)
-        .expect("a ledger entry");
+    let entry = registry.ledger_entry(&endpoint, &config).await;
     assert_eq!(entry.trigger, package);
     assert_eq!(entry.outcome, Ending::InProgress);
 
@@ -75,35 +65,25 @@ async fn an_approved_package_is_deployed_smoke_tested_and_recorded() {
     );
     assert_eq!(registry.creates(), creates_before);
 
-    registry.settle(&clock, &mut endpoint_feed).await;
+    registry.settle(&mut target).await;
     assert_eq!(
         status_of(&registry.world().endpoint(&endpoint).await),
         "InService"
     );
-    let entry = registry
-        .world()
-        .ledger_history(&endpoint)
-        .await
-        .into_iter()
-        .find(|e| e.config_name == config)
-        .unwrap();
+    let entry = registry.ledger_entry(&endpoint, &config).await;
     assert_eq!(entry.outcome, Ending::Deployed, "{entry:#?}");
 }
 
 #[tokio::test]
 async fn rejecting_a_package_never_deletes_anything() {
     let mut registry = Registry::new().await;
-    let endpoint = unique("registry-reject");
-    let clock = VirtualClock::new(&endpoint);
-    let mut endpoint_feed = EventFeed::new(&endpoint);
+    let mut target = Target::new("registry-reject");
+    let endpoint = target.name.clone();
     let properties = [("endpoint_name", endpoint.as_str())];
     let live = registry.register(&properties).await;
     let other = registry.register(&properties).await;
-    registry
-        .set_status(&live, ModelApprovalStatus::Approved)
-        .await;
-    let deployed = registry.deploy().await;
-    registry.settle(&clock, &mut endpoint_feed).await;
+    let deployed = registry.approve(&live).await;
+    registry.settle(&mut target).await;
     let config = deployed.endpoint_config.clone().unwrap();
     let models = registry.world().names("model", &endpoint).await;
     let configs = registry.world().names("config", &endpoint).await;
@@ -143,24 +123,17 @@ async fn rejecting_a_package_never_deletes_anything() {
 #[tokio::test]
 async fn re_approving_an_older_version_redeploys_it() {
     let mut registry = Registry::new().await;
-    let endpoint = unique("registry-reapprove");
-    let clock = VirtualClock::new(&endpoint);
-    let mut endpoint_feed = EventFeed::new(&endpoint);
+    let mut target = Target::new("registry-reapprove");
+    let endpoint = target.name.clone();
     let properties = [("endpoint_name", endpoint.as_str())];
     let v1 = registry.register(&properties).await;
     let v2 = registry.register(&properties).await;
 
-    registry
-        .set_status(&v1, ModelApprovalStatus::Approved)
-        .await;
-    let first = registry.deploy().await;
-    registry.settle(&clock, &mut endpoint_feed).await;
-    registry
-        .set_status(&v2, ModelApprovalStatus::Approved)
-        .await;
-    let second = registry.deploy().await;
+    let first = registry.approve(&v1).await;
+    registry.settle(&mut target).await;
+    let second = registry.approve(&v2).await;
     assert_eq!(second.status, Status::Updated, "{second:#?}");
-    registry.settle(&clock, &mut endpoint_feed).await;
+    registry.settle(&mut target).await;
     let v2_config = second.endpoint_config.clone().unwrap();
     assert_eq!(
         registry
@@ -176,13 +149,10 @@ async fn re_approving_an_older_version_redeploys_it() {
     registry
         .set_status(&v1, ModelApprovalStatus::Rejected)
         .await;
-    registry
-        .set_status(&v1, ModelApprovalStatus::Approved)
-        .await;
-    let again = registry.deploy().await;
+    let again = registry.approve(&v1).await;
     assert_eq!(again.status, Status::Updated, "{again:#?}");
     assert_eq!(again.endpoint_config, first.endpoint_config);
-    registry.settle(&clock, &mut endpoint_feed).await;
+    registry.settle(&mut target).await;
     let described = registry.world().endpoint(&endpoint).await;
     assert_eq!(status_of(&described), "InService");
     assert_eq!(
@@ -244,9 +214,8 @@ async fn bad_package_metadata_is_refused_naming_the_field_and_creates_nothing() 
 async fn a_package_is_smoke_tested_with_its_own_request_and_rolled_back_only_onto_an_approved_one()
 {
     let mut registry = Registry::new().await;
-    let endpoint = unique("registry-smoke");
-    let clock = VirtualClock::new(&endpoint);
-    let mut endpoint_feed = EventFeed::new(&endpoint);
+    let mut target = Target::new("registry-smoke");
+    let endpoint = target.name.clone();
     let request = r#"{"content_type": "text/csv", "body": "5.1,3.5,1.4,0.2"}"#;
     let properties = [
         ("endpoint_name", endpoint.as_str()),
@@ -258,15 +227,12 @@ async fn a_package_is_smoke_tested_with_its_own_request_and_rolled_back_only_ont
     let model_error = json!([{"Error": {"Code": "ModelError", "Status": 424,
         "Message": "Received server error (500) from primary with message \"boom\""}}]);
 
-    registry
-        .set_status(&v1, ModelApprovalStatus::Approved)
-        .await;
-    let good = registry.deploy().await.endpoint_config.unwrap();
+    let good = registry.approve(&v1).await.endpoint_config.unwrap();
     queue_invoke_results(
         &endpoint,
         json!([{"Body": "[0]", "ContentType": "application/json"}]),
     );
-    registry.settle(&clock, &mut endpoint_feed).await;
+    registry.settle(&mut target).await;
     assert_eq!(
         registry.outcome_of(&endpoint, &good).await,
         Ending::Deployed
@@ -279,12 +245,9 @@ async fn a_package_is_smoke_tested_with_its_own_request_and_rolled_back_only_ont
     );
 
     // Version 2 fails its smoke test: rolled back to version 1.
-    registry
-        .set_status(&v2, ModelApprovalStatus::Approved)
-        .await;
-    let bad = registry.deploy().await.endpoint_config.unwrap();
+    let bad = registry.approve(&v2).await.endpoint_config.unwrap();
     queue_invoke_results(&endpoint, model_error.clone());
-    let reports = registry.settle(&clock, &mut endpoint_feed).await;
+    let reports = registry.settle(&mut target).await;
     assert!(
         reports
             .iter()
@@ -295,7 +258,7 @@ async fn a_package_is_smoke_tested_with_its_own_request_and_rolled_back_only_ont
         registry.outcome_of(&endpoint, &bad).await,
         Ending::SmokeTestFailed
     );
-    clock.advance(8.0);
+    target.clock.advance(8.0);
     assert_eq!(
         registry
             .world()
@@ -307,16 +270,13 @@ async fn a_package_is_smoke_tested_with_its_own_request_and_rolled_back_only_ont
 
     // Version 3 replaces 1, then 1 is rejected: 3 failing is not rolled
     // back onto the rejected version.
-    registry
-        .set_status(&v3, ModelApprovalStatus::Approved)
-        .await;
-    let third = registry.deploy().await.endpoint_config.unwrap();
+    let third = registry.approve(&v3).await.endpoint_config.unwrap();
     registry
         .set_status(&v1, ModelApprovalStatus::Rejected)
         .await;
     registry.deliver().await;
     queue_invoke_results(&endpoint, model_error);
-    let reports = registry.settle(&clock, &mut endpoint_feed).await;
+    let reports = registry.settle(&mut target).await;
     let refused = reports
         .iter()
         .filter_map(|r| r.rollback.as_deref())

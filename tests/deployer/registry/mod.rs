@@ -19,7 +19,7 @@ use deployer::queue::{QueueConsumer, Verdict};
 use integration_tests::lifecycle::{EventFeed, VirtualClock};
 use shared::aws::outcomes::OutcomeReporter;
 use shared::aws::sns::Notifier;
-use shared::ledger::Outcome as Ending;
+use shared::ledger::{LedgerEntry, Outcome as Ending};
 use shared::model_package::WatchedGroups;
 use smoke_tester::report::SmokeTestReport;
 use std::time::Duration;
@@ -32,6 +32,25 @@ pub(super) struct Registry {
     group: String,
     pub(super) feed: EventFeed,
     delivered: Vec<Value>,
+}
+
+/// An endpoint packages are deployed to, on its own virtual clock, with
+/// its state-change feed.
+pub(super) struct Target {
+    pub(super) name: String,
+    pub(super) clock: VirtualClock,
+    feed: EventFeed,
+}
+
+impl Target {
+    pub(super) fn new(label: &str) -> Self {
+        let name = unique(label);
+        Target {
+            clock: VirtualClock::new(&name),
+            feed: EventFeed::new(&name),
+            name,
+        }
+    }
 }
 
 impl Registry {
@@ -158,29 +177,34 @@ impl Registry {
         acted[0].clone()
     }
 
+    /// Approves the package and delivers what follows: the one deployment.
+    pub(super) async fn approve(&mut self, arn: &str) -> RecordOutcome {
+        self.set_status(arn, ModelApprovalStatus::Approved).await;
+        self.deploy().await
+    }
+
     /// Settles the endpoint and gives its state-change events to the
     /// smoke tester; its reports.
-    pub(super) async fn settle(
-        &self,
-        clock: &VirtualClock,
-        endpoint_feed: &mut EventFeed,
-    ) -> Vec<SmokeTestReport> {
-        clock.advance(8.0);
+    pub(super) async fn settle(&self, target: &mut Target) -> Vec<SmokeTestReport> {
+        target.clock.advance(8.0);
         let mut reports = Vec::new();
-        for event in endpoint_feed.take() {
+        for event in target.feed.take() {
             reports.push(self.bench.run(event).await);
         }
         reports
     }
 
-    pub(super) async fn outcome_of(&self, endpoint: &str, config: &str) -> Ending {
+    pub(super) async fn ledger_entry(&self, endpoint: &str, config: &str) -> LedgerEntry {
         self.world()
             .ledger_history(endpoint)
             .await
             .into_iter()
             .find(|e| e.config_name == config)
             .unwrap_or_else(|| panic!("no ledger entry for {config}"))
-            .outcome
+    }
+
+    pub(super) async fn outcome_of(&self, endpoint: &str, config: &str) -> Ending {
+        self.ledger_entry(endpoint, config).await.outcome
     }
 
     pub(super) async fn model_package_of(&self, model: &str) -> Option<String> {
