@@ -9,7 +9,6 @@ use crate::packing::PackJob;
 use crate::plan::{decide, Decision};
 use shared::deployment::DeploymentRecord;
 use shared::ledger::{LedgerEntry, Outcome};
-use shared::s3_event::ObjectCreated;
 use shared::settings::DeploySettings;
 use std::time::Duration;
 use tracing::{info, warn};

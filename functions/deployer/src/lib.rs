@@ -41,14 +41,15 @@ pub async fn dispatch(
         let response = Box::pin(consumer.handle_batch(batch, chrono::Utc::now())).await;
         return Ok(serde_json::to_value(response).unwrap_or(Value::Null));
     }
-    if shared::model_package::is_package_state_change(&event.payload) {
+    let result = if shared::model_package::is_package_state_change(&event.payload) {
         let outcome = Box::pin(consumer.deployer.handle_package_event(&event.payload)).await;
-        let report = finish(DeployReport {
+        finish(DeployReport {
             results: vec![outcome],
-        })?;
-        return Ok(serde_json::to_value(report).unwrap_or(Value::Null));
-    }
-    match Box::pin(handle(event, &consumer.deployer)).await {
+        })
+    } else {
+        Box::pin(handle(event, &consumer.deployer)).await
+    };
+    match result {
         Ok(report) => Ok(serde_json::to_value(report).unwrap_or(Value::Null)),
         Err(failed) => {
             // Every upload ends in one reported outcome, queued or not: a

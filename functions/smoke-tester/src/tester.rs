@@ -233,26 +233,27 @@ impl SmokeTester {
         config_tags: &BTreeMap<String, String>,
         deadline: Option<SystemTime>,
     ) -> Result<SmokeTestReport, AwsError> {
-        let (request, payload) = match find_request(&self.store, &self.sagemaker, config_tags).await? {
-            Lookup::Found {
-                request,
-                payload,
-                source,
-            } => {
-                info!(endpoint, config, source, "smoke-test request found");
-                (request, payload)
-            }
-            Lookup::NotRecorded { why } => {
-                info!(endpoint, config, why, "not tested");
-                return Ok(SmokeTestReport::tested(
-                    endpoint,
-                    config,
-                    Verdict::NotTested,
-                    vec![why],
-                    &[],
-                ));
-            }
-        };
+        let (request, payload) =
+            match find_request(&self.store, &self.sagemaker, config_tags).await? {
+                Lookup::Found {
+                    request,
+                    payload,
+                    source,
+                } => {
+                    info!(endpoint, config, source, "smoke-test request found");
+                    (request, payload)
+                }
+                Lookup::NotRecorded { why } => {
+                    info!(endpoint, config, why, "not tested");
+                    return Ok(SmokeTestReport::tested(
+                        endpoint,
+                        config,
+                        Verdict::NotTested,
+                        vec![why],
+                        &[],
+                    ));
+                }
+            };
         let mut calls: Vec<CallResult> = Vec::with_capacity(1 + self.config.warm_invocations);
         let mut notes = Vec::new();
         for index in 0..=self.config.warm_invocations {
