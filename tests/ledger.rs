@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{Duration as Span, TimeZone, Utc};
 use integration_tests::Stack;
-use shared::aws::dynamodb::Ledger;
+use shared::aws::dynamodb::{Finish, Finished, Ledger};
 use shared::ledger::{LedgerEntry, Outcome, PARTITION_KEY, SORT_KEY};
 use std::time::Duration;
 
@@ -125,25 +125,52 @@ async fn entries_are_written_once_and_history_is_newest_first() {
         .unwrap();
 
     let at = Utc.with_ymd_and_hms(2026, 11, 28, 10, 20, 0).unwrap();
-    assert!(ledger
-        .finish_deployment("fraud", "fraud-c1", Outcome::Superseded, None, at, true)
-        .await
-        .unwrap());
-    assert!(ledger
-        .finish_deployment(
-            "fraud",
-            "fraud-c2",
-            Outcome::CreateFailed,
-            Some("ping failed"),
-            at,
-            true
-        )
-        .await
-        .unwrap());
-    assert!(!ledger
-        .finish_deployment("fraud", "fraud-c9", Outcome::Deployed, None, at, true)
-        .await
-        .unwrap());
+    let ending = |outcome, reason| Finish {
+        outcome,
+        reason,
+        alert: None,
+    };
+    assert_eq!(
+        ledger
+            .finish_deployment(
+                "fraud",
+                "fraud-c1",
+                ending(Outcome::Superseded, None),
+                at,
+                true
+            )
+            .await
+            .unwrap(),
+        Finished::Now
+    );
+    assert_eq!(
+        ledger
+            .finish_deployment(
+                "fraud",
+                "fraud-c2",
+                ending(Outcome::CreateFailed, Some("ping failed")),
+                at,
+                true
+            )
+            .await
+            .unwrap(),
+        Finished::Now
+    );
+    assert_eq!(
+        ledger
+            .finish_deployment(
+                "fraud",
+                "fraud-c9",
+                ending(Outcome::Deployed, None),
+                at,
+                true
+            )
+            .await
+            .unwrap(),
+        Finished::Already {
+            pending_alert: None
+        }
+    );
 
     let history = reader.deployment_history("fraud").await.unwrap();
     let mut expected_second = second.clone();
@@ -159,4 +186,56 @@ async fn entries_are_written_once_and_history_is_newest_first() {
         .await
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test]
+async fn an_ending_keeps_its_alert_pending_until_it_is_told() {
+    let (ledger, reader) = new_ledger().await;
+    let at = Utc.with_ymd_and_hms(2026, 11, 28, 10, 20, 0).unwrap();
+    let refused = Finish {
+        outcome: Outcome::Refused,
+        reason: Some("instance-based"),
+        alert: Some(("Deploy refused: fraud", "Outcome: refused")),
+    };
+    assert_eq!(
+        ledger
+            .finish_deployment("fraud", "fraud-c1", refused, at, false)
+            .await
+            .unwrap(),
+        Finished::Now
+    );
+    // Its teller died before publishing: the next report finds it pending.
+    let pending = Finished::Already {
+        pending_alert: Some(("Deploy refused: fraud".into(), "Outcome: refused".into())),
+    };
+    for _ in 0..2 {
+        let again = ledger
+            .finish_deployment("fraud", "fraud-c1", refused, at, false)
+            .await
+            .unwrap();
+        assert_eq!(again, pending);
+    }
+    ledger.alert_told("fraud", "fraud-c1").await.unwrap();
+    ledger.alert_told("fraud", "fraud-c1").await.unwrap();
+    assert_eq!(
+        ledger
+            .finish_deployment("fraud", "fraud-c1", refused, at, false)
+            .await
+            .unwrap(),
+        Finished::Already {
+            pending_alert: None
+        }
+    );
+    // Clearing never creates an entry.
+    ledger.alert_told("fraud", "fraud-c9").await.unwrap();
+    assert_eq!(
+        reader
+            .deployment_history("fraud")
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.config_name.as_str())
+            .collect::<Vec<_>>(),
+        ["fraud-c1"]
+    );
 }

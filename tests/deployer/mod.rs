@@ -5,6 +5,7 @@
 
 mod capacity;
 mod crash;
+mod crash_alert;
 mod current;
 mod direct;
 mod lifecycle;

@@ -113,7 +113,7 @@ impl QueueWorld {
     }
 
     /// One poll of the event source mapping.
-    async fn deliver(&mut self) -> Delivery {
+    pub(super) async fn deliver(&mut self) -> Delivery {
         self.deliver_until(None).await
     }
 

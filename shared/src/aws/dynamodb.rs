@@ -6,12 +6,38 @@ use crate::ledger::{
 };
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+/// A deployment's alert, written with its ending and removed once
+/// published: present means not told yet.
+const ALERT_SUBJECT: &str = "alert_subject";
+const ALERT_MESSAGE: &str = "alert_message";
+
+/// A deployment's ending, as [`Ledger::finish_deployment`] writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Finish<'a> {
+    pub outcome: Outcome,
+    pub reason: Option<&'a str>,
+    /// The alert (subject, message) still to publish, for a failure.
+    pub alert: Option<(&'a str, &'a str)>,
+}
+
+/// What [`Ledger::finish_deployment`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    /// Ended now, by this write.
+    Now,
+    /// It had ended before; `pending_alert` is that ending's alert
+    /// (subject, message) if it was never published.
+    Already {
+        pending_alert: Option<(String, String)>,
+    },
+}
 
 #[derive(Clone, Debug)]
 pub struct Ledger {
@@ -47,6 +73,10 @@ fn key(endpoint: &str, entry: &str) -> Item {
         (PARTITION_KEY.to_string(), s(endpoint)),
         (SORT_KEY.to_string(), s(entry)),
     ])
+}
+
+fn deployment_key(endpoint: &str, config_name: &str) -> Item {
+    key(endpoint, &format!("{DEPLOYMENT_PREFIX}{config_name}"))
 }
 
 fn text(item: &Item, name: &str) -> Option<String> {
@@ -148,16 +178,19 @@ impl Ledger {
     /// Ends a deployment once: sets its outcome unless it already has one
     /// other than `in-progress` (a duplicate event, a second report). A
     /// deployment never recorded gets an entry holding just its ending,
-    /// unless `only_if_recorded`. `Ok(false)`: nothing written.
+    /// unless `only_if_recorded`. An ending with an `alert` (subject,
+    /// message) is written with it as pending, in the same write, so a
+    /// crash before the alert is published cannot lose it: whoever finds
+    /// the deployment ended later sees it ([`Finished::Already`]) and
+    /// publishes it ([`Ledger::alert_told`] clears it).
     pub async fn finish_deployment(
         &self,
         endpoint: &str,
         config_name: &str,
-        outcome: Outcome,
-        reason: Option<&str>,
+        ending: Finish<'_>,
         at: DateTime<Utc>,
         only_if_recorded: bool,
-    ) -> Result<bool, AwsError> {
+    ) -> Result<Finished, AwsError> {
         let condition = if only_if_recorded {
             "outcome = :running"
         } else {
@@ -167,53 +200,72 @@ impl Ledger {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                endpoint,
-                &format!("{DEPLOYMENT_PREFIX}{config_name}"),
-            )))
+            .set_key(Some(deployment_key(endpoint, config_name)))
             .condition_expression(condition)
             .set_expression_attribute_names(
                 (!only_if_recorded)
                     .then(|| HashMap::from([("#e".to_string(), SORT_KEY.to_string())])),
             )
+            // The item as it stood when the condition failed: a pending
+            // alert is found without another read.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .expression_attribute_values(":running", s(Outcome::InProgress.as_str()))
-            .expression_attribute_values(":o", s(outcome.as_str()))
+            .expression_attribute_values(":o", s(ending.outcome.as_str()))
             .expression_attribute_values(":t", s(at.to_rfc3339()))
             .expression_attribute_values(":c", s(config_name));
-        let set = "SET outcome = :o, finished_at = :t, config_name = :c, \
-                   started_at = if_not_exists(started_at, :t)";
-        update = match reason {
-            Some(r) => update
-                .update_expression(format!("{set}, reason = :r"))
-                .expression_attribute_values(":r", s(r)),
-            None => update.update_expression(format!("{set} REMOVE reason")),
-        };
-        conditional("UpdateItem", update.send().await)
+        let mut set = "SET outcome = :o, finished_at = :t, config_name = :c, \
+                       started_at = if_not_exists(started_at, :t)"
+            .to_string();
+        let mut remove = Vec::new();
+        match ending.reason {
+            Some(r) => {
+                set.push_str(", reason = :r");
+                update = update.expression_attribute_values(":r", s(r));
+            }
+            None => remove.push("reason"),
+        }
+        match ending.alert {
+            Some((subject, message)) => {
+                set.push_str(&format!(", {ALERT_SUBJECT} = :as, {ALERT_MESSAGE} = :am"));
+                update = update
+                    .expression_attribute_values(":as", s(subject))
+                    .expression_attribute_values(":am", s(message));
+            }
+            None => remove.extend([ALERT_SUBJECT, ALERT_MESSAGE]),
+        }
+        if !remove.is_empty() {
+            set.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        match update.update_expression(set).send().await {
+            Ok(_) => Ok(Finished::Now),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    let old = failed.item();
+                    let pending = old.and_then(|item| {
+                        Some((text(item, ALERT_SUBJECT)?, text(item, ALERT_MESSAGE)?))
+                    });
+                    Ok(Finished::Already {
+                        pending_alert: pending,
+                    })
+                }
+                _ => Err(AwsError::from_sdk("UpdateItem", e)),
+            },
+        }
     }
 
-    /// Takes back an ending whose announcement failed, so the retry that
-    /// follows finds the deployment still running and announces it.
-    pub async fn reopen_deployment(
-        &self,
-        endpoint: &str,
-        config_name: &str,
-        outcome: Outcome,
-    ) -> Result<bool, AwsError> {
+    /// Clears an ended deployment's pending alert once it is published.
+    pub async fn alert_told(&self, endpoint: &str, config_name: &str) -> Result<(), AwsError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                endpoint,
-                &format!("{DEPLOYMENT_PREFIX}{config_name}"),
-            )))
-            .condition_expression("outcome = :o")
-            .expression_attribute_values(":o", s(outcome.as_str()))
-            .expression_attribute_values(":running", s(Outcome::InProgress.as_str()))
-            .update_expression("SET outcome = :running REMOVE finished_at, reason")
+            .set_key(Some(deployment_key(endpoint, config_name)))
+            // Never creates an item; already cleared is fine.
+            .condition_expression(format!("attribute_exists({ALERT_SUBJECT})"))
+            .update_expression(format!("REMOVE {ALERT_SUBJECT}, {ALERT_MESSAGE}"))
             .send()
             .await;
-        conditional("UpdateItem", result)
+        conditional("UpdateItem", result).map(|_cleared| ())
     }
 
     /// Every recorded deployment of the endpoint, newest first.

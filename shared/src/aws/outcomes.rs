@@ -2,9 +2,10 @@
 //! function reports outcomes through. The ledger's conditional write comes
 //! first and decides whether this is news: a duplicate event, or a second
 //! function reaching the same conclusion, finds the deployment already
-//! ended and tells nothing again.
+//! ended and tells nothing again, unless that ending's alert is still
+//! pending (its teller died before publishing it), which it then publishes.
 
-use super::dynamodb::Ledger;
+use super::dynamodb::{Finish, Finished, Ledger};
 use super::sns::Notifier;
 use super::AwsError;
 use crate::outcome::Ending;
@@ -31,27 +32,50 @@ pub enum Told {
 
 impl OutcomeReporter {
     /// Records `ending` in the ledger (once), counts it and, for a failure,
-    /// publishes its alert. When the alert cannot be published the ledger
-    /// write is taken back and the error returned, so a retry tells it.
+    /// publishes its alert. The alert is written with the ending as pending
+    /// and cleared once published, so a crash or a failed publish in
+    /// between leaves it for the next report of that deployment (a
+    /// redelivery, a retry), which publishes it: an alert is never lost,
+    /// and told twice only if two reports overlap within that window.
     pub async fn report_outcome(&self, ending: &Ending) -> Result<Told, AwsError> {
+        let alert = ending.alert();
         let recorded = match (&self.ledger, &ending.endpoint, &ending.config_name) {
             (Some(ledger), Some(endpoint), Some(config)) => Some((ledger, endpoint, config)),
             _ => None,
         };
-        if let Some((ledger, endpoint, config)) = recorded {
-            let now = chrono::Utc::now();
-            let reason = ending.reason.as_deref();
-            if !ledger
-                .finish_deployment(
-                    endpoint,
-                    config,
-                    ending.outcome,
-                    reason,
-                    now,
-                    ending.only_if_recorded,
-                )
-                .await?
-            {
+        let Some((ledger, endpoint, config)) = recorded else {
+            // No ledger to tell a repeat: told whole, counted once published.
+            let alerted = self.publish(alert.as_ref()).await?;
+            ending.metric(&self.namespace).emit();
+            return Ok(Told::Now { alerted });
+        };
+        let finish = Finish {
+            outcome: ending.outcome,
+            reason: ending.reason.as_deref(),
+            // With no topic an alert is only logged: nothing to keep pending.
+            alert: alert
+                .as_ref()
+                .filter(|_| self.notifier.is_enabled())
+                .map(|(s, m)| (s.as_str(), m.as_str())),
+        };
+        let finished = ledger
+            .finish_deployment(
+                endpoint,
+                config,
+                finish,
+                chrono::Utc::now(),
+                ending.only_if_recorded,
+            )
+            .await?;
+        let pending = match finished {
+            Finished::Now => {
+                // The ending stands: counted once, whatever the alert does.
+                ending.metric(&self.namespace).emit();
+                alert
+            }
+            Finished::Already {
+                pending_alert: None,
+            } => {
                 info!(
                     endpoint,
                     config,
@@ -60,26 +84,37 @@ impl OutcomeReporter {
                 );
                 return Ok(Told::Already);
             }
-        }
-        let alerted = match ending.alert() {
-            None => false,
-            Some((subject, message)) => match self.notifier.notify(&subject, &message).await {
-                Ok(id) => id.is_some(),
-                Err(e) => {
-                    if let Some((ledger, endpoint, config)) = recorded {
-                        if let Err(undo) = ledger
-                            .reopen_deployment(endpoint, config, ending.outcome)
-                            .await
-                        {
-                            warn!(endpoint, config, error = %undo, "alert failed and the outcome could not be taken back");
-                        }
-                    }
-                    return Err(e);
-                }
-            },
+            Finished::Already {
+                pending_alert: Some(alert),
+            } => {
+                warn!(
+                    endpoint,
+                    config,
+                    "deployment had ended but its alert was never published; publishing it now"
+                );
+                Some(alert)
+            }
         };
-        // Counted once the ending stands (a failed alert is retried whole).
-        ending.metric(&self.namespace).emit();
+        let alerted = self.publish(pending.as_ref()).await?;
+        if pending.is_some() && self.notifier.is_enabled() {
+            if let Err(e) = ledger.alert_told(endpoint, config).await {
+                // Published: at worst a later report of it alerts again.
+                warn!(endpoint, config, error = %e, "alert published but still marked pending");
+            }
+        }
         Ok(Told::Now { alerted })
     }
+
+    /// Publishes an alert (subject, message), if any; `true` when sent
+    /// (`false`: no topic configured).
+    async fn publish(&self, alert: Option<&(String, String)>) -> Result<bool, AwsError> {
+        match alert {
+            None => Ok(false),
+            Some((subject, message)) => Ok(self.notifier.notify(subject, message).await?.is_some()),
+        }
+    }
 }
+
+#[cfg(test)]
+#[path = "outcomes_tests.rs"]
+mod tests;
