@@ -125,48 +125,31 @@ async fn entries_are_written_once_and_history_is_newest_first() {
         .unwrap();
 
     let at = Utc.with_ymd_and_hms(2026, 11, 28, 10, 20, 0).unwrap();
-    let ending = |outcome, reason| Finish {
-        outcome,
-        reason,
-        alert: None,
+    // Ends `config` (only if recorded) with `outcome`.
+    let end = |config: &'static str, outcome, reason: Option<&'static str>| {
+        let ledger = &ledger;
+        async move {
+            let ending = Finish {
+                outcome,
+                reason,
+                alert: None,
+            };
+            ledger
+                .finish_deployment("fraud", config, ending, at, true)
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(
-        ledger
-            .finish_deployment(
-                "fraud",
-                "fraud-c1",
-                ending(Outcome::Superseded, None),
-                at,
-                true
-            )
-            .await
-            .unwrap(),
+        end("fraud-c1", Outcome::Superseded, None).await,
         Finished::Now
     );
     assert_eq!(
-        ledger
-            .finish_deployment(
-                "fraud",
-                "fraud-c2",
-                ending(Outcome::CreateFailed, Some("ping failed")),
-                at,
-                true
-            )
-            .await
-            .unwrap(),
+        end("fraud-c2", Outcome::CreateFailed, Some("ping failed")).await,
         Finished::Now
     );
     assert_eq!(
-        ledger
-            .finish_deployment(
-                "fraud",
-                "fraud-c9",
-                ending(Outcome::Deployed, None),
-                at,
-                true
-            )
-            .await
-            .unwrap(),
+        end("fraud-c9", Outcome::Deployed, None).await,
         Finished::Already {
             pending_alert: None
         }
