@@ -4,12 +4,35 @@
 use super::list::tag_list;
 use super::{created, optional, Created, SageMaker, ServerlessSpec, VARIANT_NAME};
 use crate::aws::AwsError;
+use aws_sdk_sagemaker::operation::create_model::builders::CreateModelFluentBuilder;
 use aws_sdk_sagemaker::types::{
     ContainerDefinition, ProductionVariant, ProductionVariantServerlessConfig,
 };
 use std::collections::{BTreeMap, HashMap};
 
+/// A container's environment as CreateModel takes it: absent when empty.
+pub(super) fn container_environment(
+    environment: &BTreeMap<String, String>,
+) -> Option<HashMap<String, String>> {
+    (!environment.is_empty()).then(|| environment.clone().into_iter().collect())
+}
+
 impl SageMaker {
+    /// A CreateModel request with what every model of ours carries (name,
+    /// role, tags); the caller adds its container(s).
+    pub(super) fn create_model_request(
+        &self,
+        name: &str,
+        execution_role_arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> CreateModelFluentBuilder {
+        self.client
+            .create_model()
+            .model_name(name)
+            .execution_role_arn(execution_role_arn)
+            .set_tags(Some(tag_list(tags)))
+    }
+
     pub async fn create_model(
         &self,
         name: &str,
@@ -19,19 +42,14 @@ impl SageMaker {
         execution_role_arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<Created, AwsError> {
-        let environment: HashMap<String, String> = environment.clone().into_iter().collect();
         let container = ContainerDefinition::builder()
             .image(image_uri)
             .model_data_url(model_data_url)
-            .set_environment((!environment.is_empty()).then_some(environment))
+            .set_environment(container_environment(environment))
             .build();
         created(
-            self.client
-                .create_model()
-                .model_name(name)
-                .execution_role_arn(execution_role_arn)
+            self.create_model_request(name, execution_role_arn, tags)
                 .primary_container(container)
-                .set_tags(Some(tag_list(tags)))
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("CreateModel", e)),
@@ -107,19 +125,14 @@ impl SageMaker {
         execution_role_arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<Created, AwsError> {
-        let environment: HashMap<String, String> = environment.clone().into_iter().collect();
         let container = ContainerDefinition::builder()
             .image(image_uri)
             .set_model_data_url(model_data_url.map(str::to_string))
-            .set_environment((!environment.is_empty()).then_some(environment))
+            .set_environment(container_environment(environment))
             .build();
         created(
-            self.client
-                .create_model()
-                .model_name(name)
-                .execution_role_arn(execution_role_arn)
+            self.create_model_request(name, execution_role_arn, tags)
                 .primary_container(container)
-                .set_tags(Some(tag_list(tags)))
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("CreateModel", e)),

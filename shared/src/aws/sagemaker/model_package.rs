@@ -1,11 +1,11 @@
 //! The Model Registry: a model package as the deployer needs it, and
 //! models created from one (`Containers[0].ModelPackageName`).
 
-use super::list::tag_list;
+use super::create::container_environment;
 use super::{created, optional, Created, SageMaker};
 use crate::aws::AwsError;
 use aws_sdk_sagemaker::types::{ContainerDefinition, ModelApprovalStatus, ModelPackageStatus};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// One container of a package's `InferenceSpecification`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,18 +77,13 @@ impl SageMaker {
         execution_role_arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<Created, AwsError> {
-        let environment: HashMap<String, String> = environment.clone().into_iter().collect();
         let container = ContainerDefinition::builder()
             .model_package_name(package_arn)
-            .set_environment((!environment.is_empty()).then_some(environment))
+            .set_environment(container_environment(environment))
             .build();
         created(
-            self.client
-                .create_model()
-                .model_name(name)
-                .execution_role_arn(execution_role_arn)
+            self.create_model_request(name, execution_role_arn, tags)
                 .containers(container)
-                .set_tags(Some(tag_list(tags)))
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("CreateModel", e)),
