@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// A workspace binary built next to this test executable.
-fn binary(name: &str) -> PathBuf {
+pub(crate) fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe
         .parent()

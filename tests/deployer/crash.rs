@@ -20,7 +20,7 @@ use smoke_tester::tester::SmokeTester;
 
 /// Which deploy is crashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scenario {
+pub(super) enum Scenario {
     /// A first upload, sent straight to the function.
     First,
     /// A second upload over a deployed, tested endpoint.
@@ -36,25 +36,25 @@ enum Scenario {
     Capacity,
 }
 
-struct Crashes {
-    q: QueueWorld,
+pub(super) struct Crashes {
+    pub(super) q: QueueWorld,
     tester: SmokeTester,
-    caller: String,
+    pub(super) caller: String,
     dynamodb: aws_sdk_dynamodb::Client,
 }
 
 /// What one run left: the endpoint and the deployments it should show.
-struct Attempt {
-    endpoint: String,
-    clock: VirtualClock,
-    feed: EventFeed,
+pub(super) struct Attempt {
+    pub(super) endpoint: String,
+    pub(super) clock: VirtualClock,
+    pub(super) feed: EventFeed,
     /// Earlier deployments (updates) and how they should end.
-    earlier: Vec<(String, Outcome)>,
-    upload: Upload,
+    pub(super) earlier: Vec<(String, Outcome)>,
+    pub(super) upload: Upload,
 }
 
 impl Crashes {
-    async fn new() -> Self {
+    pub(super) async fn new() -> Self {
         let q = QueueWorld::new(std::time::Duration::from_secs(2 * 60 * 60)).await;
         let tester = crate::smoke_tester::tester_for(&q.world).await;
         let caller = q.world.stack.access_key_id("deployer");
@@ -67,12 +67,12 @@ impl Crashes {
         }
     }
 
-    fn world(&self) -> &World {
+    pub(super) fn world(&self) -> &World {
         &self.q.world
     }
 
     /// A new endpoint on a virtual clock, ready for the crashed deploy.
-    async fn prepare(&mut self, scenario: Scenario, label: &str) -> Attempt {
+    pub(super) async fn prepare(&mut self, scenario: Scenario, label: &str) -> Attempt {
         let endpoint = unique(label);
         let clock = VirtualClock::new(&endpoint);
         let mut feed = EventFeed::new(&endpoint);
@@ -164,7 +164,7 @@ impl Crashes {
     }
 
     /// The endpoint's state-change events, delivered to the smoke tester.
-    async fn settle(&self, feed: &mut EventFeed) {
+    pub(super) async fn settle(&self, feed: &mut EventFeed) {
         for event in feed.take() {
             let mut context = Context::default();
             context.request_id = unique("request");
@@ -175,7 +175,7 @@ impl Crashes {
     }
 
     /// The lease item's expiry, if there is one.
-    async fn lease_expiry(&self, endpoint: &str) -> Option<i64> {
+    pub(super) async fn lease_expiry(&self, endpoint: &str) -> Option<i64> {
         let item = self
             .dynamodb
             .get_item()
@@ -195,7 +195,7 @@ impl Crashes {
     /// A lease the crashed attempt held lapses by itself within its TTL;
     /// the redelivery comes later than that (time passes: its expiry is
     /// moved into the past, as the clock would).
-    async fn lease_lapses(&self, endpoint: &str) {
+    pub(super) async fn lease_lapses(&self, endpoint: &str) {
         let Some(expires) = self.lease_expiry(endpoint).await else {
             return;
         };
@@ -218,7 +218,7 @@ impl Crashes {
     }
 
     /// The ending a run without a crash has; `what` names the run.
-    async fn check(&self, attempt: &Attempt, what: &str) {
+    pub(super) async fn check(&self, attempt: &Attempt, what: &str) {
         let world = self.world();
         let endpoint = &attempt.endpoint;
         let described = world.endpoint(endpoint).await;

@@ -6,9 +6,11 @@
 mod capacity;
 mod crash;
 mod crash_alert;
+mod crash_process;
 mod current;
 mod direct;
 mod lifecycle;
+mod mapping;
 mod packing;
 mod preflight;
 mod queue;

@@ -30,7 +30,7 @@ fn files(value: &Value) -> BTreeMap<String, String> {
     serde_json::from_value(value.clone()).expect("a map of files")
 }
 
-fn tar_gz(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+pub(super) fn tar_gz(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::fast(),
@@ -392,7 +392,7 @@ async fn refused_with_code(
     outcome.message.clone()
 }
 
-fn pytorch_settings() -> Value {
+pub(super) fn pytorch_settings() -> Value {
     json!({"framework": "pytorch", "framework_version": "2.1", "py_version": "py310",
            "entry_point": "inference.py", "source_dir": "code/"})
 }

@@ -5,7 +5,7 @@
 //! making the postponed messages visible again, never by sleeping.
 
 use super::*;
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::QueueAttributeName;
 use deployer::config::QueueConfig;
 use deployer::queue::QueueConsumer;
 use integration_tests::crash::{CrashPoint, Run};
@@ -18,13 +18,15 @@ use std::time::Duration;
 /// to the alert topic so tests can read what was published.
 pub(super) struct QueueWorld {
     pub(super) world: World,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
-    queue_arn: String,
+    pub(super) sqs: aws_sdk_sqs::Client,
+    pub(super) queue_url: String,
+    pub(super) queue_arn: String,
+    /// The alert topic, as the deployer's NOTIFY_TOPIC_ARN.
+    pub(super) topic_arn: String,
     alerts_url: String,
     pub(super) consumer: QueueConsumer,
     /// Receipt handles of the messages the handler asked to see again.
-    postponed: Vec<String>,
+    pub(super) postponed: Vec<String>,
 }
 
 /// What one delivery did.
@@ -75,7 +77,10 @@ impl QueueWorld {
             )),
             outcomes: OutcomeReporter {
                 ledger: world.deployer.ledger.clone(),
-                notifier: Notifier::new(aws_sdk_sns::Client::new(&deployer_config), Some(topic)),
+                notifier: Notifier::new(
+                    aws_sdk_sns::Client::new(&deployer_config),
+                    Some(topic.clone()),
+                ),
                 namespace: shared::emf::DEFAULT_NAMESPACE.into(),
             },
             config: QueueConfig {
@@ -90,6 +95,7 @@ impl QueueWorld {
             sqs,
             queue_url,
             queue_arn: deploys_arn,
+            topic_arn: topic,
             alerts_url,
             consumer,
             postponed: Vec::new(),
@@ -121,50 +127,17 @@ impl QueueWorld {
     /// mapping then deletes nothing, and the batch comes back once its
     /// visibility ends (at once, in these queues).
     pub(super) async fn deliver_until(&mut self, crash: Option<&CrashPoint>) -> Delivery {
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .expect("receive");
-        let messages = out.messages();
-        if messages.is_empty() {
+        let Some(batch) = self.receive(None).await else {
             return Delivery {
                 received: 0,
                 failed: 0,
                 crashed: None,
                 calls: 0,
             };
-        }
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| {
-                let attributes: serde_json::Map<String, Value> = m
-                    .attributes()
-                    .map(|a| {
-                        a.iter()
-                            .map(|(k, v)| (k.as_str().to_string(), json!(v)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                json!({
-                    "messageId": m.message_id(),
-                    "receiptHandle": m.receipt_handle(),
-                    "body": m.body(),
-                    "attributes": attributes,
-                    "messageAttributes": {},
-                    "md5OfBody": m.md5_of_body(),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": self.queue_arn,
-                    "awsRegion": self.world.clients.region,
-                })
-            })
-            .collect();
+        };
+        let received = batch.messages.len();
         let handled = deployer::dispatch(
-            LambdaEvent::new(json!({ "Records": records }), Context::default()),
+            LambdaEvent::new(batch.event.clone(), Context::default()),
             &self.consumer,
         );
         let (handled, calls) = match crash {
@@ -173,7 +146,7 @@ impl QueueWorld {
                 Run::Finished { out, calls } => (out, calls),
                 Run::Crashed { before } => {
                     return Delivery {
-                        received: messages.len(),
+                        received,
                         failed: 0,
                         crashed: Some(before),
                         calls: 0,
@@ -183,45 +156,12 @@ impl QueueWorld {
         };
         let response =
             handled.unwrap_or_else(|e| panic!("a queue batch never fails as a whole: {e}"));
-        let failed: Vec<&str> = response["batchItemFailures"]
-            .as_array()
-            .expect("batchItemFailures")
-            .iter()
-            .map(|f| f["itemIdentifier"].as_str().expect("itemIdentifier"))
-            .collect();
-        for m in messages {
-            let receipt = m.receipt_handle().unwrap().to_string();
-            if failed.contains(&m.message_id().unwrap()) {
-                self.postponed.push(receipt);
-            } else {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(receipt)
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
+        let failed = self.conclude(&batch, &response).await;
         Delivery {
-            received: messages.len(),
-            failed: failed.len(),
+            received,
+            failed,
             crashed: None,
             calls,
-        }
-    }
-
-    /// The postponement ends: the failed messages become visible again.
-    async fn time_passes(&mut self) {
-        for receipt in std::mem::take(&mut self.postponed) {
-            self.sqs
-                .change_message_visibility()
-                .queue_url(&self.queue_url)
-                .receipt_handle(receipt)
-                .visibility_timeout(0)
-                .send()
-                .await
-                .expect("make visible");
         }
     }
 

@@ -2,12 +2,17 @@
 //! the first N AWS calls of one caller and holds the next one unanswered;
 //! the test then drops the code under test right there, as if its process
 //! died before that call reached AWS. Everything done before stays done,
-//! nothing after happened: the state a real crash leaves.
+//! nothing after happened: the state a real crash leaves. Or, for a real
+//! `bootstrap` process (crate::runtime_api), the test kills it there with
+//! SIGKILL ([`CrashPoint::run_process`]).
 
+use crate::runtime_api::{Answer, Ended, FunctionProcess};
 use crate::{emulator_delete, emulator_get, emulator_post};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::pin;
+use std::sync::mpsc::channel;
+use std::time::{Duration, Instant};
 
 /// A crash armed for one caller (an access key id, see
 /// [`crate::Stack::access_key_id`]); cleared when dropped.
@@ -41,12 +46,7 @@ impl CrashPoint {
     pub async fn run<T>(&self, work: impl Future<Output = T>) -> Run<T> {
         let caller = self.caller.clone();
         // Blocking long polls on their own thread, so they never stall `work`.
-        let mut tripped = pin!(tokio::task::spawn_blocking(move || loop {
-            let view = emulator_get(&format!("/_emulator/crash/{caller}?wait=30"));
-            if view["tripped"] == true || view["armed"] != true {
-                return view;
-            }
-        }));
+        let mut tripped = pin!(tokio::task::spawn_blocking(move || watch(&caller)));
         let mut work = pin!(work);
         tokio::select! {
             out = &mut work => Run::Finished { out, calls: self.clear() },
@@ -64,11 +64,54 @@ impl CrashPoint {
         }
     }
 
+    /// Runs a started function process until it answers or its caller
+    /// crashes: then the process is killed with SIGKILL where it stands
+    /// (no destructor runs, nothing is flushed), its held call never
+    /// answered. Panics if it exits or stays silent for `timeout` instead.
+    pub fn run_process(&self, mut process: FunctionProcess, timeout: Duration) -> Run<Answer> {
+        let caller = self.caller.clone();
+        let (tell, tripped) = channel();
+        std::thread::spawn(move || tell.send(watch(&caller)));
+        let until = Instant::now() + timeout;
+        loop {
+            if let Ok(view) = tripped.try_recv() {
+                // Without a held call it was cleared under us: nothing crashed.
+                if let Some(before) = view["held"][0].as_str() {
+                    process.kill();
+                    return Run::Crashed {
+                        before: before.to_string(),
+                    };
+                }
+            }
+            match process.wait(Duration::from_millis(10)) {
+                Ended::Answered(out) => {
+                    drop(process);
+                    return Run::Finished {
+                        out,
+                        calls: self.clear(),
+                    };
+                }
+                Ended::TimedOut if Instant::now() < until => {}
+                ended => panic!("the function did not answer: {ended:?}\n{}", process.log()),
+            }
+        }
+    }
+
     /// Clears the point (a held call is answered, to no one); returns
     /// how many calls it served.
     fn clear(&self) -> usize {
         let view = emulator_delete(&format!("/_emulator/crash/{}", self.caller));
         view["served"].as_u64().unwrap_or_default() as usize
+    }
+}
+
+/// Long-polls the point of `caller` until it trips or is cleared.
+fn watch(caller: &str) -> Value {
+    loop {
+        let view = emulator_get(&format!("/_emulator/crash/{caller}?wait=30"));
+        if view["tripped"] == true || view["armed"] != true {
+            return view;
+        }
     }
 }
 
