@@ -205,16 +205,22 @@ impl Crashes {
             expires <= now + ttl,
             "the crashed attempt's lease would outlive its TTL: {expires} > {now} + {ttl}"
         );
+        self.move_lease_expiry(endpoint, now - 1).await;
+    }
+
+    /// Sets the lease's expiry (seconds since the epoch): time passing
+    /// for a lease whose holder is gone.
+    pub(super) async fn move_lease_expiry(&self, endpoint: &str, expires_at: i64) {
         self.dynamodb
             .update_item()
             .table_name(self.world().stack.ledger_table())
             .key(PARTITION_KEY, AttributeValue::S(endpoint.into()))
             .key(SORT_KEY, AttributeValue::S(LEASE_ENTRY.into()))
-            .update_expression("SET expires_at = :past")
-            .expression_attribute_values(":past", AttributeValue::N((now - 1).to_string()))
+            .update_expression("SET expires_at = :at")
+            .expression_attribute_values(":at", AttributeValue::N(expires_at.to_string()))
             .send()
             .await
-            .expect("let the lease lapse");
+            .expect("move the lease's expiry");
     }
 
     /// The ending a run without a crash has; `what` names the run.

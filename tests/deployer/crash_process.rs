@@ -26,8 +26,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// What template.yaml gives the deployer: its Timeout, and the deploy
 /// queue's VisibilityTimeout (after which the mapping delivers a message
 /// again whose invocation died).
-struct Timing {
-    function_timeout: Duration,
+pub(super) struct Timing {
+    pub(super) function_timeout: Duration,
     visibility_timeout: Duration,
 }
 
@@ -54,9 +54,9 @@ impl Timing {
 
 /// The deployer binary started as Lambda starts it, one process per
 /// delivery, on the world's stack.
-struct Processes {
-    crashes: Crashes,
-    timing: Timing,
+pub(super) struct Processes {
+    pub(super) crashes: Crashes,
+    pub(super) timing: Timing,
     env: Vec<(String, String)>,
 }
 
@@ -74,7 +74,7 @@ struct Kill {
 
 /// Which deploy is killed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Deploy {
+pub(super) enum Deploy {
     /// A first upload (model.tar.gz, default settings).
     First,
     /// A first upload with inference code beside it (PyTorch, `code/`):
@@ -83,14 +83,14 @@ enum Deploy {
     Repack,
 }
 
-fn epoch_seconds(t: SystemTime) -> f64 {
+pub(super) fn epoch_seconds(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64()
 }
 
 impl Processes {
-    async fn new() -> Self {
+    pub(super) async fn new() -> Self {
         let crashes = Crashes::new().await;
         let world = crashes.world();
         let q = &crashes.q;
@@ -116,7 +116,7 @@ impl Processes {
     }
 
     /// A fresh deployer process handed `batch`.
-    fn start(&self, batch: &Batch) -> FunctionProcess {
+    pub(super) fn start(&self, batch: &Batch) -> FunctionProcess {
         let log = std::env::temp_dir().join(format!("{}.log", unique("deployer-process")));
         FunctionProcess::start(
             &crate::binaries::binary("deployer"),
@@ -129,7 +129,7 @@ impl Processes {
     }
 
     /// One poll of the mapping, with the template's visibility timeout.
-    async fn receive(&self) -> Batch {
+    pub(super) async fn receive(&self) -> Batch {
         let batch = self
             .crashes
             .q
@@ -159,27 +159,32 @@ impl Processes {
             })
             .cloned();
         assert_eq!(receives.as_deref(), Some("2"), "delivered a second time");
-        let mut process = self.start(&batch);
-        let answer = match process.wait(self.timing.function_timeout) {
-            integration_tests::runtime_api::Ended::Answered(answer) => answer,
-            other => panic!(
-                "the redelivery did not answer: {other:?}\n{}",
-                process.log()
-            ),
-        };
-        drop(process);
+        let answer = self.answer(&batch);
         self.conclude(&batch, answer).await;
     }
 
+    /// What a fresh process, left to finish, answers to `batch`.
+    pub(super) fn answer(&self, batch: &Batch) -> Answer {
+        let mut process = self.start(batch);
+        match process.wait(self.timing.function_timeout) {
+            integration_tests::runtime_api::Ended::Answered(answer) => answer,
+            other => panic!("the process did not answer: {other:?}\n{}", process.log()),
+        }
+    }
+
     /// How long after `killed_at` the endpoint's lease stays taken.
-    async fn lease_held_after(&self, endpoint: &str, killed_at: SystemTime) -> Option<f64> {
+    pub(super) async fn lease_held_after(
+        &self,
+        endpoint: &str,
+        killed_at: SystemTime,
+    ) -> Option<f64> {
         let expires = self.crashes.lease_expiry(endpoint).await? as f64;
         let held = expires - epoch_seconds(killed_at);
         (held > 0.0).then_some(held)
     }
 
     /// A new endpoint with `deploy`'s upload on the deploy queue.
-    async fn prepare(&mut self, deploy: Deploy) -> Attempt {
+    pub(super) async fn prepare(&mut self, deploy: Deploy) -> Attempt {
         let label = match deploy {
             Deploy::First => "crash-process",
             Deploy::Repack => "crash-repack",

@@ -6,6 +6,7 @@
 mod capacity;
 mod crash;
 mod crash_alert;
+mod crash_lease;
 mod crash_process;
 mod current;
 mod direct;
