@@ -7,40 +7,52 @@
 //! them in a Region of their own (other tests never create there), where
 //! the deployer signs with a key of the test's own (its calls are listed;
 //! the policy evaluation judges only the stack's functions, in us-east-1).
-//! The last one plays, as the stack's deployer, an account without applied
-//! values and then one whose quotas cannot be read.
+//! The third plays, as the stack's deployer, an account without applied
+//! values and then one whose quotas cannot be read. The last counts the
+//! calls of deploys made by one warm deployer: quota values are kept for
+//! a while, the Region's use is read every time.
 
 use super::*;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use integration_tests::{calls_by, emulator_post};
-use shared::aws::service_quotas::ServiceQuotas;
+use shared::aws::service_quotas::{ServiceQuotas, QUOTA_CACHE_TTL};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The stack's world, its deployer making its SageMaker and Service
 /// Quotas calls in `region` as a caller of its own (returned).
 async fn world_in(region: &str) -> (World, String) {
     let mut world = World::new().await;
     let caller = unique("quota-deployer");
-    let tests = shared::aws::load_sdk_config()
-        .await
-        .to_builder()
-        .region(aws_config::Region::new(region.to_string()))
-        .build();
-    let deployer = tests
-        .to_builder()
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            &caller,
-            "test",
-            None,
-            None,
-            "quota-tests",
-        )))
-        .build();
+    let tests = in_region(shared::aws::load_sdk_config().await, region);
+    let deployer = deployer_in(region, &caller).await;
     world.deployer.sagemaker = SageMaker::new(aws_sdk_sagemaker::Client::new(&deployer));
     world.deployer.quotas = ServiceQuotas::from_config(&deployer);
     world.deployer.config.region = region.to_string();
     world.clients.sagemaker = aws_sdk_sagemaker::Client::new(&tests);
     world.clients.region = region.to_string();
     (world, caller)
+}
+
+fn in_region(config: aws_config::SdkConfig, region: &str) -> aws_config::SdkConfig {
+    config
+        .to_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .build()
+}
+
+/// The SDK configuration of a deployer signing as `caller` in `region`.
+async fn deployer_in(region: &str, caller: &str) -> aws_config::SdkConfig {
+    in_region(shared::aws::load_sdk_config().await, region)
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            caller,
+            "test",
+            None,
+            None,
+            "quota-tests",
+        )))
+        .build()
 }
 
 /// Sets the Region's applied quotas to what its serverless endpoints
@@ -186,7 +198,7 @@ async fn the_endpoint_count_and_more_concurrency_in_place_are_checked_too() {
 
 #[tokio::test]
 async fn aws_defaults_are_used_when_none_is_applied_or_the_quotas_cannot_be_read() {
-    let world = World::new().await;
+    let mut world = World::new().await;
     let caller = world.stack.access_key_id("deployer");
     // No applied value: GetServiceQuota answers NoSuchResourceException.
     emulator_post(
@@ -209,7 +221,10 @@ async fn aws_defaults_are_used_when_none_is_applied_or_the_quotas_cannot_be_read
         ],
     );
 
-    // Unreadable: the documented default, said as such.
+    // Unreadable: the documented default, said as such. In a new
+    // container: a warm one keeps the values it read (QUOTA_CACHE_TTL).
+    let deployer = world.stack.function_config("deployer").await;
+    world.deployer.quotas = ServiceQuotas::from_config(&deployer);
     emulator_post(
         "/_emulator/service-quotas/faults",
         &json!({"caller": caller,
@@ -232,4 +247,43 @@ async fn aws_defaults_are_used_when_none_is_applied_or_the_quotas_cannot_be_read
         "nothing created: {:?}",
         changes_by(&caller)
     );
+}
+
+#[tokio::test]
+async fn a_warm_deployer_reads_the_quota_values_once_per_ttl_and_the_use_every_time() {
+    let region = "eu-west-3";
+    let (mut world, caller) = world_in(region).await;
+    // One deployer for every deploy (a warm container), on a clock the
+    // test moves.
+    let start = Instant::now();
+    let passed = Arc::new(Mutex::new(Duration::ZERO));
+    let read = Arc::clone(&passed);
+    world.deployer.quotas = ServiceQuotas::from_config(&deployer_in(region, &caller).await)
+        .with_cache(
+            QUOTA_CACHE_TTL,
+            Arc::new(move || start + *read.lock().expect("clock")),
+        );
+    let count = |operation: &str| calls_by(&caller).iter().filter(|c| *c == operation).count();
+    let settings = json!({"image_uri": world.image(), "max_concurrency": 1});
+    for (label, since_first, quota_reads, listings) in [
+        ("quotawarm1", Duration::ZERO, 2, 1),
+        // Within the TTL: the values are kept, the use is read again.
+        ("quotawarm2", QUOTA_CACHE_TTL / 2, 2, 2),
+        // Once it has passed: read again.
+        ("quotawarm3", QUOTA_CACHE_TTL, 4, 3),
+    ] {
+        *passed.lock().unwrap() = since_first;
+        deploy_with(&world, &unique(label), settings.clone())
+            .await
+            .unwrap_or_else(|r| panic!("{label} fits: {r:#?}"));
+        assert_eq!(
+            (
+                count("servicequotas:GetServiceQuota"),
+                count("sagemaker:ListEndpoints")
+            ),
+            (quota_reads, listings),
+            "{label}: {:?}",
+            calls_by(&caller)
+        );
+    }
 }

@@ -2,6 +2,11 @@
 //! Region, and whether a serverless endpoint fits in them (the rules are
 //! `crate::quota`). Used by the deployer's pre-flight and by the sweeper
 //! before it deletes an original to recreate it as serverless.
+//!
+//! The quota values are kept for [`QUOTA_CACHE_TTL`] in the client, which
+//! a function builds once per container, so warm invocations reuse them;
+//! what the Region's endpoints use (ListEndpoints) is always read live, as
+//! it decides refusals and changes with every deploy.
 
 use super::sagemaker::SageMaker;
 use super::AwsError;
@@ -11,10 +16,42 @@ use crate::quota::{
 };
 use aws_sdk_servicequotas::types::ServiceQuota;
 use aws_sdk_servicequotas::Client;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone)]
+/// How long quota values read from Service Quotas are reused. They change
+/// only when AWS grants an increase request (hours to days after it is
+/// made) or lowers a quota, so 10 minutes saves the two GetServiceQuota
+/// calls of nearly every deploy in a burst (uploads, redeliveries, busy
+/// retries) while a granted increase is seen within 10 minutes; until
+/// then a deploy it would let through is refused naming the old value,
+/// and uploading again later deploys it. A quota lowered meanwhile makes
+/// the create fail with ResourceLimitExceeded, reported as a quota
+/// problem, as a change between check and call always could.
+pub const QUOTA_CACHE_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// A monotonic clock: `Instant::now` in the functions; tests pass time
+/// with their own.
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+#[derive(Clone)]
 pub struct ServiceQuotas {
     client: Client,
+    ttl: Duration,
+    clock: Clock,
+    /// The last quotas Service Quotas answered, and when: shared by the
+    /// clones (the deployer's is cloned into each consumer).
+    cached: Arc<Mutex<Option<(Instant, ServerlessQuotas)>>>,
+}
+
+impl fmt::Debug for ServiceQuotas {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceQuotas")
+            .field("client", &self.client)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Whether the change fits, and what it was judged on.
@@ -25,8 +62,25 @@ pub enum Room {
 }
 
 impl ServiceQuotas {
+    /// Quota values kept for [`QUOTA_CACHE_TTL`].
     pub fn new(client: Client) -> Self {
-        ServiceQuotas { client }
+        ServiceQuotas {
+            client,
+            ttl: QUOTA_CACHE_TTL,
+            clock: Arc::new(Instant::now),
+            cached: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The same client, keeping quota values for `ttl` as `clock` counts
+    /// it (nothing kept yet).
+    pub fn with_cache(self, ttl: Duration, clock: Clock) -> Self {
+        ServiceQuotas {
+            ttl,
+            clock,
+            cached: Arc::new(Mutex::new(None)),
+            ..self
+        }
     }
 
     /// A client with the functions' SDK configuration (Region, credentials,
@@ -35,14 +89,36 @@ impl ServiceQuotas {
         Self::new(Client::new(config))
     }
 
-    /// Both serverless quotas. Never fails: a quota that cannot be read is
-    /// its documented default, and says so (`QuotaSource`).
+    /// Both serverless quotas, as read within the last `ttl` or read now.
+    /// Never fails: a quota that cannot be read is its documented default,
+    /// and says so (`QuotaSource`); such an answer is not kept, so the
+    /// next check reads again rather than holding an outage's guess.
     pub async fn serverless_quotas(&self) -> ServerlessQuotas {
+        let now = (self.clock)();
+        if let Some(kept) = self.kept(now) {
+            return kept;
+        }
         let [endpoints, concurrency] = ServerlessQuota::ALL;
-        ServerlessQuotas {
+        let read = ServerlessQuotas {
             endpoints: self.read_quota(endpoints).await,
             concurrency: self.read_quota(concurrency).await,
+        };
+        let answered = [&read.endpoints, &read.concurrency]
+            .iter()
+            .all(|q| !matches!(q.source, QuotaSource::DocumentedDefault { .. }));
+        if answered {
+            if let Ok(mut slot) = self.cached.lock() {
+                *slot = Some((now, read.clone()));
+            }
         }
+        read
+    }
+
+    /// The kept quotas, if read less than `ttl` before `now`.
+    fn kept(&self, now: Instant) -> Option<ServerlessQuotas> {
+        let slot = self.cached.lock().ok()?;
+        let (read_at, quotas) = slot.as_ref()?;
+        (now.saturating_duration_since(*read_at) < self.ttl).then(|| quotas.clone())
     }
 
     /// The account's applied value; AWS's default when the account has

@@ -16,8 +16,10 @@ use aws_sdk_servicequotas::types::error::{AccessDeniedException, NoSuchResourceE
 use aws_sdk_servicequotas::types::ServiceQuota;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use shared::aws::sagemaker::SageMaker;
-use shared::aws::service_quotas::{Room, ServiceQuotas};
+use shared::aws::service_quotas::{Clock, Room, ServiceQuotas, QUOTA_CACHE_TTL};
 use shared::quota::{QuotaShortfall, QuotaSource};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 fn quota(code: &str, value: f64) -> ServiceQuota {
     ServiceQuota::builder()
@@ -46,6 +48,19 @@ fn quotas(rules: &[&Rule]) -> ServiceQuotas {
         RuleMode::MatchAny,
         rules
     ))
+}
+
+/// A clock that moves only when the test moves it (the time passed).
+fn manual_clock() -> (Clock, Arc<Mutex<Duration>>) {
+    let start = Instant::now();
+    let passed = Arc::new(Mutex::new(Duration::ZERO));
+    let read = Arc::clone(&passed);
+    let clock: Clock = Arc::new(move || start + *read.lock().expect("clock"));
+    (clock, passed)
+}
+
+fn cached_quotas(rules: &[&Rule], clock: Clock) -> ServiceQuotas {
+    quotas(rules).with_cache(QUOTA_CACHE_TTL, clock)
 }
 
 #[tokio::test]
@@ -230,4 +245,65 @@ async fn a_tight_account_is_decided_from_each_endpoints_concurrency() {
         (2, 2, 2),
         "each endpoint described once per check"
     );
+}
+
+#[tokio::test]
+async fn quota_values_are_kept_for_the_ttl_by_every_clone_and_read_again_after_it() {
+    let endpoints = applied("L-99AD19BF", 50.0);
+    let concurrency = applied("L-96300102", 400.0);
+    let (clock, passed) = manual_clock();
+    let service_quotas = cached_quotas(&[&endpoints, &concurrency], clock);
+    let first = service_quotas.serverless_quotas().await;
+    assert_eq!((endpoints.num_calls(), concurrency.num_calls()), (1, 1));
+
+    // A warm invocation within the TTL (through a clone, as each consumer
+    // holds one): nothing read.
+    *passed.lock().unwrap() = QUOTA_CACHE_TTL - Duration::from_secs(1);
+    assert_eq!(service_quotas.clone().serverless_quotas().await, first);
+    assert_eq!((endpoints.num_calls(), concurrency.num_calls()), (1, 1));
+
+    // Once the TTL has passed: read again.
+    *passed.lock().unwrap() = QUOTA_CACHE_TTL;
+    assert_eq!(service_quotas.serverless_quotas().await, first);
+    assert_eq!((endpoints.num_calls(), concurrency.num_calls()), (2, 2));
+}
+
+#[tokio::test]
+async fn unreadable_quotas_are_not_kept() {
+    let denied = mock!(aws_sdk_servicequotas::Client::get_service_quota).then_error(|| {
+        GetServiceQuotaError::AccessDeniedException(
+            AccessDeniedException::builder()
+                .message("not authorized to perform: servicequotas:GetServiceQuota")
+                .build(),
+        )
+    });
+    let (clock, _) = manual_clock();
+    let service_quotas = cached_quotas(&[&denied], clock);
+    for _ in 0..2 {
+        let read = service_quotas.serverless_quotas().await;
+        assert!(matches!(
+            read.concurrency.source,
+            QuotaSource::DocumentedDefault { .. }
+        ));
+    }
+    assert_eq!(denied.num_calls(), 4, "read again each time");
+}
+
+#[tokio::test]
+async fn the_room_check_lists_the_endpoints_every_time_and_reads_the_quotas_once() {
+    let (endpoints, concurrency) = (applied("L-99AD19BF", 1000.0), applied("L-96300102", 1000.0));
+    let list = listed(&["a", "fraud"]);
+    let sagemaker = SageMaker::new(mock_client!(
+        aws_sdk_sagemaker,
+        RuleMode::MatchAny,
+        &[&list]
+    ));
+    let (clock, _) = manual_clock();
+    let service_quotas = cached_quotas(&[&endpoints, &concurrency], clock);
+    for _ in 0..2 {
+        let room = service_quotas.room_for(&sagemaker, "fraud", 10).await;
+        assert_eq!(room.expect("room"), Room::Enough);
+    }
+    assert_eq!(list.num_calls(), 2, "what is used is read live");
+    assert_eq!((endpoints.num_calls(), concurrency.num_calls()), (1, 1));
 }
