@@ -31,6 +31,11 @@ pub enum Outcome {
     /// A newer deployment replaced it, or its bytes are no longer current.
     Superseded,
     Refused,
+    /// Not a deployment: the model package a deployment serves was
+    /// rejected in the Model Registry while live. Nothing is changed (a
+    /// rejection never takes an endpoint down); people are told it still
+    /// serves. Keyed by the live config and the rejection event.
+    LivePackageRejected,
 }
 
 impl Outcome {
@@ -44,6 +49,7 @@ impl Outcome {
             Outcome::Abandoned => "abandoned",
             Outcome::Superseded => "superseded",
             Outcome::Refused => "refused",
+            Outcome::LivePackageRejected => "live-package-rejected",
         }
     }
 
@@ -57,6 +63,7 @@ impl Outcome {
             Outcome::Abandoned,
             Outcome::Superseded,
             Outcome::Refused,
+            Outcome::LivePackageRejected,
         ]
         .into_iter()
         .find(|o| o.as_str() == text)
@@ -132,6 +139,7 @@ mod tests {
             "abandoned",
             "superseded",
             "refused",
+            "live-package-rejected",
         ] {
             let outcome = Outcome::parse(text).unwrap();
             assert_eq!(outcome.as_str(), text);

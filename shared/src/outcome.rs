@@ -59,6 +59,7 @@ impl Ending {
             Outcome::UpdateRolledBackBySagemaker => "Update rolled back by SageMaker",
             Outcome::Abandoned => "Deploy abandoned",
             Outcome::Refused => "Deploy refused",
+            Outcome::LivePackageRejected => "Rejected model package still serving",
         };
         let about = self
             .subject

@@ -3,6 +3,7 @@
 //! idempotence under duplicated and concurrent delivery, ordering and
 //! pruning; `refusals` covers what it must not do and bad input.
 
+mod alerts;
 mod capacity;
 mod crash;
 mod crash_alert;

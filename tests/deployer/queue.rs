@@ -4,8 +4,8 @@
 //! visibility the handler changed) for a later receive. "Time passes" by
 //! making the postponed messages visible again, never by sleeping.
 
+use super::alerts::{create_queue, queue_arn, AlertInbox};
 use super::*;
-use aws_sdk_sqs::types::QueueAttributeName;
 use deployer::config::QueueConfig;
 use deployer::queue::QueueConsumer;
 use integration_tests::crash::{CrashPoint, Run};
@@ -23,7 +23,7 @@ pub(super) struct QueueWorld {
     pub(super) queue_arn: String,
     /// The alert topic, as the deployer's NOTIFY_TOPIC_ARN.
     pub(super) topic_arn: String,
-    alerts_url: String,
+    alerts: AlertInbox,
     pub(super) consumer: QueueConsumer,
     /// Receipt handles of the messages the handler asked to see again.
     pub(super) postponed: Vec<String>,
@@ -46,28 +46,10 @@ impl QueueWorld {
         let world = World::new().await;
         let config = shared::aws::load_sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&config);
-        let sns = aws_sdk_sns::Client::new(&config);
         // Named as the stack names them; the deployer calls them as itself.
         let queue_url = create_queue(&sqs, &format!("{}-DeployQueue", world.stack.name)).await;
         let deploys_arn = queue_arn(&sqs, &queue_url).await;
-        let alerts_url = create_queue(&sqs, &unique("alerts")).await;
-        let topic = sns
-            .create_topic()
-            .name(world.stack.topic_name())
-            .send()
-            .await
-            .expect("create topic")
-            .topic_arn()
-            .expect("topic arn")
-            .to_string();
-        sns.subscribe()
-            .topic_arn(&topic)
-            .protocol("sqs")
-            .endpoint(queue_arn(&sqs, &alerts_url).await)
-            .attributes("RawMessageDelivery", "true")
-            .send()
-            .await
-            .expect("subscribe the alerts queue");
+        let alerts = AlertInbox::new(&world).await;
         let deployer_config = world.stack.function_config("deployer").await;
         let consumer = QueueConsumer {
             deployer: world.deployer.clone(),
@@ -79,7 +61,7 @@ impl QueueWorld {
                 ledger: world.deployer.ledger.clone(),
                 notifier: Notifier::new(
                     aws_sdk_sns::Client::new(&deployer_config),
-                    Some(topic.clone()),
+                    Some(alerts.topic.clone()),
                 ),
                 namespace: shared::emf::DEFAULT_NAMESPACE.into(),
             },
@@ -95,8 +77,8 @@ impl QueueWorld {
             sqs,
             queue_url,
             queue_arn: deploys_arn,
-            topic_arn: topic,
-            alerts_url,
+            topic_arn: alerts.topic.clone(),
+            alerts,
             consumer,
             postponed: Vec::new(),
         }
@@ -167,18 +149,7 @@ impl QueueWorld {
 
     /// Messages published to the alert topic so far.
     pub(super) async fn alerts(&self) -> Vec<String> {
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.alerts_url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .expect("receive alerts");
-        out.messages()
-            .iter()
-            .filter_map(|m| m.body().map(str::to_string))
-            .collect()
+        self.alerts.received().await
     }
 
     async fn memory_of_live_config(&self, endpoint: &str) -> Option<i32> {
@@ -195,31 +166,6 @@ impl QueueWorld {
             .serverless_config()
             .and_then(|s| s.memory_size_in_mb())
     }
-}
-
-/// A queue whose received messages stay hidden only when the handler says so.
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
-    sqs.create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, "0")
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url()
-        .expect("queue url")
-        .to_string()
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .expect("queue arn")
 }
 
 #[tokio::test]

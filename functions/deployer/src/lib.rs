@@ -42,7 +42,7 @@ pub async fn dispatch(
         return Ok(serde_json::to_value(response).unwrap_or(Value::Null));
     }
     let result = if shared::model_package::is_package_state_change(&event.payload) {
-        let outcome = Box::pin(consumer.deployer.handle_package_event(&event.payload)).await;
+        let outcome = Box::pin(consumer.handle_package(&event.payload)).await;
         finish(DeployReport {
             results: vec![outcome],
         })

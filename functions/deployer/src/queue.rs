@@ -118,7 +118,7 @@ impl QueueConsumer {
         }
         // A Model Registry state change (the rule's target is this queue).
         if shared::model_package::is_package_state_change(&body) {
-            let outcome = self.deployer.handle_package_event(&body).await;
+            let outcome = self.handle_package(&body).await;
             let changed = crate::registry::event_time(&body);
             return self.verdict(vec![outcome], changed, message, now);
         }

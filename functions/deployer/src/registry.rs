@@ -2,62 +2,125 @@
 //! State Change" event of a watched package group. An approval deploys the
 //! package serverless, CreateModel naming its ModelPackageName, through the
 //! same lease, plan, ledger entry, smoke test and rollback as an upload; a
-//! rejection never deletes anything. The rules are `shared::model_package`.
+//! rejection never deletes anything, but a rejection of the live package
+//! is told (shared::model_package::LiveRejection). The rules are
+//! `shared::model_package`.
 
 use crate::deploy::{Deployer, Done};
 use crate::outcome::{DeployError, RecordOutcome, Status};
+use crate::queue::QueueConsumer;
 use aws_sdk_sagemaker::types::ModelApprovalStatus;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use shared::aws::sagemaker::ModelPackageInfo;
-use shared::deployment::ArtifactRef;
-use shared::model_package::{self, ApprovalStatus, PackageDecision, PackageStateChange};
+use shared::deployment::{ArtifactRef, DeploymentRecord};
+use shared::model_package::{
+    self, ApprovalStatus, LiveRejection, PackageDecision, PackageStateChange,
+};
+use shared::outcome::Ending;
 use shared::settings::{resolve, DeploySettings, SettingsLayer};
 
-impl Deployer {
+/// What a package state change came to: its record's outcome and, for a
+/// rejection of the live package, the ending to tell about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageHandled {
+    pub outcome: RecordOutcome,
+    pub notice: Option<Ending>,
+}
+
+impl QueueConsumer {
     /// Handles one package state change, from the deploy queue or sent
-    /// straight to the function; never panics.
-    pub async fn handle_package_event(&self, payload: &Value) -> RecordOutcome {
+    /// straight to the function, and tells a rejection of the live package
+    /// (ledger, metric, alert; once per rejection event). When that cannot
+    /// be told, the record fails as retryable, so the event comes again
+    /// and tells it then.
+    pub async fn handle_package(&self, payload: &Value) -> RecordOutcome {
+        let PackageHandled {
+            mut outcome,
+            notice,
+        } = self.deployer.handle_package_event(payload).await;
+        if let Some(notice) = notice {
+            if let Err(e) = self.outcomes.report_outcome(&notice).await {
+                tracing::warn!(error = %e, "the rejection of a live package was not told; retrying");
+                outcome.status = Status::Failed;
+                outcome.retryable = Some(true);
+                outcome.message = format!(
+                    "{}; telling people so failed, so the event is handled again: {e}",
+                    outcome.message
+                );
+            }
+        }
+        outcome
+    }
+}
+
+impl Deployer {
+    /// Handles one package state change; never panics.
+    pub async fn handle_package_event(&self, payload: &Value) -> PackageHandled {
         let subject = payload["detail"]["ModelPackageArn"]
             .as_str()
             .map(str::to_string);
-        let result = match model_package::parse(payload) {
-            Ok(change) => self.deploy_package(&change, event_time(payload)).await,
-            Err(e) => Err(e.into()),
+        let (result, notice) = match model_package::parse(payload) {
+            Ok(change) => match self.package_change(&change, payload).await {
+                Ok((done, notice)) => (Ok(done), notice),
+                Err(e) => (Err(e), None),
+            },
+            Err(e) => (Err(e.into()), None),
         };
-        RecordOutcome::of(0, subject, result)
+        PackageHandled {
+            outcome: RecordOutcome::of(0, subject, result),
+            notice,
+        }
     }
 
-    /// Deploys an approved package, or says why nothing changes. `at` is
-    /// when the registry changed it: it orders this deployment against the
-    /// live one as an upload's time does (a later approval of an older
-    /// version is a later deployment: how a registry user rolls back).
-    pub async fn deploy_package(
+    /// Deploys an approved package, or says why nothing changes (with the
+    /// ending to tell when the live package was rejected).
+    async fn package_change(
         &self,
         change: &PackageStateChange,
-        at: DateTime<Utc>,
-    ) -> Result<Done, DeployError> {
+        payload: &Value,
+    ) -> Result<(Done, Option<Ending>), DeployError> {
         if let Some(reason) = model_package::screen(change, &self.config.watched_groups) {
-            return Ok(Done::skipped(reason));
+            return Ok((Done::skipped(reason), None));
         }
         // The event may be old news (approved, then rejected since): the
         // registry's answer now decides, and the later change's own event
         // does the rest.
         let arn = &change.package_arn;
         let Some(package) = self.sagemaker.describe_model_package(arn).await? else {
-            return Ok(Done::skipped(format!("{arn} no longer exists")));
+            return Ok((Done::skipped(format!("{arn} no longer exists")), None));
         };
         let now = package.approval.as_ref().map(|s| s.as_str()).unwrap_or("");
         if !same_status(&change.status, package.approval.as_ref()) {
-            return Ok(Done::skipped(format!(
-                "{arn} is {now:?} now, no longer {:?} as this event says; the event of that change decides",
-                change.status
-            )));
+            return Ok((
+                Done::skipped(format!(
+                    "{arn} is {now:?} now, no longer {:?} as this event says; the event of that change decides",
+                    change.status
+                )),
+                None,
+            ));
         }
         if change.status == ApprovalStatus::Rejected {
-            return self.rejected(change, &package).await;
+            let event = model_package::rejection_event(payload).unwrap_or(arn);
+            return self.rejected(change, &package, event).await;
         }
-        let (settings, artifact) = self.package_settings(&package, &change.group, at)?;
+        let done = self
+            .deploy_package(change, &package, event_time(payload))
+            .await?;
+        Ok((done, None))
+    }
+
+    /// Deploys an approved package. `at` is when the registry changed it:
+    /// it orders this deployment against the live one as an upload's time
+    /// does (a later approval of an older version is a later deployment:
+    /// how a registry user rolls back).
+    async fn deploy_package(
+        &self,
+        change: &PackageStateChange,
+        package: &ModelPackageInfo,
+        at: DateTime<Utc>,
+    ) -> Result<Done, DeployError> {
+        let (settings, artifact) = self.package_settings(package, &change.group, at)?;
         let mut desired = self.desired_record(&settings, &artifact, None);
         if settings.smoke_test.is_some() {
             // The smoke tester reads the request from the package itself.
@@ -71,40 +134,72 @@ impl Deployer {
 
     /// A rejection changes nothing: deleting a serving endpoint on a
     /// registry click would take traffic down; approving another version
-    /// replaces it.
+    /// replaces it. When the rejected package is the live one, the ending
+    /// telling so comes back with it.
     async fn rejected(
         &self,
         change: &PackageStateChange,
         package: &ModelPackageInfo,
-    ) -> Result<Done, DeployError> {
+        event: &str,
+    ) -> Result<(Done, Option<Ending>), DeployError> {
         let Ok(endpoint) = model_package::endpoint_name(&package.properties, &change.group) else {
-            return Ok(Done::skipped(format!(
-                "{} was rejected; its endpoint_name is not a valid name, so it serves nowhere",
-                package.arn
-            )));
+            return Ok((
+                Done::skipped(format!(
+                    "{} was rejected; its endpoint_name is not a valid name, so it serves nowhere",
+                    package.arn
+                )),
+                None,
+            ));
         };
         let observed = self.observe(&endpoint, None).await?;
-        let live = observed
-            .record
-            .as_ref()
-            .and_then(|r| r.artifact.model_package().map(str::to_string));
-        let decision = model_package::decide(change, &self.config.watched_groups, live.as_deref());
+        let record = observed.record.as_ref();
+        let live = record.and_then(|r| r.artifact.model_package());
+        let decision = model_package::decide(change, &self.config.watched_groups, live);
+        let mut notice = None;
         let message = match decision {
-            PackageDecision::LeaveLive { package_arn } => format!(
-                "{package_arn} was rejected but is left serving on {endpoint}: a rejection never deletes or changes a live endpoint; approve another version to replace it"
-            ),
+            PackageDecision::LeaveLive { package_arn } => {
+                // `decide` found the package live, so in this record.
+                if let Some(record) = record {
+                    let replaced = match &record.replaces_config {
+                        Some(config) => self.record_of(config).await?,
+                        None => None,
+                    };
+                    let rejection = LiveRejection {
+                        change,
+                        endpoint: &endpoint,
+                        live_config: &record.config_name,
+                        replaced: replaced.as_ref(),
+                        event,
+                    };
+                    notice = Some(rejection.ending());
+                }
+                format!(
+                    "{package_arn} was rejected but is left serving on {endpoint}: a rejection never deletes or changes a live endpoint; approve another version to replace it (people are told)"
+                )
+            }
             PackageDecision::Ignore { reason } => reason,
             PackageDecision::Deploy { package_arn } => {
                 format!("{package_arn}: a rejection deploys nothing")
             }
         };
-        Ok(Done {
+        let done = Done {
             status: Status::Skipped,
             endpoint: Some(endpoint),
             model: None,
             config: None,
             message,
-        })
+        };
+        Ok((done, notice))
+    }
+
+    /// The deployment record of a config the pipeline made; `None` when
+    /// the config is gone or not the pipeline's.
+    async fn record_of(&self, config: &str) -> Result<Option<DeploymentRecord>, DeployError> {
+        let Some(described) = self.sagemaker.describe_endpoint_config(config).await? else {
+            return Ok(None);
+        };
+        let tags = self.sagemaker.list_tags(&described.arn).await?;
+        Ok(DeploymentRecord::from_tags(&described.name, &tags))
     }
 
     /// The settings (the package's metadata, then the function's

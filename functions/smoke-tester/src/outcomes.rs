@@ -20,9 +20,13 @@ use shared::ledger::{LedgerEntry, Outcome};
 use shared::outcome::Ending;
 
 /// `true` for a deployment that changed the endpoint (or was meant to):
-/// refused and abandoned uploads never got that far.
+/// refused and abandoned uploads never got that far, and a rejection of
+/// the live package is a note about another deployment, not one.
 fn started(entry: &LedgerEntry) -> bool {
-    !matches!(entry.outcome, Outcome::Refused | Outcome::Abandoned)
+    !matches!(
+        entry.outcome,
+        Outcome::Refused | Outcome::Abandoned | Outcome::LivePackageRejected
+    )
 }
 
 impl SmokeTester {

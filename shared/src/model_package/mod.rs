@@ -4,6 +4,10 @@
 //! Pure: the event is parsed and a decision made from it, the watched
 //! groups and the package the endpoint serves now; the deployer acts on it.
 
+mod rejection;
+
+pub use rejection::{rejection_event, LiveRejection};
+
 use crate::naming::InvalidName;
 use crate::settings::{SettingsError, SettingsLayer};
 use serde_json::Value;

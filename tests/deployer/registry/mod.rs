@@ -6,7 +6,9 @@
 //! holds the fixture; `approvals` the scenarios.
 
 mod approvals;
+mod rejection;
 
+use super::alerts::AlertInbox;
 use super::*;
 use crate::smoke_tester::Bench;
 use aws_lambda_events::sqs::SqsMessage;
@@ -32,6 +34,7 @@ pub(super) struct Registry {
     group: String,
     pub(super) feed: EventFeed,
     delivered: Vec<Value>,
+    alerts: AlertInbox,
 }
 
 /// An endpoint packages are deployed to, on its own virtual clock, with
@@ -59,12 +62,16 @@ impl Registry {
         let mut world = World::with_parameters(&[("ModelPackageGroups", group.as_str())]).await;
         world.deployer.config.watched_groups = WatchedGroups::from_env_value(&group);
         let deployer_config = world.stack.function_config("deployer").await;
+        let alerts = AlertInbox::new(&world).await;
         let consumer = QueueConsumer {
             deployer: world.deployer.clone(),
             queue: None,
             outcomes: OutcomeReporter {
                 ledger: world.deployer.ledger.clone(),
-                notifier: Notifier::new(aws_sdk_sns::Client::new(&deployer_config), None),
+                notifier: Notifier::new(
+                    aws_sdk_sns::Client::new(&deployer_config),
+                    Some(alerts.topic.clone()),
+                ),
                 namespace: shared::emf::DEFAULT_NAMESPACE.into(),
             },
             config: QueueConfig {
@@ -88,7 +95,13 @@ impl Registry {
             group,
             feed,
             delivered: Vec::new(),
+            alerts,
         }
+    }
+
+    /// Everything published to the stack's alert topic so far.
+    pub(super) async fn alerts(&self) -> Vec<String> {
+        self.alerts.received().await
     }
 
     pub(super) fn world(&self) -> &World {
