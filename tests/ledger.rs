@@ -76,6 +76,7 @@ fn entry(endpoint: &str, config: &str, minute: u32) -> LedgerEntry {
         outcome: Outcome::InProgress,
         finished_at: None,
         reason: None,
+        alert_pending: false,
     }
 }
 
@@ -198,8 +199,13 @@ async fn an_ending_keeps_its_alert_pending_until_it_is_told() {
             .unwrap();
         assert_eq!(again, pending);
     }
+    // The history shows it pending too (what a later reader goes by).
+    let pending_in_history =
+        || async { reader.deployment_history("fraud").await.unwrap()[0].alert_pending };
+    assert!(pending_in_history().await);
     ledger.alert_told("fraud", "fraud-c1").await.unwrap();
     ledger.alert_told("fraud", "fraud-c1").await.unwrap();
+    assert!(!pending_in_history().await);
     assert_eq!(
         ledger
             .finish_deployment("fraud", "fraud-c1", refused, at, false)

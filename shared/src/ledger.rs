@@ -107,6 +107,11 @@ pub struct LedgerEntry {
     pub outcome: Outcome,
     pub finished_at: Option<DateTime<Utc>>,
     pub reason: Option<String>,
+    /// An ending whose alert was written with it but is not known to be
+    /// published yet (its teller died in between): the next report of this
+    /// deployment publishes it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub alert_pending: bool,
 }
 
 impl LedgerEntry {

@@ -40,6 +40,32 @@ impl AlertInbox {
         AlertInbox { sqs, url, topic }
     }
 
+    /// The messages published since the last take (read and deleted, so
+    /// any number of them over a test is counted).
+    pub(super) async fn take(&self) -> Vec<String> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive alerts");
+        for message in out.messages() {
+            self.sqs
+                .delete_message()
+                .queue_url(&self.url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete an alert");
+        }
+        out.messages()
+            .iter()
+            .filter_map(|m| m.body().map(str::to_string))
+            .collect()
+    }
+
     /// Every message published so far (the queue hides none: its
     /// visibility timeout is 0, and nothing is deleted).
     pub(super) async fn received(&self) -> Vec<String> {

@@ -9,14 +9,11 @@
 //! entry in the ledger and none left open, no Model or EndpointConfig
 //! beyond what that run keeps, and no lease held past its TTL.
 
-use super::queue::QueueWorld;
+use super::crash_world::Crashes;
 use super::*;
-use aws_sdk_dynamodb::types::AttributeValue;
-use deployer::lease::LEASE_TTL;
 use integration_tests::crash::{CrashPoint, Run};
 use integration_tests::lifecycle::{EventFeed, VirtualClock};
-use shared::ledger::{Outcome, LEASE_ENTRY, PARTITION_KEY, SORT_KEY};
-use smoke_tester::tester::SmokeTester;
+use shared::ledger::Outcome;
 
 /// Which deploy is crashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,13 +33,6 @@ pub(super) enum Scenario {
     Capacity,
 }
 
-pub(super) struct Crashes {
-    pub(super) q: QueueWorld,
-    tester: SmokeTester,
-    pub(super) caller: String,
-    dynamodb: aws_sdk_dynamodb::Client,
-}
-
 /// What one run left: the endpoint and the deployments it should show.
 pub(super) struct Attempt {
     pub(super) endpoint: String,
@@ -54,23 +44,6 @@ pub(super) struct Attempt {
 }
 
 impl Crashes {
-    pub(super) async fn new() -> Self {
-        let q = QueueWorld::new(std::time::Duration::from_secs(2 * 60 * 60)).await;
-        let tester = crate::smoke_tester::tester_for(&q.world).await;
-        let caller = q.world.stack.access_key_id("deployer");
-        let dynamodb = aws_sdk_dynamodb::Client::new(&shared::aws::load_sdk_config().await);
-        Crashes {
-            q,
-            tester,
-            caller,
-            dynamodb,
-        }
-    }
-
-    pub(super) fn world(&self) -> &World {
-        &self.q.world
-    }
-
     /// A new endpoint on a virtual clock, ready for the crashed deploy.
     pub(super) async fn prepare(&mut self, scenario: Scenario, label: &str) -> Attempt {
         let endpoint = unique(label);
@@ -95,7 +68,7 @@ impl Crashes {
             let config = only(&first).endpoint_config.clone().unwrap();
             clock.advance(10.0);
             if scenario != Scenario::UpdateBeforeTest {
-                self.settle(&mut feed).await;
+                self.settle(feed.take()).await;
                 earlier.push((config, Outcome::Deployed));
             } else {
                 earlier.push((config, Outcome::Superseded));
@@ -163,68 +136,8 @@ impl Crashes {
             .await;
     }
 
-    /// The endpoint's state-change events, delivered to the smoke tester.
-    pub(super) async fn settle(&self, feed: &mut EventFeed) {
-        for event in feed.take() {
-            let mut context = Context::default();
-            context.request_id = unique("request");
-            smoke_tester::handle(LambdaEvent::new(event, context), &self.tester)
-                .await
-                .expect("smoke test ran");
-        }
-    }
-
-    /// The lease item's expiry, if there is one.
-    pub(super) async fn lease_expiry(&self, endpoint: &str) -> Option<i64> {
-        let item = self
-            .dynamodb
-            .get_item()
-            .table_name(self.world().stack.ledger_table())
-            .key(PARTITION_KEY, AttributeValue::S(endpoint.into()))
-            .key(SORT_KEY, AttributeValue::S(LEASE_ENTRY.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("read the lease")
-            .item?;
-        item.get("expires_at")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-    }
-
-    /// A lease the crashed attempt held lapses by itself within its TTL;
-    /// the redelivery comes later than that (time passes: its expiry is
-    /// moved into the past, as the clock would).
-    pub(super) async fn lease_lapses(&self, endpoint: &str) {
-        let Some(expires) = self.lease_expiry(endpoint).await else {
-            return;
-        };
-        let now = Utc::now().timestamp();
-        let ttl = LEASE_TTL.as_secs() as i64;
-        assert!(
-            expires <= now + ttl,
-            "the crashed attempt's lease would outlive its TTL: {expires} > {now} + {ttl}"
-        );
-        self.move_lease_expiry(endpoint, now - 1).await;
-    }
-
-    /// Sets the lease's expiry (seconds since the epoch): time passing
-    /// for a lease whose holder is gone.
-    pub(super) async fn move_lease_expiry(&self, endpoint: &str, expires_at: i64) {
-        self.dynamodb
-            .update_item()
-            .table_name(self.world().stack.ledger_table())
-            .key(PARTITION_KEY, AttributeValue::S(endpoint.into()))
-            .key(SORT_KEY, AttributeValue::S(LEASE_ENTRY.into()))
-            .update_expression("SET expires_at = :at")
-            .expression_attribute_values(":at", AttributeValue::N(expires_at.to_string()))
-            .send()
-            .await
-            .expect("move the lease's expiry");
-    }
-
     /// The ending a run without a crash has; `what` names the run.
-    pub(super) async fn check(&self, attempt: &Attempt, what: &str) {
+    pub(super) async fn check(&mut self, attempt: &Attempt, what: &str) {
         let world = self.world();
         let endpoint = &attempt.endpoint;
         let described = world.endpoint(endpoint).await;
@@ -267,19 +180,19 @@ impl Crashes {
             configs.len(),
             "{what}"
         );
-        if let Some(expires) = self.lease_expiry(endpoint).await {
-            assert!(
-                expires < Utc::now().timestamp(),
-                "{what}: the lease is still held"
-            );
-        }
+        assert!(
+            self.lease_is_free(endpoint).await,
+            "{what}: the lease is still held"
+        );
+        let told = self.alerts_about(endpoint).await;
+        assert!(told.is_empty(), "{what}: nothing to alert about: {told:#?}");
     }
 
     /// Crashes the scenario's deploy after each of its calls in turn.
     async fn at_every_call(&mut self, scenario: Scenario, label: &str) {
         // A run without a crash: how many calls the deploy makes.
         let attempt = self.prepare(scenario, label).await;
-        let unbounded = CrashPoint::after(&self.caller, usize::MAX >> 8);
+        let unbounded = CrashPoint::after(&self.deployer, usize::MAX >> 8);
         let total = match self.deliver(scenario, &attempt, &unbounded).await {
             Run::Finished { calls, .. } => calls,
             Run::Crashed { before } => panic!("crashed without a crash point at {before}"),
@@ -287,14 +200,14 @@ impl Crashes {
         drop(unbounded);
         attempt.clock.advance(10.0);
         let mut attempt = attempt;
-        self.settle(&mut attempt.feed).await;
+        self.settle(attempt.feed.take()).await;
         self.check(&attempt, "no crash").await;
         assert!(total >= 8, "a deploy makes at least 8 calls: {total}");
 
         let mut crashed_before = Vec::new();
         for n in 0..total {
             let mut attempt = self.prepare(scenario, label).await;
-            let crash = CrashPoint::after(&self.caller, n);
+            let crash = CrashPoint::after(&self.deployer, n);
             let run = self.deliver(scenario, &attempt, &crash).await;
             drop(crash);
             let what = match &run {
@@ -309,14 +222,13 @@ impl Crashes {
                 self.redeliver(scenario, &attempt).await;
             }
             attempt.clock.advance(10.0);
-            self.settle(&mut attempt.feed).await;
+            self.settle(attempt.feed.take()).await;
             self.check(&attempt, &what).await;
         }
         assert!(
             crashed_before.len() >= total - 1,
             "{scenario:?}: crashed at {crashed_before:?} of {total} calls"
         );
-        assert!(self.q.alerts().await.is_empty(), "nothing to alert about");
     }
 }
 

@@ -18,7 +18,7 @@ use std::time::{Instant, SystemTime};
 #[tokio::test]
 async fn a_duplicate_arriving_while_a_killed_process_holds_the_lease_waits_for_it_to_lapse() {
     let mut p = Processes::new().await;
-    let caller = p.crashes.caller.clone();
+    let caller = p.crashes.deployer.clone();
     let timeout = p.timing.function_timeout;
 
     // Where the lease is taken: the first PutItem of a deploy.
@@ -30,7 +30,7 @@ async fn a_duplicate_arriving_while_a_killed_process_holds_the_lease_waits_for_i
     };
     assert_eq!(p.crashes.q.conclude(&batch, &response).await, 0);
     first.clock.advance(10.0);
-    p.crashes.settle(&mut first.feed).await;
+    p.crashes.settle(first.feed.take()).await;
     let calls = calls_by(&caller);
     let lease_taken = 1 + calls
         .iter()
@@ -104,7 +104,7 @@ async fn a_duplicate_arriving_while_a_killed_process_holds_the_lease_waits_for_i
     };
     assert_eq!(p.crashes.q.conclude(&batch, &response).await, 0);
     attempt.clock.advance(10.0);
-    p.crashes.settle(&mut attempt.feed).await;
+    p.crashes.settle(attempt.feed.take()).await;
     p.crashes
         .check(&attempt, "killed holding the lease, duplicate meanwhile")
         .await;

@@ -13,7 +13,8 @@
 //! left over, the lease free, no alert). The lease the killed process held
 //! must have lapsed by the time the message comes back.
 
-use super::crash::{Attempt, Crashes, Scenario};
+use super::crash::{Attempt, Scenario};
+use super::crash_world::Crashes;
 use super::mapping::Batch;
 use super::*;
 use deployer::lease::LEASE_TTL;
@@ -95,7 +96,7 @@ impl Processes {
         let world = crashes.world();
         let q = &crashes.q;
         let env = [
-            ("AWS_ACCESS_KEY_ID", crashes.caller.clone()),
+            ("AWS_ACCESS_KEY_ID", crashes.deployer.clone()),
             ("EXECUTION_ROLE_ARN", world.stack.execution_role_arn()),
             ("MODELS_PREFIX", "models/".into()),
             ("PACKED_CODE_PREFIX", "packed/".into()),
@@ -270,7 +271,7 @@ impl Processes {
     /// Kills the deployer after each of its calls in turn (and once after
     /// its last one, its answer lost), each time on a new endpoint.
     async fn at_every_call(&mut self, deploy: Deploy) {
-        let caller = self.crashes.caller.clone();
+        let caller = self.crashes.deployer.clone();
         // A run with no crash: how many calls the binary makes.
         let mut attempt = self.prepare(deploy).await;
         let batch = self.receive().await;
@@ -284,7 +285,7 @@ impl Processes {
         };
         drop(unbounded);
         attempt.clock.advance(10.0);
-        self.crashes.settle(&mut attempt.feed).await;
+        self.crashes.settle(attempt.feed.take()).await;
         self.crashes.check(&attempt, "no crash").await;
         if deploy == Deploy::Repack {
             let unfinished = self.check_packed(&attempt, "no crash").await;
@@ -334,7 +335,7 @@ impl Processes {
             self.crashes.q.visibility_ends(&batch).await;
             self.redeliver().await;
             attempt.clock.advance(10.0);
-            self.crashes.settle(&mut attempt.feed).await;
+            self.crashes.settle(attempt.feed.take()).await;
             self.crashes.check(&attempt, &what).await;
             let unfinished_uploads = match deploy {
                 Deploy::Repack => self.check_packed(&attempt, &what).await,

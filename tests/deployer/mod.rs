@@ -9,6 +9,8 @@ mod crash;
 mod crash_alert;
 mod crash_lease;
 mod crash_process;
+mod crash_recovery;
+pub(crate) mod crash_world;
 mod current;
 mod direct;
 mod lifecycle;

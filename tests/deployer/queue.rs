@@ -23,7 +23,7 @@ pub(super) struct QueueWorld {
     pub(super) queue_arn: String,
     /// The alert topic, as the deployer's NOTIFY_TOPIC_ARN.
     pub(super) topic_arn: String,
-    alerts: AlertInbox,
+    pub(super) alerts: AlertInbox,
     pub(super) consumer: QueueConsumer,
     /// Receipt handles of the messages the handler asked to see again.
     pub(super) postponed: Vec<String>,
@@ -127,12 +127,15 @@ impl QueueWorld {
             Some(point) => match point.run(handled).await {
                 Run::Finished { out, calls } => (out, calls),
                 Run::Crashed { before } => {
+                    // Hidden for as long as it was (postponed or not).
+                    let receipts = batch.messages.iter().filter_map(|m| m.receipt_handle());
+                    self.postponed.extend(receipts.map(str::to_string));
                     return Delivery {
                         received,
                         failed: 0,
                         crashed: Some(before),
                         calls: 0,
-                    }
+                    };
                 }
             },
         };

@@ -2,6 +2,7 @@
 //! InvokeEndpoint answers (good, wrong body, model error, throttling),
 //! verdict tags, duplicated events, rollback without loops.
 
+mod crash_rollback;
 mod outcomes;
 mod rollback;
 mod verdicts;
@@ -97,36 +98,11 @@ impl Bench {
     /// Deploys `endpoint` through the deployer with a deploy.json holding
     /// `smoke_test` (if any), and brings it InService. Returns its config.
     async fn deploy(&self, endpoint: &str, smoke_test: Option<Value>) -> String {
-        let mut settings = json!({"image_uri": self.world.image()});
-        if let Some(smoke_test) = smoke_test {
-            settings["smoke_test"] = smoke_test;
-        }
         // Each model in its own folder (docs/deployer.md's recommended
         // layout): a rollback may only go back to bytes that are still there.
-        let folder = format!("models/{endpoint}/{}/", unique("v"));
-        self.world
-            .upload(
-                &format!("{folder}deploy.json"),
-                settings.to_string().as_bytes(),
-                &[],
-            )
-            .await;
-        let artifact = self
-            .world
-            .upload(
-                &format!("{folder}model.tar.gz"),
-                unique("weights").as_bytes(),
-                &[],
-            )
-            .await;
-        let report = self.world.deploy_ok(&[artifact]).await;
-        let outcome = only(&report);
-        assert!(
-            matches!(outcome.status, Status::Created | Status::Updated),
-            "{outcome:#?}"
-        );
+        let config = deploy_folder(&self.world, endpoint, &unique("v"), smoke_test).await;
         set_endpoint_status(endpoint, "InService");
-        outcome.endpoint_config.clone().unwrap()
+        config
     }
 
     /// The IN_SERVICE event from events/, pointed at this endpoint.
@@ -155,6 +131,36 @@ impl Bench {
             .to_string();
         self.world.tags(&arn).await
     }
+}
+
+/// Deploys `models/<endpoint>/<folder>/` (a deploy.json holding
+/// `smoke_test`, if any, and a model) through the deployer; returns its config.
+pub(crate) async fn deploy_folder(
+    world: &World,
+    endpoint: &str,
+    folder: &str,
+    smoke_test: Option<Value>,
+) -> String {
+    let mut settings = json!({"image_uri": world.image()});
+    if let Some(smoke_test) = smoke_test {
+        settings["smoke_test"] = smoke_test;
+    }
+    let folder = format!("models/{endpoint}/{folder}/");
+    let deploy_json = settings.to_string();
+    world
+        .upload(&format!("{folder}deploy.json"), deploy_json.as_bytes(), &[])
+        .await;
+    let model = unique("weights");
+    let artifact = world
+        .upload(&format!("{folder}model.tar.gz"), model.as_bytes(), &[])
+        .await;
+    let report = world.deploy_ok(&[artifact]).await;
+    let outcome = only(&report);
+    assert!(
+        matches!(outcome.status, Status::Created | Status::Updated),
+        "{outcome:#?}"
+    );
+    outcome.endpoint_config.clone().unwrap()
 }
 
 fn answer(body: &str, delay_ms: u64) -> Value {

@@ -120,3 +120,65 @@ impl Drop for CrashPoint {
         self.clear();
     }
 }
+
+/// One crash spread over several runs (the deliveries of one path): the
+/// first runs serve what is left of `after` calls between them, the run
+/// that reaches the limit dies there, and every run after the crash (the
+/// redeliveries) goes uncrashed.
+#[derive(Debug)]
+pub struct Budget {
+    left: usize,
+    /// Calls served under the budget so far.
+    pub calls: usize,
+    /// The call the crash came before, once it came.
+    pub crashed: Option<String>,
+}
+
+impl Budget {
+    /// Crashes the caller after `after` calls in all.
+    pub fn after(after: usize) -> Self {
+        Budget {
+            left: after,
+            calls: 0,
+            crashed: None,
+        }
+    }
+
+    /// No crash: only counts the calls.
+    pub fn unlimited() -> Self {
+        Self::after(usize::MAX >> 8)
+    }
+
+    /// The point for the next run of `caller`; `None` once crashed.
+    pub fn point(&self, caller: &str) -> Option<CrashPoint> {
+        self.crashed
+            .is_none()
+            .then(|| CrashPoint::after(caller, self.left))
+    }
+
+    /// Accounts for a run made under [`Budget::point`].
+    pub fn spent(&mut self, calls: usize, crashed: Option<String>) {
+        self.left = self.left.saturating_sub(calls);
+        self.calls += calls;
+        if crashed.is_some() {
+            self.crashed = crashed;
+        }
+    }
+
+    /// Runs `work` as `caller` under what is left; `None` if it crashed.
+    pub async fn run<T>(&mut self, caller: &str, work: impl Future<Output = T>) -> Option<T> {
+        let Some(point) = self.point(caller) else {
+            return Some(work.await);
+        };
+        match point.run(work).await {
+            Run::Finished { out, calls } => {
+                self.spent(calls, None);
+                Some(out)
+            }
+            Run::Crashed { before } => {
+                self.spent(0, Some(before));
+                None
+            }
+        }
+    }
+}

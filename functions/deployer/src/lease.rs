@@ -180,6 +180,7 @@ impl Deployer {
             outcome: Outcome::InProgress,
             finished_at: None,
             reason: None,
+            alert_pending: false,
         };
         ledger.record_deployment(&entry).await?;
         Ok(Some(entry))

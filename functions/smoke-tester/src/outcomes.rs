@@ -9,6 +9,7 @@
 //! write makes a duplicate event tell nothing twice.
 
 use crate::report::{Outcome as TestOutcome, SmokeTestReport};
+use crate::rollback::rollback_marks;
 use crate::tester::SmokeTester;
 use crate::trigger::Trigger;
 use aws_sdk_sagemaker::types::EndpointStatus;
@@ -18,6 +19,19 @@ use shared::aws::AwsError;
 use shared::deployment::capacity_tag_value;
 use shared::ledger::{LedgerEntry, Outcome};
 use shared::outcome::Ending;
+use shared::smoke::{Verdict, ROLLED_BACK_FROM_TAG, TESTED_AT_TAG, TESTED_CONFIG_TAG, VERDICT_TAG};
+use std::collections::BTreeMap;
+use tracing::info;
+
+/// What a verdict already on the endpoint means for an IN_SERVICE event
+/// of its config.
+pub(crate) enum Tested {
+    /// Its deployment has ended: nothing to test; what this event told, if
+    /// anything.
+    Told(Option<(Outcome, Told)>),
+    /// Its deployment never ended: the test is run again.
+    NeverTold,
+}
 
 /// `true` for a deployment that changed the endpoint (or was meant to):
 /// refused and abandoned uploads never got that far, and a rejection of
@@ -94,23 +108,100 @@ impl SmokeTester {
         Ok(Some(self.outcomes.report_outcome(&ending).await?))
     }
 
+    /// An IN_SERVICE event for the config the endpoint's verdict is about.
+    /// Its deployment still open in the ledger means the tester died
+    /// between tagging the verdict and telling it: the test is run again
+    /// ([`Tested::NeverTold`]). Otherwise nothing is tested, and the event
+    /// may still end something: an ending of this config whose alert was
+    /// never published (published now), or a concurrency change made in
+    /// place on it. Without a ledger the verdict stands.
+    pub(crate) async fn tested_before(
+        &self,
+        endpoint: &EndpointInfo,
+        verdict: Verdict,
+    ) -> Result<Tested, AwsError> {
+        let Some(ledger) = &self.outcomes.ledger else {
+            return Ok(Tested::Told(None));
+        };
+        let history = ledger.deployment_history(&endpoint.name).await?;
+        match history
+            .iter()
+            .find(|e| e.config_name == endpoint.config_name)
+        {
+            Some(own) if own.outcome == Outcome::InProgress => return Ok(Tested::NeverTold),
+            Some(own) if own.alert_pending => {
+                let mut ending = Ending::new(&endpoint.name, &own.config_name, own.outcome);
+                ending.only_if_recorded = true;
+                let told = self.outcomes.report_outcome(&ending).await?;
+                return Ok(Tested::Told(Some((own.outcome, told))));
+            }
+            _ => {}
+        }
+        let ended = self.report_capacity_change(endpoint, verdict.as_str(), &history);
+        Ok(Tested::Told(
+            ended.await?.map(|told| (Outcome::Deployed, told)),
+        ))
+    }
+
+    /// An IN_SERVICE event while the endpoint's tags hold the `failed`
+    /// verdict of another config: the rollback from that config ended here,
+    /// and the tester that made it may have died before telling it. When
+    /// the failed deployment is still open and replaced this config (where
+    /// a rollback goes), it ends now, `smoke-test-failed`, rolled back to
+    /// this config, with the rollback's tags written if they are missing
+    /// (the deployer reads them); an ending whose alert was never published
+    /// is published. Needs the ledger; reads it only after a failed test.
+    pub(crate) async fn finish_interrupted_rollback(
+        &self,
+        endpoint: &EndpointInfo,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let tag = |key: &str| tags.get(key).map(String::as_str);
+        let (Some(ledger), Some(failed)) = (&self.outcomes.ledger, tag(TESTED_CONFIG_TAG)) else {
+            return Ok(());
+        };
+        if failed == endpoint.config_name || tag(VERDICT_TAG) != Some(Verdict::Failed.as_str()) {
+            return Ok(());
+        }
+        let history = ledger.deployment_history(&endpoint.name).await?;
+        let Some(entry) = history.iter().find(|e| e.config_name == failed) else {
+            return Ok(());
+        };
+        let went_back = entry.outcome == Outcome::InProgress
+            && entry.replaces_config.as_deref() == Some(endpoint.config_name.as_str());
+        if !went_back && !entry.alert_pending {
+            return Ok(());
+        }
+        let to = &endpoint.config_name;
+        if went_back && tag(ROLLED_BACK_FROM_TAG) != Some(failed) {
+            let marks = rollback_marks(failed, to);
+            self.sagemaker.add_tags(&endpoint.arn, &marks).await?;
+        }
+        let when = tag(TESTED_AT_TAG).unwrap_or("an unrecorded time");
+        let mut ending = Ending::new(&endpoint.name, failed, Outcome::SmokeTestFailed).because(
+            format!("smoke test failed (verdict of {when}; the smoke tester stopped before telling why); rolled back to {to}"),
+        );
+        ending.only_if_recorded = true;
+        let told = self.outcomes.report_outcome(&ending).await?;
+        info!(endpoint = %endpoint.name, failed, ?told, "an interrupted rollback's ending told");
+        Ok(())
+    }
+
     /// An IN_SERVICE event for a config tested before: when the newest
-    /// deployment is a concurrency change made in place on this config,
-    /// still in progress, and the endpoint now runs its concurrency, the
-    /// change is done: `deployed` (no new model or config, so the config's
-    /// own verdict stands and nothing is tested again). Needs the ledger.
-    pub(crate) async fn report_capacity_change(
+    /// deployment in `history` is a concurrency change made in place on
+    /// this config, still in progress, and the endpoint now runs its
+    /// concurrency, the change is done: `deployed` (no new model or
+    /// config, so the config's own verdict stands and nothing is tested
+    /// again).
+    async fn report_capacity_change(
         &self,
         endpoint: &EndpointInfo,
         verdict: &str,
+        history: &[LedgerEntry],
     ) -> Result<Option<Told>, AwsError> {
-        let Some(ledger) = &self.outcomes.ledger else {
-            return Ok(None);
-        };
         if endpoint.status != EndpointStatus::InService {
             return Ok(None);
         }
-        let history = ledger.deployment_history(&endpoint.name).await?;
         let Some(newest) = history.iter().find(|e| started(e)) else {
             return Ok(None);
         };

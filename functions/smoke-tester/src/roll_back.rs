@@ -5,12 +5,11 @@
 //! UpdateEndpoint, under the endpoint's lease in the ledger (the one the
 //! deployer takes), the endpoint must still run the failed config.
 
-use crate::rollback::{decide_rollback, RollbackDecision, ROLLED_BACK_TO_TAG};
+use crate::rollback::{decide_rollback, rollback_marks, RollbackDecision};
 use crate::tester::SmokeTester;
 use aws_sdk_sagemaker::types::ModelApprovalStatus;
 use shared::aws::{AwsError, AwsErrorKind};
 use shared::deployment::DeploymentRecord;
-use shared::smoke::ROLLED_BACK_FROM_TAG;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tracing::warn;
@@ -108,11 +107,11 @@ impl SmokeTester {
             }
             Err(e) => return Ok(format!("rollback to {to} failed: {e}")),
         }
-        let marks = BTreeMap::from([
-            (ROLLED_BACK_FROM_TAG.to_string(), failed.to_string()),
-            (ROLLED_BACK_TO_TAG.to_string(), to.to_string()),
-        ]);
-        if let Err(e) = self.sagemaker.add_tags(endpoint_arn, &marks).await {
+        if let Err(e) = self
+            .sagemaker
+            .add_tags(endpoint_arn, &rollback_marks(failed, to))
+            .await
+        {
             warn!(endpoint, error = %e, "rolled back but could not tag the endpoint");
         }
         Ok(format!("rolled back to {to}"))

@@ -9,6 +9,15 @@ pub use shared::smoke::MIGRATION_OF_TAG;
 /// On an endpoint: the config a rollback moved to.
 pub const ROLLED_BACK_TO_TAG: &str = "pipeline:rolled-back-to";
 
+/// The endpoint's tags that record a rollback from `failed` to `to` (the
+/// deployer reads the first to skip the failed config's redelivered upload).
+pub fn rollback_marks(failed: &str, to: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (ROLLED_BACK_FROM_TAG.to_string(), failed.to_string()),
+        (ROLLED_BACK_TO_TAG.to_string(), to.to_string()),
+    ])
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RollbackDecision {
     RollBack {

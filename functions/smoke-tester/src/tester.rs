@@ -5,6 +5,7 @@
 use crate::check::judge;
 use crate::config::SmokeTesterConfig;
 use crate::invoke::{CallResult, Invoker};
+use crate::outcomes::Tested;
 use crate::report::SmokeTestReport;
 use crate::request::{find_request, Lookup};
 use crate::trigger::{parse_trigger, Ignored, Trigger};
@@ -142,17 +143,22 @@ impl SmokeTester {
                 "endpoint {name} is not managed by this pipeline"
             ))));
         }
+        self.finish_interrupted_rollback(&endpoint, &tags).await?;
         if let Some(verdict) = verdict_for(&tags, &config) {
             if !trigger.force {
-                // Back in service on a tested config: the end of a
-                // concurrency change made in place, if one is open.
-                let ended = self
-                    .report_capacity_change(&endpoint, verdict.as_str())
-                    .await?;
-                return Ok(Err(NoTest {
-                    why: format!("{config} was already tested: {}", verdict.as_str()),
-                    ended: ended.map(|told| (Outcome::Deployed, told)),
-                }));
+                match self.tested_before(&endpoint, verdict).await? {
+                    Tested::Told(ended) => {
+                        return Ok(Err(NoTest {
+                            why: format!("{config} was already tested: {}", verdict.as_str()),
+                            ended,
+                        }))
+                    }
+                    Tested::NeverTold => info!(
+                        endpoint = name,
+                        config,
+                        "its verdict was never told (the tester stopped first): testing again"
+                    ),
+                }
             }
         }
         if self.claimed_by_other(&tags, &config, request_id) {

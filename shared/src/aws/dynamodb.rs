@@ -317,5 +317,6 @@ fn entry_from(endpoint: &str, item: &Item) -> Option<LedgerEntry> {
         outcome: text(item, "outcome").and_then(|o| Outcome::parse(&o))?,
         finished_at: time(item, "finished_at"),
         reason: text(item, "reason"),
+        alert_pending: item.contains_key(ALERT_SUBJECT),
     })
 }
