@@ -80,6 +80,9 @@ pub struct SweepConfig {
     /// Buckets the smoke tester may read: a smoke-test request elsewhere
     /// could never be read, so its endpoint is not migrated.
     pub smoke_test_buckets: Allowed,
+    /// When this invocation ends (Lambda's deadline), so a step that waits
+    /// stops in time; not a setting: `None` until the handler sets it.
+    pub invocation_deadline: Option<tokio::time::Instant>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +131,7 @@ impl SweepConfig {
             // parameters).
             passable_roles: Allowed::default(),
             smoke_test_buckets: Allowed::default(),
+            invocation_deadline: None,
         }
     }
 
@@ -223,6 +227,7 @@ impl SweepConfig {
             smoke_test_buckets: env::optional("SMOKE_TEST_BUCKETS")
                 .map(|list| Allowed::parse(&list))
                 .unwrap_or(d.smoke_test_buckets),
+            invocation_deadline: None,
         })
     }
 

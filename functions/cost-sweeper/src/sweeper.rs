@@ -91,6 +91,7 @@ impl Sweeper {
                         .interceptor(api_calls.clone())
                         .build(),
                 )),
+                deadline: None,
             },
             price_list: PriceList::from_client(pricing),
             reports: ArtifactStore::new(s3),
@@ -173,7 +174,8 @@ pub async fn handle(
         message: e.to_string(),
         retryable: false,
     })?;
-    let config = sweeper.config.for_request(&request);
+    let mut config = sweeper.config.for_request(&request);
+    config.invocation_deadline = invocation_deadline(event.context.deadline);
     let report = match &request.revert {
         Some(name) => {
             revert(
@@ -193,6 +195,19 @@ pub async fn handle(
     }
     info!(report = %report.summary(), "sweep finished");
     Ok(report)
+}
+
+/// Lambda's deadline (milliseconds since the epoch; 0 outside Lambda) as
+/// an instant of the runtime's clock.
+fn invocation_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let end = std::time::UNIX_EPOCH + std::time::Duration::from_millis(deadline_ms);
+    let left = end
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    Some(tokio::time::Instant::now() + left)
 }
 
 /// One sweep: observe, read metrics, plan, apply (unless dry run), report.
@@ -288,7 +303,16 @@ pub async fn sweep(
 
     let mut steps = Vec::with_capacity(planned.steps.len());
     for step in &planned.steps {
-        steps.push(apply_step(sweeper, config.dry_run, &step.endpoint, &step.action, now).await);
+        steps.push(
+            apply_step(
+                sweeper,
+                (config.dry_run, config.invocation_deadline),
+                &step.endpoint,
+                &step.action,
+                now,
+            )
+            .await,
+        );
     }
     let errors = describe_errors
         .into_iter()
@@ -338,9 +362,10 @@ async fn run_prices(sweeper: &Sweeper, config: &SweepConfig, now: DateTime<Utc>)
 /// Applies one step (or reports it as planned in a dry run). A failed
 /// start leaves nothing recorded on the original: the report (and the
 /// sweep's error) says why, and the next run decides afresh.
+/// `run` is the dry-run switch and when the invocation ends.
 async fn apply_step(
     sweeper: &Sweeper,
-    dry_run: bool,
+    (dry_run, deadline): (bool, Option<tokio::time::Instant>),
     endpoint: &str,
     action: &Action,
     now: DateTime<Utc>,
@@ -354,7 +379,11 @@ async fn apply_step(
     if dry_run {
         return outcome(StepStatus::Planned, describe_action(action));
     }
-    match sweeper.applier.apply(action, now).await {
+    let applier = Applier {
+        deadline,
+        ..sweeper.applier.clone()
+    };
+    match applier.apply(action, now).await {
         Ok(Applied::Done(message)) => outcome(StepStatus::Done, message),
         Ok(Applied::Skipped(message)) => outcome(StepStatus::Skipped, message),
         Err(e) => {
@@ -405,7 +434,14 @@ pub async fn revert(
         message: format!("cannot revert {name}: {why}"),
         retryable: false,
     })?;
-    let step = apply_step(sweeper, dry_run, name, &action, now).await;
+    let step = apply_step(
+        sweeper,
+        (dry_run, config.invocation_deadline),
+        name,
+        &action,
+        now,
+    )
+    .await;
     let report = SweepReport::new(
         now,
         &config.region,

@@ -27,6 +27,9 @@ pub struct Applier {
     /// The Region's serverless quotas, checked before an original is
     /// deleted for its serverless replacement.
     pub quotas: ServiceQuotas,
+    /// When the invocation ends (Lambda's deadline); a step never waits
+    /// past it. `None` outside Lambda.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// What applying a step did.

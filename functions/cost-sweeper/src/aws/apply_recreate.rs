@@ -13,9 +13,14 @@ use shared::tags::{MANAGED_BY_KEY, MANAGED_BY_VALUE};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// How long a step waits for a deleted endpoint to disappear before it
-/// leaves the rest to the next run (SageMaker shows `Deleting` for a while).
-const DELETE_WAIT: Duration = Duration::from_secs(60);
+/// How long a step waits at most for a deleted endpoint to disappear
+/// before it leaves the rest to the next run. SageMaker shows `Deleting`
+/// for minutes, and the name is down meanwhile: giving up after one
+/// minute left it down until the next scheduled run (a day by default).
+const DELETE_WAIT: Duration = Duration::from_secs(10 * 60);
+/// What a step keeps of the invocation after the wait: the replacement's
+/// CreateEndpoint and tags, and the sweep's report.
+const AFTER_WAIT: Duration = Duration::from_secs(60);
 const DELETE_POLL: Duration = Duration::from_secs(2);
 
 impl Applier {
@@ -196,7 +201,13 @@ impl Applier {
 
     /// Waits (bounded) until the endpoint no longer exists.
     async fn wait_gone(&self, name: &str) -> Result<bool, AwsError> {
-        let deadline = tokio::time::Instant::now() + DELETE_WAIT;
+        let mut deadline = tokio::time::Instant::now() + DELETE_WAIT;
+        if let Some(end) = self.deadline {
+            // Never past the invocation's end: Lambda would stop the step
+            // half done; stopping here leaves it to the next run instead.
+            let before_end = end.checked_sub(AFTER_WAIT).unwrap_or(end);
+            deadline = deadline.min(before_end);
+        }
         loop {
             if self.sagemaker.describe_endpoint(name).await?.is_none() {
                 return Ok(true);

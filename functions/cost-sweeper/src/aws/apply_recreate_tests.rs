@@ -19,20 +19,8 @@ async fn a_failed_replacement_create_restores_the_original_at_once() {
         .match_requests(|r| r.endpoint_name() == Some("orders"))
         .sequence()
         .output(|| described("orders", "orders-config"))
-        .error(|| {
-            DescribeEndpointError::generic(
-                ErrorMetadata::builder()
-                    .code("ValidationException")
-                    .message("Could not find endpoint \"orders\".")
-                    .build(),
-            )
-        })
+        .error(gone)
         .build();
-    let canary_described = mock!(Client::describe_endpoint)
-        .match_requests(|r| r.endpoint_name() == Some("orders-serverless"))
-        .then_output(|| serverless_described("orders-serverless", "orders-serverless-cfg", 5));
-    let region =
-        mock!(Client::list_endpoints).then_output(|| endpoints(&["orders", "orders-serverless"]));
     let listed = mock!(Client::list_tags).then_output(|| {
         aws_sdk_sagemaker::operation::list_tags::ListTagsOutput::builder()
             .tags(
@@ -42,11 +30,6 @@ async fn a_failed_replacement_create_restores_the_original_at_once() {
                     .build(),
             )
             .build()
-    });
-    let tagged = mock!(Client::add_tags)
-        .then_output(|| aws_sdk_sagemaker::operation::add_tags::AddTagsOutput::builder().build());
-    let deleted = mock!(Client::delete_endpoint).then_output(|| {
-        aws_sdk_sagemaker::operation::delete_endpoint::DeleteEndpointOutput::builder().build()
     });
     let replacement_refused = mock!(Client::create_endpoint)
         .match_requests(|r| r.endpoint_config_name() == Some("orders-serverless-cfg"))
@@ -71,28 +54,16 @@ async fn a_failed_replacement_create_restores_the_original_at_once() {
                 .endpoint_arn("arn:orders")
                 .build()
         });
-    let client = mock_client!(
-        aws_sdk_sagemaker,
-        RuleMode::MatchAny,
+    let applied = replace_with(
         &[
             &original_described,
-            &canary_described,
-            &region,
             &listed,
-            &tagged,
-            &deleted,
             &replacement_refused,
-            &restored
-        ]
-    );
-    let (original, canary) = orders();
-    let applier = Applier {
-        metrics: quiet_metrics(),
-        ..applier(client)
-    };
-    let applied = applier
-        .replace_original(&original, &canary, &no_traffic(), now())
-        .await;
+            &restored,
+        ],
+        None,
+    )
+    .await;
     assert_eq!(replacement_refused.num_calls(), 1);
     assert_eq!(restored.num_calls(), 1, "the original is recreated at once");
     match applied {
@@ -122,6 +93,47 @@ fn orders() -> (OriginalRef, CanaryRef) {
         user_tags: BTreeMap::new(),
     };
     (original, canary)
+}
+
+/// DescribeEndpoint's answer once `orders` is gone.
+fn gone() -> DescribeEndpointError {
+    DescribeEndpointError::generic(
+        ErrorMetadata::builder()
+            .code("ValidationException")
+            .message("Could not find endpoint \"orders\".")
+            .build(),
+    )
+}
+
+/// Replaces `orders` by its InService canary, SageMaker answering by
+/// `rules` (the original's reads and the creates) and accepting the canary
+/// reads, the Region's listing, tag writes and the delete.
+async fn replace_with(
+    rules: &[&aws_smithy_mocks::Rule],
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Applied, AwsError> {
+    let canary_described = mock!(Client::describe_endpoint)
+        .match_requests(|r| r.endpoint_name() == Some("orders-serverless"))
+        .then_output(|| serverless_described("orders-serverless", "orders-serverless-cfg", 5));
+    let region =
+        mock!(Client::list_endpoints).then_output(|| endpoints(&["orders", "orders-serverless"]));
+    let tagged = mock!(Client::add_tags)
+        .then_output(|| aws_sdk_sagemaker::operation::add_tags::AddTagsOutput::builder().build());
+    let deleted = mock!(Client::delete_endpoint).then_output(|| {
+        aws_sdk_sagemaker::operation::delete_endpoint::DeleteEndpointOutput::builder().build()
+    });
+    let mut all = rules.to_vec();
+    all.extend([&canary_described, &region, &tagged, &deleted]);
+    let client = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, all);
+    let (original, canary) = orders();
+    let applier = Applier {
+        metrics: quiet_metrics(),
+        deadline,
+        ..applier(client)
+    };
+    applier
+        .replace_original(&original, &canary, &no_traffic(), now())
+        .await
 }
 
 /// No call since the canary started: traffic holds nothing.
@@ -219,4 +231,71 @@ async fn a_replacement_the_serverless_quota_cannot_hold_leaves_the_original_in_p
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The original as DescribeEndpoint shows it while SageMaker deletes it.
+fn deleting(name: &str) -> aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput {
+    let mut out = described(name, "orders-config");
+    out.endpoint_status = Some(EndpointStatus::Deleting);
+    out
+}
+
+/// A recreate whose original shows `Deleting` for `polls` reads (2 s
+/// apart) after the delete, then is gone; the replacement is accepted.
+/// Returns the step's answer and how many replacements were created.
+async fn replace_while_deleting(
+    polls: usize,
+    deadline: Option<tokio::time::Instant>,
+) -> (Result<Applied, AwsError>, usize) {
+    let original_described = mock!(Client::describe_endpoint)
+        .match_requests(|r| r.endpoint_name() == Some("orders"))
+        .sequence()
+        .output(|| described("orders", "orders-config"))
+        .output(|| deleting("orders"))
+        .times(polls)
+        .error(gone)
+        .repeatedly()
+        .build();
+    let listed = mock!(Client::list_tags)
+        .then_output(|| aws_sdk_sagemaker::operation::list_tags::ListTagsOutput::builder().build());
+    let replacement = mock!(Client::create_endpoint)
+        .match_requests(|r| r.endpoint_config_name() == Some("orders-serverless-cfg"))
+        .then_output(|| {
+            CreateEndpointOutput::builder()
+                .endpoint_arn("arn:orders")
+                .build()
+        });
+    let applied = replace_with(&[&original_described, &listed, &replacement], deadline).await;
+    (applied, replacement.num_calls())
+}
+
+/// Reliability review #22: AWS often shows a deleted endpoint `Deleting`
+/// for more than a minute. The replacement must still follow in the same
+/// run (the name is down meanwhile), not a schedule period (a day) later.
+#[tokio::test(start_paused = true)]
+async fn a_replacement_follows_an_original_that_takes_minutes_to_delete() {
+    // Deleting for about 3 minutes; the invocation has 14 minutes left.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(14 * 60);
+    let (applied, created) = replace_while_deleting(90, Some(deadline)).await;
+    assert!(matches!(applied, Ok(Applied::Done(_))), "{applied:?}");
+    assert_eq!(created, 1, "the replacement is created in the same run");
+}
+
+/// The wait never outlasts the invocation: with too little time left the
+/// step stops waiting (the next run creates the replacement) rather than
+/// being killed by Lambda's timeout mid-step.
+#[tokio::test(start_paused = true)]
+async fn the_wait_for_a_deletion_ends_before_the_invocation_does() {
+    let start = tokio::time::Instant::now();
+    let deadline = start + std::time::Duration::from_secs(150);
+    let (applied, created) = replace_while_deleting(90, Some(deadline)).await;
+    match applied {
+        Ok(Applied::Skipped(why)) => assert!(why.contains("still deleting"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(created, 0);
+    assert!(
+        tokio::time::Instant::now() < deadline,
+        "waited past the invocation's end"
+    );
 }

@@ -32,6 +32,7 @@ pub(crate) fn applier(sagemaker: Client) -> Applier {
         notifier: Notifier::new(sns, None),
         metrics: no_metrics(),
         quotas: quotas(1000.0, 100_000.0),
+        deadline: None,
     }
 }
 
@@ -209,6 +210,7 @@ pub(crate) fn notifying(sns: aws_sdk_sns::Client, sagemaker: Client) -> Applier 
         notifier: Notifier::new(sns, Some("arn:aws:sns:us-east-1:123456789012:t".into())),
         metrics: no_metrics(),
         quotas: quotas(1000.0, 100_000.0),
+        deadline: None,
     }
 }
 
