@@ -57,6 +57,14 @@ pub fn verdict_for(endpoint_tags: &BTreeMap<String, String>, config: &str) -> Op
         .and_then(|v| Verdict::parse(v))
 }
 
+/// The config whose smoke test failed on this endpoint, from the verdict
+/// tags. The tester writes them before it rolls back, so they name the
+/// failed config even when the rollback's own mark could not be written.
+pub fn failed_config(endpoint_tags: &BTreeMap<String, String>) -> Option<&str> {
+    let tested = endpoint_tags.get(TESTED_CONFIG_TAG)?;
+    (verdict_for(endpoint_tags, tested) == Some(Verdict::Failed)).then_some(tested.as_str())
+}
+
 /// `s3://bucket/key?versionId=v` for a smoke-test source.
 pub fn source_uri(bucket: &str, key: &str, version_id: Option<&str>) -> String {
     match version_id {

@@ -23,6 +23,7 @@ mod race;
 mod recovery;
 mod refusals;
 mod registry;
+mod revert;
 mod timing;
 
 use aws_sdk_sagemaker::Client as SageMakerClient;

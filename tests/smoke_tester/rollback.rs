@@ -98,6 +98,22 @@ async fn a_model_error_rolls_back_once_and_never_loops() {
 
 #[tokio::test]
 async fn the_deployer_skips_a_config_that_was_rolled_back() {
+    roll_back_then_redeliver(false).await;
+}
+
+/// Reliability review #11: the smoke tester's `rolled-back-from` tag write
+/// fails (it is only a warning) and the failed config's upload is then
+/// delivered again (the queue is at-least-once): the failed verdict the
+/// tester wrote before rolling back still keeps the bad config out.
+#[tokio::test]
+async fn a_rolled_back_config_stays_out_when_the_rollback_mark_was_not_written() {
+    roll_back_then_redeliver(true).await;
+}
+
+/// A bad config rolled back, then its upload's event delivered again;
+/// `lose_rollback_mark` removes the tag the rollback wrote, as if that
+/// write had failed.
+async fn roll_back_then_redeliver(lose_rollback_mark: bool) {
     let bench = Bench::new().await;
     let endpoint = unique("smoke-redeliver");
     let good_config = bench
@@ -140,6 +156,29 @@ async fn the_deployer_skips_a_config_that_was_rolled_back() {
         "{report:#?}"
     );
     set_endpoint_status(&endpoint, "InService");
+    if lose_rollback_mark {
+        let arn = bench
+            .world
+            .endpoint(&endpoint)
+            .await
+            .endpoint_arn()
+            .unwrap()
+            .to_string();
+        bench
+            .world
+            .sm()
+            .delete_tags()
+            .resource_arn(arn)
+            .tag_keys("pipeline:rolled-back-from")
+            .tag_keys("pipeline:rolled-back-to")
+            .send()
+            .await
+            .unwrap();
+        assert!(!bench
+            .endpoint_tags(&endpoint)
+            .await
+            .contains_key("pipeline:rolled-back-from"));
+    }
     let redelivered = bench.world.deploy_ok(&[bad]).await;
     assert_eq!(
         only(&redelivered).status,
@@ -150,6 +189,10 @@ async fn the_deployer_skips_a_config_that_was_rolled_back() {
         only(&redelivered).message.contains("rolled back"),
         "{}",
         only(&redelivered).message
+    );
+    assert_eq!(
+        bench.world.endpoint(&endpoint).await.endpoint_config_name(),
+        Some(good_config.as_str())
     );
 }
 

@@ -253,6 +253,10 @@ impl Deployer {
     /// Names are hashes of everything that shapes the resource, so the same
     /// artifact and settings always give the same names (idempotence), and
     /// any change gives new ones (no resource is ever modified in place).
+    /// The config's name also holds the deploy.json version: each upload of
+    /// it is a deployment of its own, with its own record and ledger entry,
+    /// even when its content equals an earlier one's (settings changed
+    /// back), whose config would carry that earlier deployment's record.
     pub(crate) fn desired_record(
         &self,
         settings: &DeploySettings,
@@ -278,19 +282,23 @@ impl Deployer {
         let memory = settings.memory_size_mb.to_string();
         // A new smoke test is a new config, so it gets tested.
         let smoke_test = serde_json::to_string(&settings.smoke_test).unwrap_or_default();
-        let config_name = revision_name(
-            &settings.endpoint_name,
-            &revision_hash(&[
-                &model_name,
-                &memory,
-                &settings.max_concurrency.to_string(),
-                &settings
-                    .provisioned_concurrency
-                    .map(|p| p.to_string())
-                    .unwrap_or_default(),
-                &smoke_test,
-            ]),
-        );
+        let max_concurrency = settings.max_concurrency.to_string();
+        let provisioned = settings
+            .provisioned_concurrency
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let mut config_parts: Vec<&str> = vec![
+            &model_name,
+            &memory,
+            &max_concurrency,
+            &provisioned,
+            &smoke_test,
+        ];
+        // Only with a deploy.json, so deployments without one keep their names.
+        if let Some(version) = &settings_version {
+            config_parts.push(version);
+        }
+        let config_name = revision_name(&settings.endpoint_name, &revision_hash(&config_parts));
         // Everything above but the concurrency, which can change in place.
         let shape = revision_hash(&[&model_name, &memory, &smoke_test]);
         DeploymentRecord {
@@ -323,6 +331,7 @@ impl Deployer {
                 config: None,
                 record: None,
                 rolled_back_from: None,
+                failed_smoke_test: None,
                 endpoint_managed_by: None,
             });
         };
@@ -336,10 +345,12 @@ impl Deployer {
                 config: None,
                 record: None,
                 rolled_back_from: None,
+                failed_smoke_test: None,
                 endpoint_managed_by: None,
             });
         }
         let mut endpoint_tags = self.sagemaker.list_tags(&endpoint.arn).await?;
+        let failed_smoke_test = shared::smoke::failed_config(&endpoint_tags).map(str::to_string);
         let rolled_back_from = endpoint_tags.remove(shared::smoke::ROLLED_BACK_FROM_TAG);
         let endpoint_managed_by = endpoint_tags.remove(shared::tags::MANAGED_BY_KEY);
         let config = self.sagemaker.describe_endpoint_config(&live).await?;
@@ -354,6 +365,7 @@ impl Deployer {
             config,
             record,
             rolled_back_from,
+            failed_smoke_test,
             endpoint_managed_by,
         })
     }

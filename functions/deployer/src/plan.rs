@@ -19,6 +19,9 @@ pub struct Observed {
     pub record: Option<DeploymentRecord>,
     /// The config the smoke tester rolled the endpoint back from, if any.
     pub rolled_back_from: Option<String>,
+    /// The config the endpoint's last smoke test failed, if any (its
+    /// verdict tags: present even when the rollback's mark is not).
+    pub failed_smoke_test: Option<String>,
     /// The endpoint's own `managed-by` tag value; the deployer's role may
     /// update only endpoints whose value is the pipeline's.
     pub endpoint_managed_by: Option<String>,
@@ -116,7 +119,12 @@ pub fn decide(desired: &DeploymentRecord, observed: &Observed) -> Decision {
             status: endpoint.status.clone(),
         };
     }
-    if observed.rolled_back_from.as_deref() == Some(desired.config_name.as_str()) {
+    // Not live (checked above) and failed its smoke test here: rolled back,
+    // even if the rollback's own mark was never written.
+    let failed_here = [&observed.rolled_back_from, &observed.failed_smoke_test]
+        .iter()
+        .any(|config| config.as_deref() == Some(desired.config_name.as_str()));
+    if failed_here {
         return Decision::SkipStale {
             why: format!(
                 "{} failed its smoke test and was rolled back; upload a fixed artifact or change deploy.json to deploy again",

@@ -58,6 +58,7 @@ fn running(current: &DeploymentRecord) -> Observed {
         config: Some(config(&current.config_name, true)),
         record: Some(current.clone()),
         rolled_back_from: None,
+        failed_smoke_test: None,
         endpoint_managed_by: Some(MANAGED_BY_VALUE.into()),
     }
 }
@@ -72,6 +73,7 @@ fn no_endpoint_means_create() {
         config: None,
         record: None,
         rolled_back_from: None,
+        failed_smoke_test: None,
         endpoint_managed_by: None,
     };
     assert_eq!(decide(&desired, &observed), Decision::Create);
@@ -197,6 +199,7 @@ fn instance_based_endpoints_are_refused() {
         config: Some(config("persistent", false)),
         record: None,
         rolled_back_from: None,
+        failed_smoke_test: None,
         endpoint_managed_by: None,
     };
     assert_eq!(
@@ -215,6 +218,7 @@ fn serverless_endpoints_created_by_someone_else_are_refused() {
         config: Some(config("theirs", true)),
         record: None,
         rolled_back_from: None,
+        failed_smoke_test: None,
         endpoint_managed_by: None,
     };
     assert!(matches!(
@@ -340,6 +344,24 @@ fn a_config_the_smoke_tester_rolled_back_is_not_redeployed() {
         "{decision:?}"
     );
     // A fixed artifact (a new config) deploys as usual.
+    let fixed = record("fixed", artifact(KEY, "v3", 20, Some("0C")));
+    assert!(matches!(decide(&fixed, &observed), Decision::Update { .. }));
+}
+
+/// Reliability review #11: the rollback's `rolled-back-from` tag was not
+/// written (a warning only); the failed verdict on the endpoint still keeps
+/// the failed config from being deployed again by a redelivered event.
+#[test]
+fn a_config_that_failed_its_smoke_test_is_not_redeployed_without_the_rollback_mark() {
+    let good = record("good", artifact(KEY, "v1", 0, Some("0A")));
+    let bad = record("bad", artifact(KEY, "v2", 10, Some("0B")));
+    let mut observed = running(&good);
+    observed.failed_smoke_test = Some("bad".into());
+    let decision = decide(&bad, &observed);
+    assert!(
+        matches!(decision, Decision::SkipStale { ref why } if why.contains("failed its smoke test")),
+        "{decision:?}"
+    );
     let fixed = record("fixed", artifact(KEY, "v3", 20, Some("0C")));
     assert!(matches!(decide(&fixed, &observed), Decision::Update { .. }));
 }
