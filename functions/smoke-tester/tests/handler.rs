@@ -266,9 +266,25 @@ async fn a_good_endpoint_passes_and_the_verdict_is_tagged() {
 
 #[tokio::test]
 async fn a_model_error_rolls_back_to_the_previous_config_and_alerts() {
+    model_error_rolls_back_to_the_recorded_config(OLD_CONFIG).await;
+}
+
+/// Reliability review #10: the deploy that made NEW_CONFIG died (or was
+/// throttled) between UpdateEndpoint and the endpoint's `previous-config`
+/// tag write, so the tag still names the config before OLD_CONFIG. The
+/// rollback target comes from NEW_CONFIG's own record (written with the
+/// config), so the rollback still goes to OLD_CONFIG.
+#[tokio::test]
+async fn a_rollback_goes_where_the_failed_config_s_record_says_not_a_stale_endpoint_tag() {
+    model_error_rolls_back_to_the_recorded_config("fraud-c-older").await;
+}
+
+/// NEW_CONFIG (whose record says it replaced OLD_CONFIG) fails with a model
+/// error while the endpoint's `previous-config` tag says `endpoint_tag`.
+async fn model_error_rolls_back_to_the_recorded_config(endpoint_tag: &str) {
     let fake = FakeSageMaker::new(&[
         (MANAGED_BY_KEY, MANAGED_BY_VALUE),
-        (PREVIOUS_CONFIG_TAG, OLD_CONFIG),
+        (PREVIOUS_CONFIG_TAG, endpoint_tag),
     ]);
     let update = mock!(aws_sdk_sagemaker::Client::update_endpoint)
         .match_requests(|r| {
