@@ -15,6 +15,7 @@ mod current;
 mod direct;
 mod lifecycle;
 mod mapping;
+mod packed_pruning;
 mod packing;
 mod preflight;
 mod queue;

@@ -12,6 +12,10 @@
          -> 200 {"EndpointName", "EndpointArn", "EndpointStatus", "FailureReason",
                  "LastModifiedTime"}
 
+    POST /_emulator/objects/last-modified
+         {"bucket": "b", "key": "k", "last_modified": "2026-01-01T00:00:00Z"}
+         -> 200 {"Bucket", "Key", "LastModified"}   (backdates an S3 object's current version)
+
     POST /_emulator/endpoints/<name>/creation-time
          {"creation_time": "2026-01-01T00:00:00Z"}   (ISO 8601; backdates an endpoint,
          as AWS shows for endpoints created long ago) -> 200 same view + "CreationTime"
@@ -179,6 +183,8 @@ class ControlMiddleware:
             return self.endpoint_route(request, parts, body)
         if len(parts) == 3 and parts[0] == "models" and parts[2] == "creation-time" and request.method == "POST":
             return self.model_creation_time(request, parts[1], body)
+        if parts == ["objects", "last-modified"] and request.method == "POST":
+            return self.object_last_modified(request, body)
         return _json(404, {"error": f"no control route {request.method} {request.path}"})
 
     def runtime_route(self, request: Request, parts: list[str], body: dict[str, Any]) -> Response:
@@ -255,6 +261,25 @@ class ControlMiddleware:
             return _json(400, {"error": "creation_time must be an ISO 8601 time with a zone, e.g. 2026-01-01T00:00:00Z"})
         model.creation_time = created
         return _json(200, {"ModelName": name, "CreationTime": created.isoformat()})
+
+    def object_last_modified(self, request: Request, body: dict[str, Any]) -> Response:
+        """Backdates an S3 object's current version (ListObjectsV2, HeadObject and
+        GetObject follow), as for an archive written long ago."""
+        from moto.s3.models import s3_backends
+
+        account, _ = _where(request, body)
+        bucket, key = body.get("bucket"), body.get("key")
+        when = _parse_time(body.get("last_modified"))
+        if not isinstance(bucket, str) or not isinstance(key, str) or when is None:
+            return _json(400, {"error": 'give {"bucket", "key", "last_modified": ISO 8601 time with a zone}'})
+        try:
+            obj = s3_backends[account]["aws"].get_object(bucket, key)
+        except Exception:  # missing bucket
+            obj = None
+        if obj is None:
+            return _json(404, {"error": f"no object s3://{bucket}/{key} in {account}"})
+        obj.last_modified = when
+        return _json(200, {"Bucket": bucket, "Key": key, "LastModified": when.isoformat()})
 
     def endpoint_route(self, request: Request, parts: list[str], body: dict[str, Any]) -> Response:
         name = parts[1]

@@ -12,6 +12,9 @@
   metadata `emulator-failure: <reason>` makes a create end `Failed` with that FailureReason,
   and an update roll back: InService again on the old config, FailureReason set. This applies
   however the endpoint settles (virtual clock, timed settle policy, `POST .../settle`).
+  An endpoint opted in with `check_artifacts: true` fails the same way, with SageMaker's
+  reason, when a model's ModelDataUrl or its s3:// SAGEMAKER_SUBMIT_DIRECTORY is missing from
+  an existing bucket (SageMaker downloads both whenever it starts the model's capacity).
 * Event feed: every status change appends the "SageMaker Endpoint State Change" event that
   EventBridge would deliver (`GET /_emulator/events?endpoint=<name>&after=<seq>`); an endpoint
   opted in with `duplicate_events: n` gets each event n more times (same id, as an
@@ -46,6 +49,7 @@ class Clock:
     update_minutes: float = DEFAULT_UPDATE_MINUTES
     delete_minutes: float = DEFAULT_DELETE_MINUTES
     duplicate_events: int = 0
+    check_artifacts: bool = False
     now: float = 0.0
     due: float | None = None
 
@@ -55,6 +59,7 @@ class Clock:
             "UpdateMinutes": self.update_minutes,
             "DeleteMinutes": self.delete_minutes,
             "DuplicateEvents": self.duplicate_events,
+            "CheckArtifacts": self.check_artifacts,
             "VirtualMinutes": self.now,
             "PendingUntil": self.due,
         }
@@ -106,11 +111,15 @@ def opt_in(account: str, region: str, name: str, body: dict[str, Any]) -> dict[s
     duplicates = body.get("duplicate_events", 0)
     if isinstance(duplicates, bool) or not isinstance(duplicates, int) or not 0 <= duplicates <= 10:
         raise ValueError("duplicate_events must be an integer from 0 to 10")
+    check_artifacts = body.get("check_artifacts", False)
+    if not isinstance(check_artifacts, bool):
+        raise ValueError("check_artifacts must be true or false")
     with _LOCK:
         clock = _clocks(account, region).setdefault(name, Clock())
         clock.create_minutes, clock.update_minutes = create, update
         clock.delete_minutes = delete
         clock.duplicate_events = duplicates
+        clock.check_artifacts = check_artifacts
         return clock.view()
 
 
@@ -139,28 +148,66 @@ def _artifact_urls(model: Any) -> list[str]:
     return urls
 
 
-def _failure_mark(account: str, url: str) -> str | None:
+def _s3_object(account: str, url: str) -> tuple[bool, Any]:
+    """(bucket exists, current object or None) for an s3:// URL."""
     from moto.s3.models import s3_backends
 
     match = re.match(r"s3://([^/]+)/(.+)$", url)
     if not match:
-        return None
+        return False, None
     try:
-        key = s3_backends[account]["aws"].get_object(match.group(1), match.group(2))
-    except Exception:  # missing bucket: AWS would fail differently; not a mark
-        return None
+        return True, s3_backends[account]["aws"].get_object(match.group(1), match.group(2))
+    except Exception:  # missing bucket: AWS would fail differently; not judged
+        return False, None
+
+
+def _failure_mark(account: str, url: str) -> str | None:
+    _, key = _s3_object(account, url)
     if key is None:
         return None
     return key.metadata.get(FAILURE_METADATA)
 
 
-def artifact_failure(backend: Any, config_name: str) -> str | None:
-    """FailureReason a marked artifact of the config's models asks for, else None."""
+def _submit_directories(model: Any) -> list[str]:
+    urls = []
+    for container in [model.primary_container or {}, *(model.containers or [])]:
+        url = (container.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+        if url.startswith("s3://"):
+            urls.append(url)
+    return urls
+
+
+def _missing(account: str, model: Any) -> str | None:
+    """SageMaker's reason when what the model names is not in S3 (check_artifacts)."""
+    for url in _artifact_urls(model):
+        bucket, key = _s3_object(account, url)
+        if bucket and key is None:
+            return (f'Failed to download model data for container "container_1" from URL: "{url}". '
+                    "Please ensure that there is an object located at the URL and that the role "
+                    "passed to CreateModel has permissions to download the object.")
+    for url in _submit_directories(model):
+        bucket, key = _s3_object(account, url)
+        if bucket and key is None:
+            # The container downloads its code at start, fails, and never answers /ping.
+            return ("The primary container for production variant AllTraffic did not pass the "
+                    "ping health check. Please check CloudWatch logs for this endpoint.")
+    return None
+
+
+def artifact_failure(backend: Any, config_name: str, check_missing: bool = False) -> str | None:
+    """FailureReason a marked artifact of the config's models asks for (or, with
+    `check_missing`, a model data / code archive missing from S3), else None."""
     config = backend.endpoint_configs.get(config_name)
     for variant in (config.production_variants if config else None) or []:
         model = backend._models.get(variant.get("ModelName"))
-        for url in _artifact_urls(model) if model else []:
+        if model is None:
+            continue
+        for url in _artifact_urls(model):
             reason = _failure_mark(backend.account_id, url)
+            if reason:
+                return reason
+        if check_missing:
+            reason = _missing(backend.account_id, model)
             if reason:
                 return reason
     return None
@@ -187,7 +234,9 @@ def _start_clock(ep: Any) -> None:
 def started(ep: Any, backend: Any, previous: dict[str, Any] | None) -> None:
     """CreateEndpoint (previous None) / UpdateEndpoint: remember how it will end
     (a marked artifact fails it), start the virtual clock, emit the event."""
-    ep._emu_failure = artifact_failure(backend, ep.endpoint_config_name)
+    clock = clock_of(ep)
+    ep._emu_failure = artifact_failure(backend, ep.endpoint_config_name,
+                                       check_missing=bool(clock and clock.check_artifacts))
     ep._emu_previous = previous
     _start_clock(ep)
     emit(ep)

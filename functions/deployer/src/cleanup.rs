@@ -1,7 +1,9 @@
 //! Keeps a few superseded models/configs per endpoint for rollback and
 //! deletes older ones the pipeline created, never one that is in use.
 
+use crate::archives::ArchiveFolder;
 use chrono::{DateTime, Duration, Utc};
+use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::{ResourceSummary, SageMaker};
 use shared::aws::AwsError;
 use shared::deployment::{DeploymentRecord, ENDPOINT_TAG};
@@ -70,8 +72,15 @@ pub fn plan_prune(
     }
 }
 
-/// Best effort: a failure here is logged, never fails the deploy.
-pub async fn prune(sagemaker: &SageMaker, endpoint: &str, keep_superseded: usize) {
+/// Best effort: a failure here is logged, never fails the deploy. After
+/// the Models, the endpoint's packed code archives no Model names any more
+/// go too (archives.rs), when the deploy says where they are.
+pub async fn prune(
+    sagemaker: &SageMaker,
+    endpoint: &str,
+    keep_superseded: usize,
+    archives: Option<(&ArtifactStore, &ArchiveFolder)>,
+) {
     match prune_endpoint(sagemaker, endpoint, keep_superseded).await {
         Ok((configs, models)) if configs + models > 0 => {
             info!(
@@ -83,7 +92,22 @@ pub async fn prune(sagemaker: &SageMaker, endpoint: &str, keep_superseded: usize
         }
         Ok(_) => {}
         Err(e) => {
-            warn!(endpoint, error = %e, "could not prune superseded revisions; a later deploy will retry")
+            warn!(endpoint, error = %e, "could not prune superseded revisions; a later deploy will retry");
+            // Without the Models pruned, the archives wait for that retry too.
+            return;
+        }
+    }
+    let Some((store, folder)) = archives else {
+        return;
+    };
+    let prefix = revision_prefix(endpoint);
+    match crate::archives::prune_archives(sagemaker, store, folder, &prefix).await {
+        Ok(0) => {}
+        Ok(deleted) => {
+            info!(endpoint, deleted_archives = deleted, folder = %folder.folder, "pruned code archives no model uses")
+        }
+        Err(e) => {
+            warn!(endpoint, error = %e, "could not prune code archives; a later deploy will retry")
         }
     }
 }

@@ -2,6 +2,7 @@
 //! lease around observe, decide and act, and the ledger entry written
 //! before anything changes.
 
+use crate::archives::ArchiveFolder;
 use crate::cleanup;
 use crate::deploy::{Deployer, Done};
 use crate::outcome::{DeployError, Status};
@@ -126,6 +127,15 @@ impl Deployer {
         // once: refused or abandoned by the queue consumer, the rest by the
         // smoke tester from the endpoint's state-change events.
         self.record_start(&decision, &desired, trigger).await?;
+        // Packed code lives in the models bucket; a package's artifact may
+        // be elsewhere, and its deploy packs nothing.
+        let archives = desired.artifact.model_package().is_none().then(|| {
+            ArchiveFolder::new(
+                &desired.artifact.bucket,
+                &self.config.packed_prefix,
+                &settings.endpoint_name,
+            )
+        });
         let result = self.apply(decision, desired, settings).await;
         let done = result?;
         if matches!(done.status, Status::Created | Status::Updated) {
@@ -133,6 +143,7 @@ impl Deployer {
                 &self.sagemaker,
                 &settings.endpoint_name,
                 self.config.keep_superseded,
+                archives.as_ref().map(|folder| (&self.store, folder)),
             )
             .await;
         }

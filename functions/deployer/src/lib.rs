@@ -3,6 +3,7 @@
 //! Serverless Inference endpoints.
 
 pub mod apply;
+pub mod archives;
 pub mod capacity;
 pub mod cleanup;
 pub mod config;

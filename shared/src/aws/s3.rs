@@ -82,6 +82,11 @@ pub(super) fn strip_quotes(etag: &str) -> String {
     etag.trim_matches('"').to_string()
 }
 
+/// An S3 timestamp (LastModified) as a UTC time.
+pub(super) fn s3_time(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
 impl ArtifactStore {
     pub fn new(client: Client) -> Self {
         ArtifactStore { client }
@@ -109,9 +114,7 @@ impl ArtifactStore {
         Ok(Some(ObjectInfo {
             version_id: out.version_id().map(str::to_string),
             etag: out.e_tag().map(strip_quotes),
-            last_modified: out
-                .last_modified()
-                .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+            last_modified: out.last_modified().and_then(s3_time),
             size: out.content_length().unwrap_or_default(),
             metadata: out
                 .metadata()
@@ -232,6 +235,21 @@ impl ArtifactStore {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("PutObject", e))?;
+        Ok(())
+    }
+
+    /// Deletes the current object of `key` (absent is fine). In the
+    /// versioned models bucket this leaves a delete marker: the bytes stay
+    /// as a noncurrent version until the bucket's lifecycle rule expires
+    /// them, so a mistaken delete can still be undone.
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeleteObject", e))?;
         Ok(())
     }
 }

@@ -2,10 +2,11 @@
 //! folder, reading an object chunk by chunk, and writing one as a
 //! multipart upload (so no object is ever held whole in memory).
 
-use super::s3::{found, strip_quotes, ArtifactStore};
+use super::s3::{found, s3_time, strip_quotes, ArtifactStore};
 use super::{AwsError, AwsErrorKind};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use chrono::{DateTime, Utc};
 
 /// One object of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,8 @@ pub struct Listed {
     pub size: u64,
     /// Without quotes.
     pub etag: String,
+    /// When it was written (for a multipart upload: when the upload began).
+    pub last_modified: Option<DateTime<Utc>>,
 }
 
 /// An object being read: its body as a stream of chunks.
@@ -70,6 +73,7 @@ impl ArtifactStore {
                     key: o.key()?.to_string(),
                     size: u64::try_from(o.size().unwrap_or_default()).unwrap_or(0),
                     etag: o.e_tag().map(strip_quotes).unwrap_or_default(),
+                    last_modified: o.last_modified().and_then(s3_time),
                 })
             }));
             match page.next_continuation_token() {
