@@ -102,6 +102,7 @@ impl Crashes {
         attempt: &Attempt,
         crash: &CrashPoint,
     ) -> Run<()> {
+        self.new_container().await;
         if scenario == Scenario::Queued {
             let delivery = self.q.deliver_until(Some(crash)).await;
             assert_eq!(delivery.received, 1, "{delivery:?}");
@@ -126,6 +127,7 @@ impl Crashes {
 
     /// The same event again, with no crash.
     async fn redeliver(&mut self, scenario: Scenario, attempt: &Attempt) {
+        self.new_container().await;
         if scenario == Scenario::Queued {
             let delivery = self.q.deliver_until(None).await;
             assert_eq!((delivery.received, delivery.failed), (1, 0), "{delivery:?}");

@@ -43,6 +43,17 @@ impl Crashes {
         }
     }
 
+    /// A crash ends the container, so every delivery in these tests starts
+    /// in a fresh one: nothing kept from an earlier invocation (the quota
+    /// values the deployer caches for warm invocations), and a run's calls
+    /// are counted as a cold container makes them.
+    pub(crate) async fn new_container(&mut self) {
+        let sdk = self.q.world.stack.function_config("deployer").await;
+        let quotas = shared::aws::service_quotas::ServiceQuotas::from_config(&sdk);
+        self.q.world.deployer.quotas = quotas.clone();
+        self.q.consumer.deployer.quotas = quotas;
+    }
+
     pub(crate) fn world(&self) -> &World {
         &self.q.world
     }
