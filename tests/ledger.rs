@@ -9,7 +9,6 @@ use chrono::{Duration as Span, TimeZone, Utc};
 use integration_tests::Stack;
 use shared::aws::dynamodb::{Finish, Finished, Ledger};
 use shared::ledger::{LedgerEntry, Outcome, PARTITION_KEY, SORT_KEY};
-use std::time::Duration;
 
 /// A new stack's ledger as its deployer uses it (so the policy evaluation
 /// checks these calls against the deployer's policy), and the same table
@@ -84,25 +83,80 @@ fn entry(endpoint: &str, config: &str, minute: u32) -> LedgerEntry {
 async fn the_lease_is_exclusive_until_released_or_expired() {
     let (ledger, _) = new_ledger().await;
     let now = Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
-    let ttl = Duration::from_secs(120);
-    assert!(ledger.acquire_lease("fraud", "a", now, ttl).await.unwrap());
-    assert!(!ledger.acquire_lease("fraud", "b", now, ttl).await.unwrap());
-    // Another endpoint's lease is separate; the holder may renew its own.
-    assert!(ledger.acquire_lease("churn", "b", now, ttl).await.unwrap());
-    assert!(ledger.acquire_lease("fraud", "a", now, ttl).await.unwrap());
-    // Releasing someone else's lease does nothing.
-    ledger.release_lease("fraud", "b").await.unwrap();
-    assert!(!ledger.acquire_lease("fraud", "b", now, ttl).await.unwrap());
-    ledger.release_lease("fraud", "a").await.unwrap();
-    assert!(ledger.acquire_lease("fraud", "b", now, ttl).await.unwrap());
-    // A holder that crashed: its lease lapses after the ttl.
-    let later = now + Span::seconds(121);
+    let until = now + Span::seconds(120);
+    assert!(ledger
+        .acquire_lease("fraud", "a", now, until)
+        .await
+        .unwrap());
     assert!(!ledger
-        .acquire_lease("fraud", "c", now + Span::seconds(60), ttl)
+        .acquire_lease("fraud", "b", now, until)
+        .await
+        .unwrap());
+    // Another endpoint's lease is separate; the holder may renew its own.
+    assert!(ledger
+        .acquire_lease("churn", "b", now, until)
         .await
         .unwrap());
     assert!(ledger
-        .acquire_lease("fraud", "c", later, ttl)
+        .acquire_lease("fraud", "a", now, until)
+        .await
+        .unwrap());
+    // Releasing someone else's lease does nothing.
+    ledger.release_lease("fraud", "b").await.unwrap();
+    assert!(!ledger
+        .acquire_lease("fraud", "b", now, until)
+        .await
+        .unwrap());
+    ledger.release_lease("fraud", "a").await.unwrap();
+    assert!(ledger
+        .acquire_lease("fraud", "b", now, until)
+        .await
+        .unwrap());
+    // A holder that crashed: its lease lapses at its expiry.
+    let later = now + Span::seconds(121);
+    assert!(!ledger
+        .acquire_lease("fraud", "c", now + Span::seconds(60), later)
+        .await
+        .unwrap());
+    assert!(ledger
+        .acquire_lease("fraud", "c", later, later + Span::seconds(120))
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn a_lease_is_renewed_only_by_the_attempt_that_still_holds_it() {
+    let (ledger, _) = new_ledger().await;
+    let now = Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
+    let until = now + Span::seconds(90);
+    assert!(ledger
+        .acquire_lease("fraud", "a", now, until)
+        .await
+        .unwrap());
+    // Renewed to a later expiry: b cannot take it at the old one.
+    let renewed = now + Span::seconds(930);
+    assert!(ledger.renew_lease("fraud", "a", renewed).await.unwrap());
+    assert!(!ledger
+        .acquire_lease("fraud", "b", until + Span::seconds(1), until)
+        .await
+        .unwrap());
+    assert!(!ledger.renew_lease("fraud", "b", renewed).await.unwrap());
+    // Lapsed but not taken: no one acted meanwhile, so it is still a's.
+    let after = renewed + Span::seconds(1);
+    assert!(ledger.renew_lease("fraud", "a", after).await.unwrap());
+    // Lapsed and taken by b: a has lost it, even once b gives it back.
+    let later = after + Span::seconds(1);
+    assert!(ledger
+        .acquire_lease("fraud", "b", later, later + Span::seconds(90))
+        .await
+        .unwrap());
+    assert!(!ledger.renew_lease("fraud", "a", later).await.unwrap());
+    ledger.release_lease("fraud", "b").await.unwrap();
+    assert!(!ledger.renew_lease("fraud", "a", later).await.unwrap());
+    // Never leased: nothing to renew, and nothing is created.
+    assert!(!ledger.renew_lease("churn", "a", later).await.unwrap());
+    assert!(ledger
+        .acquire_lease("churn", "b", now, until)
         .await
         .unwrap());
 }

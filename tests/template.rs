@@ -987,3 +987,47 @@ fn named_resources_do_not_block_a_redeploy() {
     }
     assert!(named > 0, "the models bucket has a fixed name");
 }
+
+/// Issue 13: an endpoint's lease in the ledger lasts until its holder's
+/// invocation deadline plus a margin (`shared::lease`), capped at Lambda's
+/// longest timeout. Every function that takes it must therefore time out
+/// within that cap, or a long run (a repack) would outlive its lease; and a
+/// queued message must come back only once the attempt that had it can no
+/// longer hold the lease, or its retry would only wait on that lease (AWS
+/// recommends a visibility timeout of six times the function's timeout,
+/// checked above, which is more).
+#[test]
+fn the_ledger_lease_covers_every_invocation_that_takes_it() {
+    let takers: Vec<Function> = functions()
+        .into_iter()
+        .filter(|f| {
+            sources(&f.crate_dir().join("src"))
+                .iter()
+                .any(|s| s.code.contains(".take_lease("))
+        })
+        .collect();
+    let mut names: Vec<&str> = takers.iter().map(|f| f.binary.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["deployer", "smoke-tester"],
+        "functions taking the lease"
+    );
+    for f in &takers {
+        let timeout = property(f, "Timeout").as_u64().expect("Timeout");
+        assert!(
+            timeout <= shared::lease::LONGEST_INVOCATION.as_secs(),
+            "{}: Timeout {timeout} s outlives the longest lease",
+            f.id
+        );
+    }
+    let deployer = function("deployer");
+    let timeout = property(&deployer, "Timeout").as_u64().expect("Timeout");
+    let visibility = resource("DeployQueue")["Properties"]["VisibilityTimeout"]
+        .as_u64()
+        .expect("VisibilityTimeout");
+    assert!(
+        visibility >= timeout + shared::lease::DEADLINE_MARGIN.as_secs(),
+        "a message is visible again after {visibility} s, while the attempt that had it may hold the lease for {timeout} s + the margin"
+    );
+}

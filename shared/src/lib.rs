@@ -8,6 +8,7 @@ pub mod deployment;
 pub mod emf;
 pub mod env;
 pub mod image_uri;
+pub mod lease;
 pub mod ledger;
 pub mod model_package;
 pub mod naming;

@@ -17,10 +17,10 @@ use super::crash::{Attempt, Scenario};
 use super::crash_world::Crashes;
 use super::mapping::Batch;
 use super::*;
-use deployer::lease::LEASE_TTL;
 use integration_tests::crash::{CrashPoint, Run};
 use integration_tests::lifecycle::{EventFeed, VirtualClock};
 use integration_tests::runtime_api::{Answer, FunctionProcess};
+use shared::lease::DEADLINE_MARGIN;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -321,8 +321,8 @@ impl Processes {
                     epoch_seconds(received_at) + self.timing.visibility_timeout.as_secs_f64();
                 let expires = epoch_seconds(killed_at) + held;
                 assert!(
-                    held <= LEASE_TTL.as_secs_f64() + 1.0,
-                    "{what}: the killed process's lease outlives its TTL: {held:.1} s"
+                    held <= (self.timing.function_timeout + DEADLINE_MARGIN).as_secs_f64() + 1.0,
+                    "{what}: the killed process's lease outlives its invocation's deadline plus the margin: {held:.1} s"
                 );
                 assert!(
                     expires < redelivered_at,
@@ -365,7 +365,7 @@ impl Processes {
             started.elapsed().as_secs_f64(),
             leased.len(),
             leased.iter().cloned().fold(0.0, f64::max),
-            LEASE_TTL.as_secs(),
+            (self.timing.function_timeout + DEADLINE_MARGIN).as_secs(),
             self.timing.visibility_timeout.as_secs(),
         );
         for kill in &kills {

@@ -7,8 +7,8 @@
 use super::queue::QueueWorld;
 use super::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use deployer::lease::LEASE_TTL;
 use integration_tests::crash::Budget;
+use shared::lease::UNKNOWN_DEADLINE_LEASE;
 use shared::ledger::{LEASE_ENTRY, PARTITION_KEY, SORT_KEY};
 use smoke_tester::report::SmokeTestReport;
 use smoke_tester::tester::SmokeTester;
@@ -125,7 +125,7 @@ impl Crashes {
             return;
         };
         let now = Utc::now().timestamp();
-        let ttl = LEASE_TTL.as_secs() as i64;
+        let ttl = UNKNOWN_DEADLINE_LEASE.as_secs() as i64;
         assert!(
             expires <= now + ttl,
             "the crashed attempt's lease would outlive its TTL: {expires} > {now} + {ttl}"

@@ -13,6 +13,7 @@ mod crash_recovery;
 pub(crate) mod crash_world;
 mod current;
 mod direct;
+mod lease;
 mod lifecycle;
 mod mapping;
 mod packed_pruning;
@@ -27,6 +28,7 @@ mod registry;
 mod revert;
 mod timing;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sagemaker::Client as SageMakerClient;
 use chrono::{Duration, Utc};
 use deployer::config::DeployerConfig;
@@ -38,6 +40,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use shared::aws::s3::ArtifactStore;
 use shared::aws::sagemaker::SageMaker;
+use shared::ledger::{LEASE_ENTRY, PARTITION_KEY, SORT_KEY};
 use shared::settings::SettingsLayer;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -99,6 +102,49 @@ impl World {
         .deployment_history(endpoint)
         .await
         .expect("ledger history")
+    }
+
+    /// The endpoint's lease item, read with the tests' own credentials:
+    /// (holder, expires_at in epoch seconds).
+    pub(crate) async fn lease_item(&self, endpoint: &str) -> Option<(String, i64)> {
+        let item = self
+            .test_dynamodb()
+            .await
+            .get_item()
+            .table_name(self.stack.ledger_table())
+            .key(PARTITION_KEY, AttributeValue::S(endpoint.into()))
+            .key(SORT_KEY, AttributeValue::S(LEASE_ENTRY.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("read the lease")
+            .item?;
+        let holder = item.get("holder")?.as_s().ok()?.clone();
+        let expires = item.get("expires_at")?.as_n().ok()?.parse().ok()?;
+        Some((holder, expires))
+    }
+
+    /// Time passes until the endpoint's lease lapses: its expiry is moved
+    /// into the past, as the clock would.
+    pub(crate) async fn lease_lapses(&self, endpoint: &str) {
+        let past = Utc::now().timestamp() - 1;
+        self.test_dynamodb()
+            .await
+            .update_item()
+            .table_name(self.stack.ledger_table())
+            .key(PARTITION_KEY, AttributeValue::S(endpoint.into()))
+            .key(SORT_KEY, AttributeValue::S(LEASE_ENTRY.into()))
+            .update_expression("SET expires_at = :past")
+            .expression_attribute_values(":past", AttributeValue::N(past.to_string()))
+            .send()
+            .await
+            .expect("let the lease lapse");
+    }
+
+    /// DynamoDB with the tests' own credentials (a check is not a call
+    /// the functions make).
+    async fn test_dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&shared::aws::load_sdk_config().await)
     }
 
     pub(crate) fn sm(&self) -> &SageMakerClient {

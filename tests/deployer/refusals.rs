@@ -144,7 +144,7 @@ async fn url_encoded_keys_and_unrelated_files_in_the_sample_events() {
     // The multi-record sample: its README.md record is skipped, not failed.
     let sample = event_file("s3-put-multiple-records.json");
     let readme = shared::s3_event::parse_record(2, &sample["Records"][2]).unwrap();
-    let done = world.deployer.deploy(&readme).await.unwrap();
+    let done = world.deployer.deploy(&readme, None).await.unwrap();
     assert_eq!(done.status, Status::Skipped);
 }
 

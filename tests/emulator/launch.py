@@ -30,6 +30,7 @@ import cbor_protocol  # noqa: E402
 import control  # noqa: E402
 import crash_points  # noqa: E402
 import model_registry  # noqa: E402
+import pause_points  # noqa: E402
 import price_list_api  # noqa: E402
 import runtime_patches  # noqa: E402
 import s3_notification_patches  # noqa: E402
@@ -63,6 +64,8 @@ def build_app() -> Any:
     app = cbor_protocol.RpcV2CborMiddleware(app)
     # Counts requests as clients sent them (GET /_emulator/requests).
     app = request_counter.RequestCounterMiddleware(app)
+    # A caller's call held until the test lets it go on (POST /_emulator/pause): a slow step.
+    app = pause_points.PauseMiddleware(app)
     # Outermost: a caller made to crash after its Nth call (POST /_emulator/crash);
     # the calls it holds never reach the layers above.
     return crash_points.CrashMiddleware(app)

@@ -33,6 +33,7 @@ from selfcheck_support import (  # noqa: E402
     ACCOUNT, CHECKS, PATTERN, REGION, ROLE, RUN, Ctx, arn, check, expect_error, n,
 )
 import selfcheck_crash  # noqa: E402,F401  (registers its checks)
+import selfcheck_pause  # noqa: E402,F401  (registers its checks)
 
 # ---------------------------------------------------------------------------
 @check

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub mod crash;
 pub mod fixtures;
 pub mod lifecycle;
+pub mod pause;
 pub mod runtime_api;
 
 /// The emulator's base URL; the tests cannot run without it.

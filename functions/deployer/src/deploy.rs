@@ -4,6 +4,7 @@
 use crate::config::DeployerConfig;
 use crate::outcome::{DeployError, RecordOutcome, Status};
 use crate::plan::Observed;
+use chrono::{DateTime, Utc};
 use shared::aws::dynamodb::Ledger;
 use shared::aws::s3::{ArtifactStore, ObjectInfo, MAX_SETTINGS_BYTES};
 use shared::aws::sagemaker::{SageMaker, ServerlessCapacity};
@@ -77,23 +78,33 @@ struct Located {
 }
 
 impl Deployer {
-    /// Handles record `index` of an event; never panics, never returns early
+    /// Handles record `index` of an event, in an invocation that ends at
+    /// `deadline` (`None`: not known); never panics, never returns early
     /// for the other records.
-    pub async fn handle_record(&self, index: usize, raw: &serde_json::Value) -> RecordOutcome {
+    pub async fn handle_record(
+        &self,
+        index: usize,
+        raw: &serde_json::Value,
+        deadline: Option<DateTime<Utc>>,
+    ) -> RecordOutcome {
         let parsed = parse_record(index, raw);
         let object = parsed
             .as_ref()
             .ok()
             .map(|o| format!("s3://{}/{}", o.bucket, o.key));
         let result = match parsed {
-            Ok(object) => self.deploy(&object).await,
+            Ok(object) => self.deploy(&object, deadline).await,
             Err(e) => Err(DeployError::from(e)),
         };
         RecordOutcome::of(index, object, result)
     }
 
     /// Deploys what one `ObjectCreated` record points at.
-    pub async fn deploy(&self, object: &ObjectCreated) -> Result<Done, DeployError> {
+    pub async fn deploy(
+        &self,
+        object: &ObjectCreated,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Result<Done, DeployError> {
         let Some(role) = object.role() else {
             return Ok(Done::skipped(format!(
                 "s3://{}/{} is not a model artifact ({ARTIFACT_FILE}) or settings file ({SIDECAR_FILE})",
@@ -145,7 +156,7 @@ impl Deployer {
         }
         let (endpoint, config) = (desired.endpoint_name.clone(), desired.config_name.clone());
         let trigger = format!("s3://{}/{}", object.bucket, object.key);
-        self.deploy_leased(desired, &settings, &trigger, pack_job.as_ref())
+        self.deploy_leased(desired, &settings, &trigger, pack_job.as_ref(), deadline)
             .await
             .map_err(|e| e.of_deployment(&endpoint, &config))
     }

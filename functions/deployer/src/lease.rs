@@ -1,6 +1,7 @@
 //! One deployment of an endpoint at a time: the ledger's per-endpoint
-//! lease around observe, decide and act, and the ledger entry written
-//! before anything changes.
+//! lease around observe, decide and act (held for the invocation's whole
+//! life, and confirmed again before acting after packing), and the ledger
+//! entry written before anything changes.
 
 use crate::archives::ArchiveFolder;
 use crate::cleanup;
@@ -8,15 +9,14 @@ use crate::deploy::{Deployer, Done};
 use crate::outcome::{DeployError, Status};
 use crate::packing::PackJob;
 use crate::plan::{decide, Decision};
+use chrono::{DateTime, Utc};
+use shared::aws::lease::Lease;
 use shared::deployment::DeploymentRecord;
 use shared::ledger::{LedgerEntry, Outcome};
 use shared::settings::DeploySettings;
 use std::time::Duration;
-use tracing::{info, warn};
+use tracing::info;
 
-/// How long a lease lasts when its holder never gives it back (a crash):
-/// twice the deployer's timeout.
-pub const LEASE_TTL: Duration = Duration::from_secs(120);
 /// First wait for a held lease; it doubles while it is at most
 /// `LEASE_PATIENCE` (about 13 s of waiting in all).
 const LEASE_POLL: Duration = Duration::from_millis(100);
@@ -27,13 +27,16 @@ impl Deployer {
     /// no lease (a duplicate, stale, busy or refused upload is answered
     /// from that alone and costs no ledger call); a create or update then
     /// takes the endpoint's lease and plans again from what SageMaker shows
-    /// under it (without a ledger: acts on the first plan).
+    /// under it (without a ledger: acts on the first plan). The lease
+    /// lasts until the invocation's `deadline` (plus a margin,
+    /// `shared::lease`), so it covers everything this attempt does.
     pub(crate) async fn deploy_leased(
         &self,
         desired: DeploymentRecord,
         settings: &DeploySettings,
         trigger: &str,
         pack: Option<&PackJob>,
+        deadline: Option<DateTime<Utc>>,
     ) -> Result<Done, DeployError> {
         let observed = self
             .observe(&settings.endpoint_name, Some(&desired.config_name))
@@ -41,7 +44,11 @@ impl Deployer {
         let decision = decide(&desired, &observed);
         let ledger = match &self.ledger {
             Some(ledger) if decision.changes_anything() => ledger,
-            _ => return self.act(decision, desired, settings, trigger, pack).await,
+            _ => {
+                return self
+                    .act(decision, desired, settings, trigger, pack, None)
+                    .await
+            }
         };
         // One deployment of an endpoint at a time: observe, decide and act
         // under its lease, so a concurrent twin re-plans after this one.
@@ -58,10 +65,10 @@ impl Deployer {
         // keeps its lease until it lapses, with its work half done, and
         // this try is then the one that must finish it.
         let mut wait = LEASE_POLL;
-        while !ledger
-            .acquire_lease(&endpoint, &holder, chrono::Utc::now(), LEASE_TTL)
-            .await?
-        {
+        let lease = loop {
+            if let Some(lease) = ledger.take_lease(&endpoint, &holder, deadline).await? {
+                break lease;
+            }
             if wait > LEASE_PATIENCE {
                 return Err(DeployError::Leased { endpoint });
             }
@@ -71,13 +78,15 @@ impl Deployer {
             let decision = decide(&desired, &observed);
             if !decision.changes_anything() {
                 // The holder made this deployment (or a newer one): done.
-                return self.act(decision, desired, settings, trigger, pack).await;
+                return self
+                    .act(decision, desired, settings, trigger, pack, None)
+                    .await;
             }
-        }
-        let result = self.plan_and_act(desired, settings, trigger, pack).await;
-        if let Err(e) = ledger.release_lease(&endpoint, &holder).await {
-            warn!(endpoint = %endpoint, error = %e, "lease not released; it lapses by itself");
-        }
+        };
+        let result = self
+            .plan_and_act(desired, settings, trigger, pack, &lease)
+            .await;
+        lease.give_back().await;
         result
     }
 
@@ -88,14 +97,18 @@ impl Deployer {
         settings: &DeploySettings,
         trigger: &str,
         pack: Option<&PackJob>,
+        lease: &Lease<'_>,
     ) -> Result<Done, DeployError> {
         let observed = self
             .observe(&settings.endpoint_name, Some(&desired.config_name))
             .await?;
         let decision = decide(&desired, &observed);
-        self.act(decision, desired, settings, trigger, pack).await
+        self.act(decision, desired, settings, trigger, pack, Some(lease))
+            .await
     }
 
+    /// Acts on `decision`; `lease` is the endpoint's, when this attempt
+    /// holds it.
     async fn act(
         &self,
         decision: Decision,
@@ -103,6 +116,7 @@ impl Deployer {
         settings: &DeploySettings,
         trigger: &str,
         pack: Option<&PackJob>,
+        lease: Option<&Lease<'_>>,
     ) -> Result<Done, DeployError> {
         info!(endpoint = %settings.endpoint_name, decision = ?decision, "planned");
         if matches!(
@@ -115,6 +129,18 @@ impl Deployer {
             // The code archive the new model names, unless already written.
             if let Some(job) = pack {
                 self.ensure_packed(job).await?;
+                // Packing can outlast the plan (a multi-GB repack): act on
+                // it only if no one took the endpoint's lease meanwhile.
+                // Otherwise a newer deployment may have acted since; this
+                // attempt stops, changing nothing, and its retry plans again
+                // from what SageMaker shows then.
+                if let Some(lease) = lease {
+                    if !lease.still_held().await? {
+                        return Err(DeployError::LeaseLost {
+                            endpoint: settings.endpoint_name.clone(),
+                        });
+                    }
+                }
             }
         }
         if let Decision::UpdateCapacity { from, to, .. } = &decision {

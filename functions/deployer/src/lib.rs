@@ -33,17 +33,19 @@ pub async fn dispatch(
     event: LambdaEvent<Value>,
     consumer: &QueueConsumer,
 ) -> Result<Value, DeployFailed> {
+    // The endpoint leases this invocation takes last until its deadline.
+    let deadline = shared::lease::invocation_deadline(event.context.deadline());
     if is_queue_batch(&event.payload) {
         let batch = serde_json::from_value(event.payload).map_err(|e| DeployFailed {
             report: DeployReport::unreadable_event(format!("not a valid SQS batch: {e}")),
         })?;
         // Boxed: the two paths' futures nest deeply enough to overflow
         // the compiler's layout query depth in the binary's main.
-        let response = Box::pin(consumer.handle_batch(batch, chrono::Utc::now())).await;
+        let response = Box::pin(consumer.handle_batch(batch, chrono::Utc::now(), deadline)).await;
         return Ok(serde_json::to_value(response).unwrap_or(Value::Null));
     }
     let result = if shared::model_package::is_package_state_change(&event.payload) {
-        let outcome = Box::pin(consumer.handle_package(&event.payload)).await;
+        let outcome = Box::pin(consumer.handle_package(&event.payload, deadline)).await;
         finish(DeployReport {
             results: vec![outcome],
         })
@@ -72,11 +74,12 @@ pub async fn handle(
     event: LambdaEvent<Value>,
     deployer: &Deployer,
 ) -> Result<DeployReport, DeployFailed> {
+    let deadline = shared::lease::invocation_deadline(event.context.deadline());
     let report = match shared::s3_event::records(&event.payload) {
         Ok(records) => {
             let mut results = Vec::with_capacity(records.len());
             for (index, raw) in records.iter().enumerate() {
-                results.push(deployer.handle_record(index, raw).await);
+                results.push(deployer.handle_record(index, raw, deadline).await);
             }
             DeployReport { results }
         }

@@ -141,6 +141,10 @@ pub enum DeployError {
     Refused { endpoint: String, refusal: Refusal },
     #[error("endpoint {endpoint}: another deployment of it is in progress (its lease is held); retrying")]
     Leased { endpoint: String },
+    /// The lease lapsed during a long step (packing) and another attempt
+    /// took it: this one changed nothing.
+    #[error("endpoint {endpoint}: its lease lapsed while the inference code was packed and another deployment took it, so nothing was changed; retrying plans again from what SageMaker shows")]
+    LeaseLost { endpoint: String },
     #[error("endpoint {endpoint}: deleted it: it was Failed on {failed}. SageMaker shows it {status} until it is gone; a retry then recreates it with this deployment (retryable)")]
     DeletedFailed {
         endpoint: String,
@@ -217,6 +221,7 @@ impl DeployError {
             DeployError::Packing(e) => e.is_retryable(),
             DeployError::LostRace { .. }
             | DeployError::Leased { .. }
+            | DeployError::LeaseLost { .. }
             | DeployError::DeletedFailed { .. } => true,
             DeployError::Event(_)
             | DeployError::Settings(_)

@@ -85,12 +85,18 @@ pub fn is_queue_batch(payload: &Value) -> bool {
 }
 
 impl QueueConsumer {
-    /// Handles a batch; the answer lists the messages to deliver again.
-    pub async fn handle_batch(&self, event: SqsEvent, now: DateTime<Utc>) -> SqsBatchResponse {
+    /// Handles a batch received at `now` by an invocation that ends at
+    /// `deadline`; the answer lists the messages to deliver again.
+    pub async fn handle_batch(
+        &self,
+        event: SqsEvent,
+        now: DateTime<Utc>,
+        deadline: Option<DateTime<Utc>>,
+    ) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         for message in &event.records {
             let id = message.message_id.clone().unwrap_or_default();
-            let (verdict, records) = self.judge(message, now).await;
+            let (verdict, records) = self.judge(message, now, deadline).await;
             if !self.conclude(message, &verdict, &records).await {
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
@@ -105,6 +111,7 @@ impl QueueConsumer {
         &self,
         message: &SqsMessage,
         now: DateTime<Utc>,
+        deadline: Option<DateTime<Utc>>,
     ) -> (Verdict, Vec<RecordOutcome>) {
         let body: Value = match serde_json::from_str(message.body.as_deref().unwrap_or_default()) {
             Ok(body) => body,
@@ -118,7 +125,7 @@ impl QueueConsumer {
         }
         // A Model Registry state change (the rule's target is this queue).
         if shared::model_package::is_package_state_change(&body) {
-            let outcome = self.handle_package(&body).await;
+            let outcome = self.handle_package(&body, deadline).await;
             let changed = crate::registry::event_time(&body);
             return self.verdict(vec![outcome], changed, message, now);
         }
@@ -131,7 +138,7 @@ impl QueueConsumer {
         };
         let mut outcomes = Vec::with_capacity(raw_records.len());
         for (index, raw) in raw_records.iter().enumerate() {
-            outcomes.push(self.deployer.handle_record(index, raw).await);
+            outcomes.push(self.deployer.handle_record(index, raw, deadline).await);
         }
         let uploaded = upload_time(raw_records, message).unwrap_or(now);
         self.verdict(outcomes, uploaded, message, now)

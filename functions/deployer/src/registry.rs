@@ -34,11 +34,15 @@ impl QueueConsumer {
     /// (ledger, metric, alert; once per rejection event). When that cannot
     /// be told, the record fails as retryable, so the event comes again
     /// and tells it then.
-    pub async fn handle_package(&self, payload: &Value) -> RecordOutcome {
+    pub async fn handle_package(
+        &self,
+        payload: &Value,
+        deadline: Option<DateTime<Utc>>,
+    ) -> RecordOutcome {
         let PackageHandled {
             mut outcome,
             notice,
-        } = self.deployer.handle_package_event(payload).await;
+        } = self.deployer.handle_package_event(payload, deadline).await;
         if let Some(notice) = notice {
             if let Err(e) = self.outcomes.report_outcome(&notice).await {
                 tracing::warn!(error = %e, "the rejection of a live package was not told; retrying");
@@ -55,13 +59,18 @@ impl QueueConsumer {
 }
 
 impl Deployer {
-    /// Handles one package state change; never panics.
-    pub async fn handle_package_event(&self, payload: &Value) -> PackageHandled {
+    /// Handles one package state change, in an invocation that ends at
+    /// `deadline`; never panics.
+    pub async fn handle_package_event(
+        &self,
+        payload: &Value,
+        deadline: Option<DateTime<Utc>>,
+    ) -> PackageHandled {
         let subject = payload["detail"]["ModelPackageArn"]
             .as_str()
             .map(str::to_string);
         let (result, notice) = match model_package::parse(payload) {
-            Ok(change) => match self.package_change(&change, payload).await {
+            Ok(change) => match self.package_change(&change, payload, deadline).await {
                 Ok((done, notice)) => (Ok(done), notice),
                 Err(e) => (Err(e), None),
             },
@@ -79,6 +88,7 @@ impl Deployer {
         &self,
         change: &PackageStateChange,
         payload: &Value,
+        deadline: Option<DateTime<Utc>>,
     ) -> Result<(Done, Option<Ending>), DeployError> {
         if let Some(reason) = model_package::screen(change, &self.config.watched_groups) {
             return Ok((Done::skipped(reason), None));
@@ -105,7 +115,7 @@ impl Deployer {
             return self.rejected(change, &package, event).await;
         }
         let done = self
-            .deploy_package(change, &package, event_time(payload))
+            .deploy_package(change, &package, event_time(payload), deadline)
             .await?;
         Ok((done, None))
     }
@@ -119,6 +129,7 @@ impl Deployer {
         change: &PackageStateChange,
         package: &ModelPackageInfo,
         at: DateTime<Utc>,
+        deadline: Option<DateTime<Utc>>,
     ) -> Result<Done, DeployError> {
         let (settings, artifact) = self.package_settings(package, &change.group, at)?;
         let mut desired = self.desired_record(&settings, &artifact, None);
@@ -127,7 +138,7 @@ impl Deployer {
             desired.smoke_test_source = Some(package.arn.clone());
         }
         let (endpoint, config) = (desired.endpoint_name.clone(), desired.config_name.clone());
-        self.deploy_leased(desired, &settings, &package.arn, None)
+        self.deploy_leased(desired, &settings, &package.arn, None, deadline)
             .await
             .map_err(|e| e.of_deployment(&endpoint, &config))
     }

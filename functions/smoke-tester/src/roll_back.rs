@@ -8,25 +8,28 @@
 use crate::rollback::{decide_rollback, rollback_marks, RollbackDecision};
 use crate::tester::SmokeTester;
 use aws_sdk_sagemaker::types::ModelApprovalStatus;
+use chrono::{DateTime, Utc};
 use shared::aws::{AwsError, AwsErrorKind};
 use shared::deployment::DeploymentRecord;
 use std::collections::BTreeMap;
-use std::time::Duration;
 use tracing::warn;
 
-/// As long as a deploy may hold the lease before it lapses by itself.
-const LEASE_TTL: Duration = Duration::from_secs(120);
-
 impl SmokeTester {
-    /// Rolls back when the rules allow; returns what happened, for the report.
+    /// Rolls back when the rules allow, in an invocation that ends at
+    /// `deadline` (the endpoint's lease lasts until then); returns what
+    /// happened, for the report.
     pub(crate) async fn maybe_roll_back(
         &self,
         endpoint: &str,
         endpoint_arn: &str,
         failed: &str,
         tags: &BTreeMap<String, String>,
+        deadline: Option<DateTime<Utc>>,
     ) -> String {
-        match self.roll_back(endpoint, endpoint_arn, failed, tags).await {
+        match self
+            .roll_back(endpoint, endpoint_arn, failed, tags, deadline)
+            .await
+        {
             Ok(done) => done,
             Err(e) => format!("not rolled back: {e}"),
         }
@@ -38,6 +41,7 @@ impl SmokeTester {
         endpoint_arn: &str,
         failed: &str,
         tags: &BTreeMap<String, String>,
+        deadline: Option<DateTime<Utc>>,
     ) -> Result<String, AwsError> {
         let previous_name = self
             .record_of(failed)
@@ -67,18 +71,13 @@ impl SmokeTester {
             "rollback#{failed}#{}",
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
         );
-        if !ledger
-            .acquire_lease(endpoint, &holder, chrono::Utc::now(), LEASE_TTL)
-            .await?
-        {
+        let Some(lease) = ledger.take_lease(endpoint, &holder, deadline).await? else {
             return Ok(format!(
                 "not rolled back: a deployment of {endpoint} is in progress (it holds the endpoint's lease), so {failed} is being replaced anyway"
             ));
-        }
+        };
         let result = self.update_to(endpoint, endpoint_arn, failed, &to).await;
-        if let Err(e) = ledger.release_lease(endpoint, &holder).await {
-            warn!(endpoint, error = %e, "lease not released; it lapses by itself");
-        }
+        lease.give_back().await;
         result
     }
 

@@ -91,8 +91,14 @@ impl SmokeTester {
         self.record(&endpoint_arn, &config, &report).await?;
         if report.outcome == crate::report::Outcome::Failed {
             report.rollback = Some(
-                self.maybe_roll_back(&endpoint, &endpoint_arn, &config, &tags)
-                    .await,
+                self.maybe_roll_back(
+                    &endpoint,
+                    &endpoint_arn,
+                    &config,
+                    &tags,
+                    deadline.and_then(shared::lease::invocation_deadline),
+                )
+                .await,
             );
         }
         // The verdict is tagged already, so a retry would find the test

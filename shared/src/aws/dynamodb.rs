@@ -1,8 +1,9 @@
-//! The deployment ledger's table ([`crate::ledger`] has the layout).
+//! The deployment ledger's table ([`crate::ledger`] has the layout; the
+//! per-endpoint lease in it is [`super::lease`]).
 
 use super::AwsError;
 use crate::ledger::{
-    newest_first, LedgerEntry, Outcome, DEPLOYMENT_PREFIX, LEASE_ENTRY, PARTITION_KEY, SORT_KEY,
+    newest_first, LedgerEntry, Outcome, DEPLOYMENT_PREFIX, PARTITION_KEY, SORT_KEY,
 };
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -10,7 +11,6 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use std::time::Duration;
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 /// A deployment's alert, written with its ending and removed once
@@ -41,8 +41,8 @@ pub enum Finished {
 
 #[derive(Clone, Debug)]
 pub struct Ledger {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
+    pub(super) client: aws_sdk_dynamodb::Client,
+    pub(super) table: String,
 }
 
 type Item = HashMap<String, AttributeValue>;
@@ -50,7 +50,7 @@ type Item = HashMap<String, AttributeValue>;
 /// A conditional write's answer: `Ok(true)` written, `Ok(false)` its
 /// condition did not hold, which for a lease or a write-once entry is an
 /// answer, not a failure.
-fn conditional<T, E>(
+pub(super) fn conditional<T, E>(
     operation: &'static str,
     result: Result<T, SdkError<E, HttpResponse>>,
 ) -> Result<bool, AwsError>
@@ -64,11 +64,11 @@ where
     }
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn key(endpoint: &str, entry: &str) -> Item {
+pub(super) fn key(endpoint: &str, entry: &str) -> Item {
     HashMap::from([
         (PARTITION_KEY.to_string(), s(endpoint)),
         (SORT_KEY.to_string(), s(entry)),
@@ -97,47 +97,6 @@ impl Ledger {
             client,
             table: table.into(),
         }
-    }
-
-    /// Takes the endpoint's lease for `ttl` unless someone else holds an
-    /// unexpired one. `Ok(false)`: held by another.
-    pub async fn acquire_lease(
-        &self,
-        endpoint: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        ttl: Duration,
-    ) -> Result<bool, AwsError> {
-        let expires = now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
-        let mut item = key(endpoint, LEASE_ENTRY);
-        item.insert("holder".into(), s(holder));
-        item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#e) OR expires_at < :now OR holder = :me")
-            .expression_attribute_names("#e", SORT_KEY)
-            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
-            .expression_attribute_values(":me", s(holder))
-            .send()
-            .await;
-        conditional("PutItem", result)
-    }
-
-    /// Gives the lease back, if `holder` still has it.
-    pub async fn release_lease(&self, endpoint: &str, holder: &str) -> Result<(), AwsError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(endpoint, LEASE_ENTRY)))
-            .condition_expression("holder = :me")
-            .expression_attribute_values(":me", s(holder))
-            .send()
-            .await;
-        conditional("DeleteItem", result).map(|_released| ())
     }
 
     /// Writes a deployment's entry unless one exists for that config (a

@@ -2,6 +2,7 @@
 //! type that says whether retrying can help.
 
 pub mod dynamodb;
+pub mod lease;
 pub mod outcomes;
 pub mod pricing;
 pub mod s3;

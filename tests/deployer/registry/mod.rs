@@ -172,7 +172,7 @@ impl Registry {
                 "eventSource": "aws:sqs",
             }))
             .expect("an SQS message");
-            out.push(self.consumer.judge(&message, Utc::now()).await);
+            out.push(self.consumer.judge(&message, Utc::now(), None).await);
         }
         out
     }
