@@ -202,9 +202,16 @@ async fn an_artifact_event_creates_model_config_and_endpoint() {
             CreateEndpointOutput::builder().build()
         });
     let (artifact, sidecar, describe) = (the_artifact(), no_deploy_json(), no_endpoint());
+    // After the create, the endpoint's packed-code archives are swept
+    // (docs/deployer.md): none here.
+    let packed = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .match_requests(|r| r.prefix() == Some("packed/fraud/"))
+        .then_output(|| {
+            aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder().build()
+        });
     let deployer = deployer(
         &[&describe, &create_model, &create_config, &create_endpoint],
-        &[&artifact, &sidecar],
+        &[&artifact, &sidecar, &packed],
     );
 
     let results = handle(&deployer, s3_event(&["models/fraud/model.tar.gz"]))
@@ -229,6 +236,7 @@ async fn an_artifact_event_creates_model_config_and_endpoint() {
     assert_eq!(sent[2], format!("endpoint fraud {config}"));
     // Pruning after the create found no endpoint to prune around.
     assert_eq!(describe.num_calls(), 2);
+    assert_eq!(packed.num_calls(), 1);
 }
 
 /// The deployment the endpoint runs before the event: config fraud-c-old.
