@@ -30,12 +30,10 @@ async fn refused(world: &World, endpoint: &str, settings: Value, artifact: &[u8]
 }
 
 /// The bytes of a gzip member whose trailer says it inflates to `size`
-/// bytes (the deployer reads only the trailer, as documented).
+/// bytes (the deployer reads only the header, the trailer and the size,
+/// as documented).
 fn gzip_claiming(size: u32) -> Vec<u8> {
-    let mut bytes = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 3, 0];
-    bytes.extend_from_slice(&[0, 0, 0, 0]); // CRC-32 (not checked)
-    bytes.extend_from_slice(&size.to_le_bytes());
-    bytes
+    gzip_with_deflate_bytes(2, size)
 }
 
 #[tokio::test]
@@ -104,6 +102,36 @@ async fn a_smoke_test_request_over_4_mb_is_refused() {
     let message = refused(&world, &endpoint, settings, b"weights").await;
     assert!(
         message.contains("4194305") && message.contains("4 MB"),
+        "{message}"
+    );
+}
+
+/// A gzip member with `deflate_bytes` bytes of (unread) deflate data whose
+/// trailer says `isize`: what a single-member artifact looks like when it
+/// inflates to `isize` plus whole multiples of 4 GiB (ISIZE wraps).
+fn gzip_with_deflate_bytes(deflate_bytes: usize, isize: u32) -> Vec<u8> {
+    let mut bytes = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    bytes.resize(bytes.len() + deflate_bytes, 0);
+    bytes.extend_from_slice(&[1, 2, 3, 4]); // CRC-32 (not checked)
+    bytes.extend_from_slice(&isize.to_le_bytes());
+    bytes
+}
+
+#[tokio::test]
+async fn an_artifact_over_4_gib_whose_gzip_trailer_wrapped_is_refused() {
+    let world = World::new().await;
+    let endpoint = unique("wrapped");
+    // 4 MiB of deflate data cannot inflate to only 1 MiB (deflate never
+    // expands data by more than ~13%), so the trailer's 1 MiB wrapped:
+    // at least 4 GiB + 1 MiB, more than 4096 MB of memory.
+    let settings = json!({"image_uri": world.image(), "memory_size_mb": 4096});
+    let artifact = gzip_with_deflate_bytes(4 << 20, 1 << 20);
+    let message = refused(&world, &endpoint, settings, &artifact).await;
+    let at_least = (4u64 << 30) + (1 << 20);
+    assert!(
+        message.contains(&at_least.to_string())
+            && message.contains("1048576")
+            && message.contains("4096 MB"),
         "{message}"
     );
 }

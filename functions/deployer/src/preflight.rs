@@ -1,6 +1,7 @@
 //! Pre-flight checks before anything is created (issue 13 item 5): the
 //! rules are `shared::preflight`; this reads what they need (the gzip
-//! magic and ISIZE trailer of the artifact, the smoke-test body's size).
+//! header and trailer of the artifact and its size, the smoke-test
+//! body's size).
 //! Serverless-excluded deploy.json fields are refused while the settings
 //! are read (`SettingsError::ServerlessExcluded`). Last, the account's
 //! serverless quotas (`shared::quota`): a new endpoint, or more
@@ -12,8 +13,8 @@ use crate::outcome::DeployError;
 use shared::aws::service_quotas::Room;
 use shared::deployment::ArtifactRef;
 use shared::preflight::{
-    check_artifact, check_image, check_smoke_body, gzip_isize_lower_bound, PreflightRefusal,
-    GZIP_MAGIC,
+    check_artifact, check_image, check_smoke_body, gzip_inflated_lower_bound, PreflightRefusal,
+    GZIP_HEAD_BYTES, GZIP_TAIL_BYTES,
 };
 use shared::settings::{DeploySettings, SmokeTestBody};
 
@@ -50,11 +51,11 @@ impl Deployer {
             .ends(
                 &artifact.bucket,
                 &artifact.key,
-                (GZIP_MAGIC.len() as u64, 4),
+                (GZIP_HEAD_BYTES, GZIP_TAIL_BYTES),
             )
             .await?;
         if let Some(ends) = ends {
-            let uncompressed = gzip_isize_lower_bound(&ends.head, &ends.tail);
+            let uncompressed = gzip_inflated_lower_bound(&ends.head, &ends.tail, ends.size);
             check_artifact(ends.size, uncompressed, settings.memory_size_mb)?;
         }
         self.quota_preflight(settings).await

@@ -129,8 +129,8 @@ impl ArtifactStore {
 
     /// The first `head` and last `tail` bytes of the current object and
     /// its size (two ranged GETs: S3 answers one range per request);
-    /// `None` when absent. Enough to read a gzip file's magic number and
-    /// ISIZE trailer without downloading it.
+    /// `None` when absent. Enough to read a gzip file's header and its
+    /// CRC-32 and ISIZE trailer without downloading it.
     pub async fn ends(
         &self,
         bucket: &str,
