@@ -190,3 +190,51 @@ async fn pruned_repacked_models_leave_the_live_and_rollback_ones() {
     )
     .await;
 }
+
+/// A deploy that packs no code lists the packed folder only when a Model
+/// it prunes named an archive there (docs/deployer.md): an endpoint that
+/// left packed code still loses the archives of the Models pruned after.
+#[tokio::test]
+async fn leaving_packed_code_prunes_the_archives_of_the_models_pruned_later() {
+    let world = World::new().await;
+    let endpoint = unique("prune-leave");
+    let clock = VirtualClock::with(&endpoint, json!({"create_minutes": 1, "update_minutes": 1}));
+    let packed = json!({"framework": "sklearn", "framework_version": "1.2-1",
+                        "entry_point": "inference.py", "source_dir": "code/"});
+    for v in 1..=3 {
+        world.deploy_code_version(&endpoint, &packed, v).await;
+        clock.advance(1.0);
+    }
+    world.age_past_the_grace(&endpoint).await;
+    let before = world.packed_keys(&endpoint).await;
+    assert_eq!(before.len(), 3, "one per version");
+
+    // v4 names no entry point, so no code is packed; cleanup keeps it and
+    // two rollback targets (v3, v2) and prunes v1's Model.
+    let plain_settings = json!({"framework": "sklearn", "framework_version": "1.2-1"});
+    world
+        .upload(
+            &format!("models/{endpoint}/v4/deploy.json"),
+            plain_settings.to_string().as_bytes(),
+            &[],
+        )
+        .await;
+    let weights = BTreeMap::from([("model.joblib".to_string(), unique("w").into_bytes())]);
+    let plain = world
+        .upload(
+            &format!("models/{endpoint}/v4/model.tar.gz"),
+            &tar_gz(&weights),
+            &[],
+        )
+        .await;
+    world.deploy_ok(&[plain]).await;
+    clock.advance(1.0);
+
+    let named = world.archives_models_name(&endpoint).await;
+    assert_eq!(named.len(), 2, "v2's and v3's Models, the rollback targets");
+    assert_eq!(
+        world.packed_keys(&endpoint).await,
+        named,
+        "v1's archive went with v1's Model; no other"
+    );
+}

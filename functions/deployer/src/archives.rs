@@ -44,6 +44,12 @@ impl ArchiveFolder {
             folder: format!("{packed_prefix}{endpoint}/"),
         }
     }
+
+    /// Whether `model` makes SageMaker read an archive in this folder.
+    pub fn names_an_archive(&self, model: &ModelInfo) -> bool {
+        let folder_uri = format!("s3://{}/{}", self.bucket, self.folder);
+        referenced_uris(model).any(|uri| uri.starts_with(&folder_uri))
+    }
 }
 
 /// The S3 URIs a Model makes SageMaker read: each container's model data
@@ -196,5 +202,23 @@ mod tests {
         assert_eq!(folder.folder, "packed/fraud/");
         // "fraud-2"'s archives are not below "packed/fraud/".
         assert!(!"packed/fraud-2/x/model.tar.gz".starts_with(&folder.folder));
+    }
+
+    #[test]
+    fn a_model_names_an_archive_by_its_data_or_its_code() {
+        let folder = ArchiveFolder::new("b", "packed/", "fraud");
+        let packed_code = model(
+            "s3://b/models/fraud/model.tar.gz",
+            Some("s3://b/packed/fraud/h/sourcedir.tar.gz"),
+        );
+        assert!(folder.names_an_archive(&packed_code));
+        assert!(folder.names_an_archive(&model("s3://b/packed/fraud/h/model.tar.gz", None)));
+        for other in [
+            model("s3://b/models/fraud/model.tar.gz", None),
+            model("s3://b/packed/fraud-2/h/model.tar.gz", None),
+            model("s3://other/packed/fraud/h/model.tar.gz", None),
+        ] {
+            assert!(!folder.names_an_archive(&other), "{other:?}");
+        }
     }
 }

@@ -72,34 +72,65 @@ pub fn plan_prune(
     }
 }
 
+/// Where the deploy's packed code archives are, and whether its new Model
+/// names one of them.
+pub struct Archives<'a> {
+    pub store: &'a ArtifactStore,
+    pub folder: &'a ArchiveFolder,
+    pub new_model_packed: bool,
+}
+
+/// What [`prune_endpoint`] deleted.
+#[derive(Debug, Default)]
+struct Pruned {
+    configs: usize,
+    models: usize,
+    /// A deleted Model named an archive in the watched folder.
+    named_an_archive: bool,
+}
+
 /// Best effort: a failure here is logged, never fails the deploy. After
 /// the Models, the endpoint's packed code archives no Model names any more
-/// go too (archives.rs), when the deploy says where they are.
+/// go too (archives.rs), when the deploy says where they are. The folder
+/// is only listed when this run's new Model or a Model it deleted named an
+/// archive there: only then can one have become unnamed, and most deploys
+/// (no code packed) then skip the ListObjectsV2. An archive whose Model was
+/// never created waits for the endpoint's next deploy that does.
 pub async fn prune(
     sagemaker: &SageMaker,
     endpoint: &str,
     keep_superseded: usize,
-    archives: Option<(&ArtifactStore, &ArchiveFolder)>,
+    archives: Option<Archives<'_>>,
 ) {
-    match prune_endpoint(sagemaker, endpoint, keep_superseded).await {
-        Ok((configs, models)) if configs + models > 0 => {
-            info!(
-                endpoint,
-                deleted_configs = configs,
-                deleted_models = models,
-                "pruned superseded revisions"
-            )
-        }
-        Ok(_) => {}
+    // With a packed new Model the sweep runs anyway: no need to describe
+    // the Models deleted to learn whether they named an archive.
+    let watched = archives
+        .as_ref()
+        .filter(|a| !a.new_model_packed)
+        .map(|a| a.folder);
+    let pruned = match prune_endpoint(sagemaker, endpoint, keep_superseded, watched).await {
+        Ok(pruned) => pruned,
         Err(e) => {
             warn!(endpoint, error = %e, "could not prune superseded revisions; a later deploy will retry");
             // Without the Models pruned, the archives wait for that retry too.
             return;
         }
+    };
+    if pruned.configs + pruned.models > 0 {
+        info!(
+            endpoint,
+            deleted_configs = pruned.configs,
+            deleted_models = pruned.models,
+            "pruned superseded revisions"
+        )
     }
-    let Some((store, folder)) = archives else {
+    let Some(archives) = archives else {
         return;
     };
+    if !archives.new_model_packed && !pruned.named_an_archive {
+        return;
+    }
+    let (store, folder) = (archives.store, archives.folder);
     let prefix = revision_prefix(endpoint);
     match crate::archives::prune_archives(sagemaker, store, folder, &prefix).await {
         Ok(0) => {}
@@ -123,13 +154,17 @@ fn owned_by(tags: &std::collections::BTreeMap<String, String>, endpoint: &str) -
         && tags.get(ENDPOINT_TAG).map(String::as_str) == Some(endpoint)
 }
 
+/// Deletes the superseded configs and the Models no kept config uses.
+/// With `watched`, each Model is described before its deletion (until one
+/// is found) to tell whether it named an archive in that folder.
 async fn prune_endpoint(
     sagemaker: &SageMaker,
     endpoint: &str,
     keep_superseded: usize,
-) -> Result<(usize, usize), AwsError> {
+    watched: Option<&ArchiveFolder>,
+) -> Result<Pruned, AwsError> {
     let Some(info) = sagemaker.describe_endpoint(endpoint).await? else {
-        return Ok((0, 0));
+        return Ok(Pruned::default());
     };
     let prefix = revision_prefix(endpoint);
     let mut configs = Vec::new();
@@ -161,17 +196,26 @@ async fn prune_endpoint(
     for config in &plan.delete_configs {
         sagemaker.delete_endpoint_config(config).await?;
     }
-    let mut deleted_models = 0;
+    let mut pruned = Pruned {
+        configs: plan.delete_configs.len(),
+        ..Pruned::default()
+    };
     for model in &plan.candidate_models {
         let Some(summary) = models.iter().find(|m| &m.name == model) else {
             continue;
         };
-        if owned_by(&sagemaker.list_tags(&summary.arn).await?, endpoint) {
-            sagemaker.delete_model(model).await?;
-            deleted_models += 1;
+        if !owned_by(&sagemaker.list_tags(&summary.arn).await?, endpoint) {
+            continue;
         }
+        if let Some(folder) = watched.filter(|_| !pruned.named_an_archive) {
+            if let Some(described) = sagemaker.describe_model(model).await? {
+                pruned.named_an_archive = folder.names_an_archive(&described);
+            }
+        }
+        sagemaker.delete_model(model).await?;
+        pruned.models += 1;
     }
-    Ok((plan.delete_configs.len(), deleted_models))
+    Ok(pruned)
 }
 
 #[cfg(test)]

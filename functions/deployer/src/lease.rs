@@ -169,7 +169,11 @@ impl Deployer {
                 &self.sagemaker,
                 &settings.endpoint_name,
                 self.config.keep_superseded,
-                archives.as_ref().map(|folder| (&self.store, folder)),
+                archives.as_ref().map(|folder| cleanup::Archives {
+                    store: &self.store,
+                    folder,
+                    new_model_packed: pack.is_some(),
+                }),
             )
             .await;
         }

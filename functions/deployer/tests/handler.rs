@@ -202,8 +202,9 @@ async fn an_artifact_event_creates_model_config_and_endpoint() {
             CreateEndpointOutput::builder().build()
         });
     let (artifact, sidecar, describe) = (the_artifact(), no_deploy_json(), no_endpoint());
-    // After the create, the endpoint's packed-code archives are swept
-    // (docs/deployer.md): none here.
+    // This deploy packs no code and prunes no Model, so the endpoint's
+    // packed-code folder is not listed (docs/deployer.md); the rule only
+    // counts a list that should not happen.
     let packed = mock!(aws_sdk_s3::Client::list_objects_v2)
         .match_requests(|r| r.prefix() == Some("packed/fraud/"))
         .then_output(|| {
@@ -236,7 +237,7 @@ async fn an_artifact_event_creates_model_config_and_endpoint() {
     assert_eq!(sent[2], format!("endpoint fraud {config}"));
     // Pruning after the create found no endpoint to prune around.
     assert_eq!(describe.num_calls(), 2);
-    assert_eq!(packed.num_calls(), 1);
+    assert_eq!(packed.num_calls(), 0, "no packed code: no sweep");
 }
 
 /// The deployment the endpoint runs before the event: config fraud-c-old.
